@@ -1,0 +1,50 @@
+package dev.lora4j.runtime;
+
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoggingLevel;
+import ai.onnxruntime.OrtSession;
+
+/**
+ * ONNX Runtime session settings that users may tune.
+ *
+ * @param intraOpThreads threads inside one operator; 0 lets ONNX Runtime decide (all cores)
+ * @param interOpThreads threads across operators; 0 lets ONNX Runtime decide
+ * @param cudaDeviceId which GPU, when CUDA is used
+ */
+public record SessionSettings(Device device, int intraOpThreads, int interOpThreads, int cudaDeviceId) {
+
+  public SessionSettings {
+    if (intraOpThreads < 0 || interOpThreads < 0 || cudaDeviceId < 0) {
+      throw new IllegalArgumentException("thread counts and the CUDA device id must not be negative");
+    }
+  }
+
+  public static SessionSettings defaults() {
+    return new SessionSettings(Device.AUTO, 0, 0, 0);
+  }
+
+  public SessionSettings withDevice(Device d) {
+    return new SessionSettings(d, intraOpThreads, interOpThreads, cudaDeviceId);
+  }
+
+  public SessionSettings withThreads(int intraOp) {
+    return new SessionSettings(device, intraOp, interOpThreads, cudaDeviceId);
+  }
+
+  /**
+   * Options for one session. Logging stays at ERROR: the adapter-ready graphs declare their adapter
+   * weights as inputs with defaults, which ONNX Runtime warns about once per input by design.
+   */
+  OrtSession.SessionOptions toOptions() throws OrtException {
+    OrtSession.SessionOptions o = new OrtSession.SessionOptions();
+    o.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
+    o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+    if (intraOpThreads > 0) {
+      o.setIntraOpNumThreads(intraOpThreads);
+    }
+    if (interOpThreads > 0) {
+      o.setInterOpNumThreads(interOpThreads);
+    }
+    return o;
+  }
+}

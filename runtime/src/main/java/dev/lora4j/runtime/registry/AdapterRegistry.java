@@ -1,0 +1,168 @@
+package dev.lora4j.runtime.registry;
+
+import dev.lora4j.models.Lora4jException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
+
+/**
+ * Named, loaded adapters with reference counting and a memory budget.
+ *
+ * <p>Loading past the budget evicts the least recently used adapters; an evicted adapter is
+ * reloaded from its source on its next request, so eviction costs latency, never an answer. An
+ * explicitly unloaded adapter is forgotten: requests for it fail with "not loaded". Thread-safe:
+ * requests, loads and unloads may interleave freely.
+ *
+ * @param <T> what a loaded adapter is (for the runtime: ONNX Runtime's adapter plus metadata)
+ */
+public final class AdapterRegistry<T> {
+  /** Builds a loaded value from its source; called outside any registry lock. */
+  @FunctionalInterface
+  public interface Loader<T> {
+    Loaded<T> load(String name, Object source);
+  }
+
+  /** What a loader returns: the value, the native resource to close, its size for the budget. */
+  public record Loaded<T>(T value, AutoCloseable resource, long bytes) {}
+
+  private final Loader<T> loader;
+  private final long budgetBytes;
+  private final LongSupplier clock;
+  private final Map<String, Entry<T>> live = new ConcurrentHashMap<>();
+  /** Every name the user loaded and did not unload, with where it came from (for reloads). */
+  private final Map<String, Object> sources = new ConcurrentHashMap<>();
+  private final Object loadLock = new Object();
+
+  public AdapterRegistry(Loader<T> loader, long budgetBytes) {
+    this(loader, budgetBytes, System::nanoTime);
+  }
+
+  AdapterRegistry(Loader<T> loader, long budgetBytes, LongSupplier clock) {
+    if (budgetBytes <= 0) {
+      throw new IllegalArgumentException("adapter memory budget must be positive");
+    }
+    this.loader = loader;
+    this.budgetBytes = budgetBytes;
+    this.clock = clock;
+  }
+
+  /** Loads (or replaces) {@code name}; requests already running keep the adapter they started with. */
+  public T load(String name, Object source) {
+    Loaded<T> l = loader.load(name, source);
+    Entry<T> e = new Entry<>(name, l.value(), l.resource(), l.bytes(), clock.getAsLong());
+    synchronized (loadLock) {
+      sources.put(name, source);
+      Entry<T> old = live.put(name, e);
+      if (old != null) {
+        old.retire();
+      }
+      evictBeyondBudget(name);
+    }
+    return l.value();
+  }
+
+  /** Forgets {@code name}; returns false if it was not loaded. */
+  public boolean unload(String name) {
+    synchronized (loadLock) {
+      sources.remove(name);
+      Entry<T> e = live.remove(name);
+      if (e != null) {
+        e.retire();
+      }
+      return e != null;
+    }
+  }
+
+  /** A lease on {@code name}, reloading it if it was evicted; "not loaded" if it is unknown. */
+  public Lease<T> acquire(String name) {
+    while (true) {
+      Entry<T> e = live.get(name);
+      if (e == null) {
+        e = reload(name);
+      }
+      if (e.acquire(clock.getAsLong())) {
+        return new Lease<>(e);
+      }
+      // retired between get and acquire (unloaded or replaced): look again
+      if (!sources.containsKey(name) && live.get(name) == null) {
+        throw notLoaded(name);
+      }
+    }
+  }
+
+  private Entry<T> reload(String name) {
+    Object source = sources.get(name);
+    if (source == null) {
+      throw notLoaded(name);
+    }
+    synchronized (loadLock) {
+      Entry<T> e = live.get(name);
+      if (e != null) {
+        return e;
+      }
+      if (!sources.containsKey(name)) {
+        throw notLoaded(name);
+      }
+      Loaded<T> l = loader.load(name, source);
+      e = new Entry<>(name, l.value(), l.resource(), l.bytes(), clock.getAsLong());
+      live.put(name, e);
+      evictBeyondBudget(name);
+      return e;
+    }
+  }
+
+  private void evictBeyondBudget(String keep) {
+    long total = live.values().stream().mapToLong(Entry::bytes).sum();
+    if (total <= budgetBytes) {
+      return;
+    }
+    List<Entry<T>> byAge = new ArrayList<>(live.values());
+    byAge.sort(Comparator.comparingLong(Entry::lastUsed));
+    for (Entry<T> e : byAge) {
+      if (total <= budgetBytes) {
+        break;
+      }
+      if (e.name().equals(keep)) {
+        continue;
+      }
+      live.remove(e.name(), e);
+      e.retire();
+      total -= e.bytes();
+    }
+  }
+
+  private static Lora4jException notLoaded(String name) {
+    return new Lora4jException("adapter '" + name + "' is not loaded");
+  }
+
+  /** Names the user has loaded (resident or evicted). */
+  public List<String> names() {
+    return sources.keySet().stream().sorted().toList();
+  }
+
+  public boolean isResident(String name) {
+    return live.containsKey(name);
+  }
+
+  /** The resident value, without taking a lease (for listings). */
+  public Optional<T> peek(String name) {
+    return Optional.ofNullable(live.get(name)).map(Entry::value);
+  }
+
+  public long residentBytes() {
+    return live.values().stream().mapToLong(Entry::bytes).sum();
+  }
+
+  /** Unloads everything; running requests finish on what they hold. */
+  public void clear() {
+    synchronized (loadLock) {
+      sources.clear();
+      live.values().forEach(Entry::retire);
+      live.clear();
+    }
+  }
+}

@@ -1,0 +1,141 @@
+package dev.lora4j.runtime.registry;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lora4j.models.Lora4jException;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+class AdapterRegistryTest {
+  /** A native-like resource that fails loudly when closed twice or used after close. */
+  static final class Resource implements AutoCloseable {
+    final String value;
+    volatile boolean closed;
+
+    Resource(String value) {
+      this.value = value;
+    }
+
+    String use() {
+      if (closed) {
+        throw new IllegalStateException("used after close: " + value);
+      }
+      return value;
+    }
+
+    @Override
+    public void close() {
+      if (closed) {
+        throw new IllegalStateException("closed twice: " + value);
+      }
+      closed = true;
+    }
+  }
+
+  final Map<String, AtomicInteger> loads = new ConcurrentHashMap<>();
+  final AtomicLong clock = new AtomicLong();
+
+  AdapterRegistry<Resource> registry(long budget) {
+    return new AdapterRegistry<>((name, source) -> {
+      loads.computeIfAbsent(name, k -> new AtomicInteger()).incrementAndGet();
+      Resource r = new Resource(name + "@" + source);
+      return new AdapterRegistry.Loaded<>(r, r, 100);
+    }, budget, clock::incrementAndGet);
+  }
+
+  @Test
+  void unloadWaitsForRunningRequests() {
+    AdapterRegistry<Resource> reg = registry(1_000);
+    reg.load("a", "v1");
+    Lease<Resource> lease = reg.acquire("a");
+    Resource r = lease.value();
+    assertTrue(reg.unload("a"));
+    assertFalse(r.closed, "an in-flight request keeps its adapter");
+    assertEquals("a@v1", r.use());
+    lease.close();
+    assertTrue(r.closed, "closed once the last request is done");
+    Lora4jException e = assertThrows(Lora4jException.class, () -> reg.acquire("a"));
+    assertEquals("adapter 'a' is not loaded", e.getMessage());
+  }
+
+  @Test
+  void replacingKeepsTheOldVersionForItsRequests() {
+    AdapterRegistry<Resource> reg = registry(1_000);
+    reg.load("a", "v1");
+    try (Lease<Resource> old = reg.acquire("a")) {
+      reg.load("a", "v2");
+      assertEquals("a@v1", old.value().use());
+      try (Lease<Resource> fresh = reg.acquire("a")) {
+        assertEquals("a@v2", fresh.value().use());
+      }
+    }
+  }
+
+  @Test
+  void budgetEvictsLeastRecentlyUsedAndReloadsOnDemand() {
+    AdapterRegistry<Resource> reg = registry(250); // room for two of 100 bytes
+    reg.load("a", "1");
+    reg.load("b", "1");
+    reg.acquire("a").close(); // a is now more recent than b
+    reg.load("c", "1");
+    assertTrue(reg.isResident("a"));
+    assertFalse(reg.isResident("b"), "b was least recently used");
+    assertEquals(List.of("a", "b", "c"), reg.names());
+    try (Lease<Resource> l = reg.acquire("b")) {
+      assertEquals("b@1", l.value().use());
+    }
+    assertEquals(2, loads.get("b").get(), "reloaded from its source");
+    assertTrue(reg.residentBytes() <= 250);
+  }
+
+  @Test
+  void concurrentRequestsNeverSeeAClosedAdapter() throws Exception {
+    AdapterRegistry<Resource> reg = registry(250);
+    List<String> names = List.of("a", "b", "c", "d");
+    names.forEach(n -> reg.load(n, "1"));
+    ExecutorService pool = Executors.newFixedThreadPool(8);
+    AtomicInteger served = new AtomicInteger();
+    AtomicInteger notLoaded = new AtomicInteger();
+    List<Future<?>> fs = new java.util.ArrayList<>();
+    for (int t = 0; t < 8; t++) {
+      int seed = t;
+      fs.add(pool.submit(() -> {
+        for (int i = 0; i < 2_000; i++) {
+          String n = names.get((seed + i) % names.size());
+          try (Lease<Resource> l = reg.acquire(n)) {
+            assertTrue(l.value().use().startsWith(n + "@"));
+            served.incrementAndGet();
+          } catch (Lora4jException e) {
+            assertEquals("adapter '" + n + "' is not loaded", e.getMessage());
+            notLoaded.incrementAndGet();
+          }
+        }
+      }));
+    }
+    Future<?> churn = pool.submit(() -> {
+      for (int i = 0; i < 300; i++) {
+        String n = names.get(i % names.size());
+        reg.unload(n);
+        reg.load(n, Integer.toString(i));
+      }
+    });
+    churn.get(60, TimeUnit.SECONDS);
+    for (Future<?> f : fs) {
+      f.get(60, TimeUnit.SECONDS);
+    }
+    pool.shutdown();
+    assertEquals(16_000, served.get() + notLoaded.get());
+    assertTrue(served.get() > 8_000, "most requests were served: " + served.get());
+  }
+}
