@@ -7,12 +7,13 @@ import static dev.lora4j.models.adapter.AdapterTensorNames.HEAD_WEIGHT_STACKED;
 import static dev.lora4j.models.adapter.AdapterTensorNames.LABELS_DIM;
 import static dev.lora4j.models.adapter.AdapterTensorNames.SLOTS_DIM;
 import static dev.lora4j.models.onnx.OnnxBuilders.attr;
+import static dev.lora4j.models.onnx.OnnxBuilders.floatValue;
+import static dev.lora4j.models.onnx.OnnxBuilders.int64Value;
 
 import dev.lora4j.models.adapter.AdapterTensorNames;
 import dev.lora4j.models.adapter.MixedBatchStacks;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.base.LinearModule;
-import dev.lora4j.models.onnx.OnnxBuilders;
 import dev.lora4j.models.onnx.OnnxModel;
 import java.util.List;
 
@@ -24,9 +25,11 @@ import java.util.List;
  * The int64 input {@code adapter_index [batch]} names each row's slot; the graph gathers each row's
  * factors and runs the branch as a batched MatMul — plain ONNX ops, no custom kernel.
  *
- * <p>Stacks default to one empty slot, so with {@code adapter_index} all zero and nothing else fed
- * the graph is the plain base model. Outputs as the multi-adapter graph; {@code logits} are as wide
- * as the widest slot's label set, padded columns hold
+ * <p>Every input is required, unlike the multi-adapter graph's defaults: ONNX Runtime's Java API
+ * counts only inputs without an initializer and refuses runs that feed more, so stacks backed by
+ * defaults could not be fed from Java at all. A row without adapter is a {@code null} slot in
+ * {@link MixedBatchStacks#pack} (zeros, mean pooling). Outputs as the multi-adapter graph;
+ * {@code logits} are as wide as the widest slot's label set, padded columns hold
  * {@link AdapterTensorNames#PADDED_LABEL_LOGIT}.
  */
 public final class MixedBatchGraphWriter {
@@ -34,23 +37,20 @@ public final class MixedBatchGraphWriter {
 
   public static OnnxModel write(EncoderDescription base) {
     OnnxModel model = base.model().copy();
-    model.addInput(OnnxBuilders.int64Value(ADAPTER_INDEX, HeadNodes.batchDim(model)));
+    model.addInput(int64Value(ADAPTER_INDEX, HeadNodes.batchDim(model)));
     for (LinearModule m : base.modules()) {
       String r = AdapterTensorNames.rankDim(m.name());
-      OverridableInputs.addFloat(model, AdapterTensorNames.stackedA(m.name()),
-          new Object[] {SLOTS_DIM, (long) m.inFeatures(), r}, new long[] {1, m.inFeatures(), 0});
-      OverridableInputs.addFloat(model, AdapterTensorNames.stackedB(m.name()),
-          new Object[] {SLOTS_DIM, r, (long) m.outFeatures()}, new long[] {1, 0, m.outFeatures()});
+      model.addInput(floatValue(AdapterTensorNames.stackedA(m.name()), SLOTS_DIM, (long) m.inFeatures(), r));
+      model.addInput(floatValue(AdapterTensorNames.stackedB(m.name()), SLOTS_DIM, r, (long) m.outFeatures()));
     }
     LowRankBranches.addAll(model, base.modules(), (ops, m) -> new LowRankBranches.Factors(
         ops.op("Gather", List.of(AdapterTensorNames.stackedA(m.name()), ADAPTER_INDEX), attr("axis", 0L)),
         ops.op("Gather", List.of(AdapterTensorNames.stackedB(m.name()), ADAPTER_INDEX), attr("axis", 0L))));
 
     long hidden = base.spec().hidden();
-    OverridableInputs.addFloat(model, HEAD_WEIGHT_STACKED, new Object[] {SLOTS_DIM, hidden, LABELS_DIM},
-        new long[] {1, hidden, 0});
-    OverridableInputs.addFloat(model, HEAD_BIAS_STACKED, new Object[] {SLOTS_DIM, LABELS_DIM}, new long[] {1, 0});
-    OverridableInputs.addInt64(model, HEAD_CLS_POOLING_STACKED, new Object[] {SLOTS_DIM}, new long[] {1}, 0);
+    model.addInput(floatValue(HEAD_WEIGHT_STACKED, SLOTS_DIM, hidden, LABELS_DIM));
+    model.addInput(floatValue(HEAD_BIAS_STACKED, SLOTS_DIM, LABELS_DIM));
+    model.addInput(int64Value(HEAD_CLS_POOLING_STACKED, SLOTS_DIM));
     HeadNodes head = new HeadNodes(model);
     GraphOps ops = head.ops();
     String flag = ops.op("Gather", List.of(HEAD_CLS_POOLING_STACKED, ADAPTER_INDEX), attr("axis", 0L));
