@@ -27,6 +27,14 @@ public record ServerSettings(String host, int port, int maxBodyBytes, int maxBat
     return new ServerSettings(host, p, maxBodyBytes, maxBatch, timeout, threads);
   }
 
+  public ServerSettings withMaxBatch(int n) {
+    return new ServerSettings(host, port, maxBodyBytes, n, timeout, threads);
+  }
+
+  public ServerSettings withMaxBody(int bytes) {
+    return new ServerSettings(host, port, bytes, maxBatch, timeout, threads);
+  }
+
   public ServerSettings withHost(String h) {
     return new ServerSettings(h, port, maxBodyBytes, maxBatch, timeout, threads);
   }
