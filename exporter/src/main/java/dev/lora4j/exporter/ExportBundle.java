@@ -118,7 +118,7 @@ public final class ExportBundle {
         record(dir, sidecar);
         stage("adapter " + a.name(), onnxAdapter + " " + kb(record(dir, onnxAdapter)) + " + " + sidecar);
       }
-      entries.add(new ExportManifest.AdapterEntry(a.name(), merged, factored, onnxAdapter, sidecar, null,
+      entries.add(new ExportManifest.AdapterEntry(a.name(), merged, factored, onnxAdapter, sidecar,
           merged == null && factored == null ? null : outputs(a)));
     }
     String multi = null;

@@ -67,9 +67,9 @@ class ExportBundleTest {
     List<String> lines = new ArrayList<>();
     ExportResult r = ExportBundle.export(new ExportRequest(files,
         List.of(adapter("sst2", 1), adapter("imdb", 2)), EnumSet.allOf(ExportFormat.class), false, out,
-        Map.of(ExportLayout.RANK_PLOT, new byte[] {1, 2, 3})), lines::add);
+        Map.of(ExportLayout.rankPlot("sst2"), new byte[] {1, 2, 3})), lines::add);
 
-    Set<String> expected = new TreeSet<>(List.of("export.json", "tokenizer.json", "ranks.png", "base.multi.onnx",
+    Set<String> expected = new TreeSet<>(List.of("export.json", "tokenizer.json", "sst2.ranks.png", "base.multi.onnx",
         "base.mixed.onnx", "sst2.merged.onnx", "sst2.factored.onnx", "sst2.onnx_adapter", "sst2.adapter.json",
         "imdb.merged.onnx", "imdb.factored.onnx", "imdb.onnx_adapter", "imdb.adapter.json"));
     try (Stream<Path> s = Files.list(out)) {
