@@ -85,8 +85,8 @@ public final class ExportBundle {
       Adapter c = a.compact();
       compact.add(c);
       reports.add(new ExportResult.AdapterReport(a.name(), a.ranks(), c.ranks(), a.parameterCount(), c.parameterCount()));
-      stage("compact " + a.name(), String.format(Locale.ROOT, "%s: %d modules, ranks %s -> %s, %,d -> %,d values",
-          a.name(), a.modules().size(), rankRange(a), rankRange(c), a.parameterCount(), c.parameterCount()));
+      stage("compact " + a.name(), String.format(Locale.ROOT, "%d modules, ranks %s -> %s, %,d -> %,d values",
+          a.modules().size(), rankRange(a), rankRange(c), a.parameterCount(), c.parameterCount()));
     }
 
     AtomicFiles.writeDirectory(request.out(), dir -> write(dir, base, sha, compact));
