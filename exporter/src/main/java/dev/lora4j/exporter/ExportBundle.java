@@ -10,6 +10,7 @@ import dev.lora4j.models.adapter.AdapterTensorNames;
 import dev.lora4j.models.adapter.Provenance;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
+import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.export.AdapterSidecar;
 import dev.lora4j.models.export.ExportLayout;
@@ -60,12 +61,12 @@ public final class ExportBundle {
     if (request.adapters().isEmpty()) {
       throw new Lora4jException("nothing to export: no adapter given");
     }
-    OnnxModel baseModel = OnnxModel.read(request.baseOnnx());
-    String sha = AtomicFiles.sha256(request.baseOnnx());
-    EncoderDescription base = EncoderDescription.of(baseModel);
-    long baseBytes = size(request.baseOnnx());
+    BaseModelFiles baseFiles = request.base();
+    EncoderDescription base = EncoderDescription.of(OnnxModel.read(baseFiles.onnx()));
+    String sha = baseFiles.onnxSha256();
+    long baseBytes = size(baseFiles.onnx());
     stage("base", String.format(Locale.ROOT, "read %s: %d layers, hidden %d, %d adaptable modules, %s",
-        request.baseId(), base.spec().layers(), base.spec().hidden(), base.modules().size(), mb(baseBytes)));
+        baseFiles.id(), base.spec().layers(), base.spec().hidden(), base.modules().size(), mb(baseBytes)));
 
     Set<String> names = new HashSet<>();
     for (Adapter a : request.adapters()) {
@@ -76,7 +77,7 @@ public final class ExportBundle {
       if (!names.add(a.name())) {
         throw new Lora4jException("two adapters are named '" + a.name() + "'; adapter names must be unique");
       }
-      AdapterCompatibility.require(a, base, request.baseId(), sha);
+      AdapterCompatibility.require(a, base, baseFiles.id(), sha);
     }
     List<Adapter> compact = new ArrayList<>();
     List<ExportResult.AdapterReport> reports = new ArrayList<>();
@@ -84,8 +85,8 @@ public final class ExportBundle {
       Adapter c = a.compact();
       compact.add(c);
       reports.add(new ExportResult.AdapterReport(a.name(), a.ranks(), c.ranks(), a.parameterCount(), c.parameterCount()));
-      stage("compact " + a.name(), String.format(Locale.ROOT, "%s: %d modules, ranks %s -> %s, %,d -> %,d values",
-          a.name(), a.modules().size(), rankRange(a), rankRange(c), a.parameterCount(), c.parameterCount()));
+      stage("compact " + a.name(), String.format(Locale.ROOT, "%d modules, ranks %s -> %s, %,d -> %,d values",
+          a.modules().size(), rankRange(a), rankRange(c), a.parameterCount(), c.parameterCount()));
     }
 
     AtomicFiles.writeDirectory(request.out(), dir -> write(dir, base, sha, compact));
@@ -113,11 +114,11 @@ public final class ExportBundle {
         onnxAdapter = ExportLayout.onnxAdapter(a.name());
         OrtAdapterFile.write(dir.resolve(onnxAdapter), MultiAdapterParameters.of(a));
         sidecar = ExportLayout.sidecar(a.name());
-        AdapterSidecar.of(a, request.baseId(), sha).write(dir.resolve(sidecar));
+        AdapterSidecar.of(a, request.base().id(), sha).write(dir.resolve(sidecar));
         record(dir, sidecar);
         stage("adapter " + a.name(), onnxAdapter + " " + kb(record(dir, onnxAdapter)) + " + " + sidecar);
       }
-      entries.add(new ExportManifest.AdapterEntry(a.name(), merged, factored, onnxAdapter, sidecar, null,
+      entries.add(new ExportManifest.AdapterEntry(a.name(), merged, factored, onnxAdapter, sidecar,
           merged == null && factored == null ? null : outputs(a)));
     }
     String multi = null;
@@ -128,19 +129,16 @@ public final class ExportBundle {
     if (request.formats().contains(ExportFormat.MIXED)) {
       mixed = saveGraph(dir, ExportLayout.MIXED_GRAPH, MixedBatchGraphWriter.write(base), "mixed", null, sha);
     }
-    String tokenizer = null;
-    if (request.tokenizer() != null) {
-      tokenizer = ExportLayout.TOKENIZER;
-      Files.copy(request.tokenizer(), dir.resolve(tokenizer));
-      record(dir, tokenizer);
-    }
+    String tokenizer = ExportLayout.TOKENIZER;
+    Files.copy(request.base().tokenizer(), dir.resolve(tokenizer));
+    record(dir, tokenizer);
     for (Map.Entry<String, byte[]> e : request.extraFiles().entrySet()) {
       AtomicFiles.write(dir.resolve(e.getKey()), e.getValue());
       record(dir, e.getKey());
     }
     ExportManifest manifest = new ExportManifest(ExportManifest.FORMAT_VERSION, Provenance.toolName(),
         Instant.now().toString(),
-        new ExportManifest.Base(request.baseId(), sha, base.spec().layers(), base.spec().hidden(), opset(base.model())),
+        new ExportManifest.Base(request.base().id(), sha, base.spec().layers(), base.spec().hidden(), opset(base.model())),
         tokenizer, multi, mixed, mixed == null ? null : MixedBatchGraphWriter.layout(base), entries);
     manifest.write(dir.resolve(ExportLayout.MANIFEST));
     record(dir, ExportLayout.MANIFEST);

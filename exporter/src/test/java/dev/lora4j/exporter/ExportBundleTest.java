@@ -13,6 +13,7 @@ import dev.lora4j.models.adapter.LowRankModule;
 import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
+import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.export.AdapterSidecar;
 import dev.lora4j.models.export.ExportLayout;
@@ -39,7 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ExportBundleTest {
   @TempDir Path dir;
   Path model;
-  Path tokenizer;
+  BaseModelFiles files;
   EncoderDescription base;
   String sha;
 
@@ -47,9 +48,9 @@ class ExportBundleTest {
   void base() throws Exception {
     Path b = TinyBert.writeBaseModel(dir.resolve("base"), 5);
     model = b.resolve("model.onnx");
-    tokenizer = b.resolve("tokenizer.json");
-    base = EncoderDescription.of(OnnxModel.read(model));
     sha = AtomicFiles.sha256(model);
+    files = new BaseModelFiles("tiny", model, b.resolve("tokenizer.json"), sha);
+    base = EncoderDescription.of(OnnxModel.read(model));
   }
 
   Adapter adapter(String name, long seed) {
@@ -64,11 +65,11 @@ class ExportBundleTest {
   void writesTheDocumentedLayout() throws Exception {
     Path out = dir.resolve("export");
     List<String> lines = new ArrayList<>();
-    ExportResult r = ExportBundle.export(new ExportRequest("tiny", model, tokenizer,
+    ExportResult r = ExportBundle.export(new ExportRequest(files,
         List.of(adapter("sst2", 1), adapter("imdb", 2)), EnumSet.allOf(ExportFormat.class), false, out,
-        Map.of(ExportLayout.RANK_PLOT, new byte[] {1, 2, 3})), lines::add);
+        Map.of(ExportLayout.rankPlot("sst2"), new byte[] {1, 2, 3})), lines::add);
 
-    Set<String> expected = new TreeSet<>(List.of("export.json", "tokenizer.json", "ranks.png", "base.multi.onnx",
+    Set<String> expected = new TreeSet<>(List.of("export.json", "tokenizer.json", "sst2.ranks.png", "base.multi.onnx",
         "base.mixed.onnx", "sst2.merged.onnx", "sst2.factored.onnx", "sst2.onnx_adapter", "sst2.adapter.json",
         "imdb.merged.onnx", "imdb.factored.onnx", "imdb.onnx_adapter", "imdb.adapter.json"));
     try (Stream<Path> s = Files.list(out)) {
@@ -147,10 +148,10 @@ class ExportBundleTest {
   @Test
   void aFailedWriteKeepsThePreviousExport() throws Exception {
     Path out = dir.resolve("export");
-    ExportBundle.export(ExportRequest.of("tiny", model, null, List.of(adapter("first", 1)),
+    ExportBundle.export(ExportRequest.of(files, List.of(adapter("first", 1)),
         EnumSet.of(ExportFormat.MULTI), out), s -> { });
-    Lora4jException e = assertThrows(Lora4jException.class, () -> ExportBundle.export(ExportRequest.of("tiny", model,
-        dir.resolve("missing-tokenizer.json"), List.of(adapter("second", 2)), EnumSet.of(ExportFormat.MULTI), out),
+    Lora4jException e = assertThrows(Lora4jException.class, () -> ExportBundle.export(ExportRequest.of(
+        new BaseModelFiles("tiny", model, dir.resolve("missing-tokenizer.json"), sha), List.of(adapter("second", 2)), EnumSet.of(ExportFormat.MULTI), out),
         s -> { }));
     assertTrue(e.getMessage().startsWith("Could not write " + out), e.getMessage());
     assertTrue(Files.exists(out.resolve("first.onnx_adapter")));
@@ -160,8 +161,8 @@ class ExportBundleTest {
 
   private void assertRefused(Adapter bad, String message) throws Exception {
     Path out = dir.resolve("export");
-    Lora4jException e = assertThrows(Lora4jException.class, () -> ExportBundle.export(ExportRequest.of("tiny", model,
-        tokenizer, List.of(adapter("good", 3), bad), EnumSet.allOf(ExportFormat.class), out), s -> { }));
+    Lora4jException e = assertThrows(Lora4jException.class, () -> ExportBundle.export(ExportRequest.of(files,
+        List.of(adapter("good", 3), bad), EnumSet.allOf(ExportFormat.class), out), s -> { }));
     assertEquals(message, e.getMessage());
     assertFalse(Files.exists(out), "nothing written");
     assertNoLeftovers();

@@ -13,7 +13,9 @@ import dev.lora4j.models.adapter.LowRankModule;
 import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.adapter.ortformat.OrtAdapter;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
+import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.base.EncoderDescription;
+import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.testing.TinyBert;
@@ -36,7 +38,9 @@ class PruningTest {
 
   @Test
   void prunedRanksChangeNothingAndAreGoneFromTheFiles(@TempDir Path dir) throws Exception {
-    Path model = TinyBert.writeBaseModel(dir.resolve("base"), 5).resolve("model.onnx");
+    Path baseDir = TinyBert.writeBaseModel(dir.resolve("base"), 5);
+    Path model = baseDir.resolve("model.onnx");
+    BaseModelFiles files = new BaseModelFiles("tiny", model, baseDir.resolve("tokenizer.json"), AtomicFiles.sha256(model));
     EncoderDescription base = EncoderDescription.of(OnnxModel.read(model));
     Map<String, Integer> ranks = new LinkedHashMap<>();
     ranks.put(Q0, 6); // ranks 0 and 3 gated off: 4 live
@@ -47,8 +51,8 @@ class PruningTest {
         TestAdapters.classifier(TinyBert.HIDDEN, 2, TaskHead.Pooling.MEAN, 3), 21, K1);
     Adapter full = keepEveryRank(gated);
     var formats = EnumSet.of(ExportFormat.FACTORED, ExportFormat.MULTI);
-    ExportBundle.export(ExportRequest.of("tiny", model, null, List.of(gated), formats, dir.resolve("pruned")), s -> { });
-    ExportBundle.export(ExportRequest.of("tiny", model, null, List.of(full), formats, dir.resolve("full")), s -> { });
+    ExportBundle.export(ExportRequest.of(files, List.of(gated), formats, dir.resolve("pruned")), s -> { });
+    ExportBundle.export(ExportRequest.of(files, List.of(full), formats, dir.resolve("full")), s -> { });
 
     // outputs: factored graphs and the multi-adapter graph with each adapter agree to 1e-6
     List<long[]> sentences = GraphParityTest.SENTENCES;

@@ -11,12 +11,11 @@ import java.util.regex.Pattern;
  *   tokenizer.json            the base model's tokenizer, when known
  *   base.multi.onnx           multi-adapter base graph: adapters fed per run as ONNX Runtime adapters
  *   base.mixed.onnx           mixed-batch base graph: stacked adapters, one slot per row
- *   ranks.png                 rank per module after compaction (written by the command line)
  *   &lt;adapter&gt;.merged.onnx     base + B'A' folded into the weights + head; standalone
  *   &lt;adapter&gt;.factored.onnx   base + low-rank branches with A'/B' initializers + head; standalone
  *   &lt;adapter&gt;.onnx_adapter    ONNX Runtime adapter for base.multi.onnx (and packable for base.mixed.onnx)
  *   &lt;adapter&gt;.adapter.json    sidecar ({@link AdapterSidecar}): labels, pooling, ranks, base SHA-256
- *   &lt;adapter&gt;.peft/           compact adapter in PEFT layout (adapter_config.json + safetensors)
+ *   &lt;adapter&gt;.ranks.png       rank per module as trained / after pruning (written by the command line)
  * </pre>
  *
  * Which of these exist depends on the formats asked for; {@code export.json} always lists what was
@@ -31,7 +30,6 @@ public final class ExportLayout {
   public static final String TOKENIZER = "tokenizer.json";
   public static final String MULTI_GRAPH = "base.multi.onnx";
   public static final String MIXED_GRAPH = "base.mixed.onnx";
-  public static final String RANK_PLOT = "ranks.png";
 
   /** Adapter names become file names: letters, digits, dot, dash, underscore; not starting with a dot. */
   private static final Pattern SAFE_NAME = Pattern.compile("[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}");
@@ -56,7 +54,7 @@ public final class ExportLayout {
     return adapter + ".adapter.json";
   }
 
-  public static String peft(String adapter) {
-    return adapter + ".peft";
+  public static String rankPlot(String adapter) {
+    return adapter + ".ranks.png";
   }
 }

@@ -41,7 +41,6 @@ public record ExportManifest(
       String factored,
       String onnxAdapter,
       String sidecar,
-      String peft,
       List<String> outputs) {}
 
   public ExportManifest {
