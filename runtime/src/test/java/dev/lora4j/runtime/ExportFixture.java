@@ -9,6 +9,7 @@ import dev.lora4j.exporter.ExportRequest;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.BaseModelRef;
 import dev.lora4j.models.adapter.TaskHead;
+import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.models.io.AtomicFiles;
@@ -56,9 +57,9 @@ final class ExportFixture {
           i == 3 ? TaskHead.Pooling.CLS : TaskHead.Pooling.MEAN, 100 + i));
     }
     dir = root.resolve("export");
-    ExportBundle.export(new ExportRequest("tiny", model, base.resolve("tokenizer.json"),
+    ExportBundle.export(ExportRequest.of(new BaseModelFiles("tiny", model, base.resolve("tokenizer.json"), ref.onnxSha256()),
         new ArrayList<>(adapters.values()), EnumSet.of(ExportFormat.MERGED, ExportFormat.MULTI, ExportFormat.MIXED),
-        false, dir, Map.of()), line -> { });
+        dir), line -> { });
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     try (Tokenizer tok = Tokenizer.open(dir.resolve(ExportLayout.TOKENIZER))) {
       for (String name : NAMES) {
