@@ -44,8 +44,9 @@ record JsonFields(ObjectNode node, String source, String path) {
     } catch (NoSuchFileException e) {
       throw new Lora4jException(source + ": no such file");
     } catch (JsonProcessingException e) {
+      String where = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")";
       throw new Lora4jException(source + ": invalid JSON: " + e.getOriginalMessage().replaceAll("\\s*\\R\\s*", " ")
-          + " (line " + e.getLocation().getLineNr() + ")");
+          + where);
     } catch (IOException e) {
       throw new Lora4jException(source + ": cannot be read: " + e.getMessage(), e);
     }
