@@ -2,7 +2,6 @@ package dev.lora4j.runtime;
 
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
-import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
 import dev.lora4j.models.Lora4jException;
@@ -18,9 +17,12 @@ public final class ExecutionProviders {
 
   private ExecutionProviders() {}
 
-  /** The process-wide ORT environment, quiet below errors (see {@link SessionSettings}). */
+  /**
+   * The process-wide ORT environment. Its log level is left alone (asking for another level once it
+   * exists only earns a warning); sessions set their own level, see {@link SessionSettings}.
+   */
   public static OrtEnvironment environment() {
-    return OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "lora4j");
+    return OrtEnvironment.getEnvironment();
   }
 
   /** Whether this ONNX Runtime build has the CUDA provider at all (it may still find no GPU). */

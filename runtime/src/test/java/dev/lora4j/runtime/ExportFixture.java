@@ -8,13 +8,13 @@ import dev.lora4j.exporter.ExportFormat;
 import dev.lora4j.exporter.ExportRequest;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.BaseModelRef;
+import dev.lora4j.models.adapter.SyntheticAdapters;
 import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.onnx.OnnxModel;
-import dev.lora4j.models.testing.RandomAdapters;
 import dev.lora4j.models.testing.TinyBert;
 import dev.lora4j.models.text.Encoding;
 import dev.lora4j.models.text.Tokenizer;
@@ -53,7 +53,7 @@ final class ExportFixture {
       ranks.put("encoder.layer.0.attention.self.query", shapes[i][0]);
       ranks.put("encoder.layer.1.attention.self.value", shapes[i][1]);
       ranks.put("encoder.layer." + (i % 2) + ".intermediate.dense", 3 + i);
-      adapters.put(NAMES.get(i), RandomAdapters.classifier(d, ref, NAMES.get(i), ranks, 2 + i % 2,
+      adapters.put(NAMES.get(i), SyntheticAdapters.classifier(d, ref, NAMES.get(i), ranks, 2 + i % 2,
           i == 3 ? TaskHead.Pooling.CLS : TaskHead.Pooling.MEAN, 100 + i));
     }
     dir = root.resolve("export");

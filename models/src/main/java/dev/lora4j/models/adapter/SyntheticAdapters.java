@@ -1,10 +1,5 @@
-package dev.lora4j.models.testing;
+package dev.lora4j.models.adapter;
 
-import dev.lora4j.models.adapter.Adapter;
-import dev.lora4j.models.adapter.BaseModelRef;
-import dev.lora4j.models.adapter.LowRankModule;
-import dev.lora4j.models.adapter.Provenance;
-import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.base.LinearModule;
 import dev.lora4j.models.tensor.Matrix;
@@ -14,11 +9,12 @@ import java.util.Map;
 import java.util.Random;
 
 /**
- * Random plain-LoRA classifier adapters for a base model: big enough updates that two adapters
- * clearly disagree, so a test can tell which one answered.
+ * Random plain-LoRA classifier adapters for a base model, for benchmarks and tests: big enough
+ * updates that two adapters clearly disagree, so a test can tell which one answered. Deterministic
+ * for a seed. Never a substitute for a trained adapter where accuracy matters.
  */
-public final class RandomAdapters {
-  private RandomAdapters() {}
+public final class SyntheticAdapters {
+  private SyntheticAdapters() {}
 
   public static Matrix random(Random rnd, int rows, int cols, double std) {
     float[] v = new float[rows * cols];

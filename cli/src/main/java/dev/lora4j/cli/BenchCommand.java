@@ -1,0 +1,102 @@
+package dev.lora4j.cli;
+
+import dev.lora4j.cli.bench.ResultsDoc;
+import dev.lora4j.cli.bench.RuntimeBenchmark;
+import dev.lora4j.models.base.BaseModelCatalog;
+import dev.lora4j.models.base.BaseModelFiles;
+import dev.lora4j.models.io.AtomicFiles;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.apache.commons.cli.CommandLine;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+
+/** {@code lora4j bench}: the runtime benchmark, written into docs/RESULTS.md. */
+final class BenchCommand implements Command {
+  static final List<String> FALLBACK_SENTENCES = List.of(
+      "a gripping , funny and finally moving film", "the plot is a mess and the acting is worse",
+      "an intelligent , heartfelt story", "tedious , predictable and far too long");
+
+  @Override
+  public String name() {
+    return "bench";
+  }
+
+  @Override
+  public String arguments() {
+    return "";
+  }
+
+  @Override
+  public String summary() {
+    return "Measure the runtime (switching, mixed batches, overhead) and write docs/RESULTS.md.";
+  }
+
+  @Override
+  public String description() {
+    return """
+        Exports eight synthetic adapters (ranks 4-16 on query/value) for the base model, then times,
+        in one run: factored vs merged graphs; a per-request adapter switch vs reloading a merged
+        model; an 8-adapter mixed batch vs a single-adapter batch and vs the 8 adapters one after
+        another; memory per loaded adapter; the runtime vs a bare OrtSession on the merged model; and
+        the export itself. Prints a table of ratios with their goals, replaces the 'runtime' section
+        of <docs>/RESULTS.md and writes <docs>/bench-runtime.png. Timings, not a test: run it on an
+        otherwise idle machine.
+        Example: lora4j bench --base minilm-l6""";
+  }
+
+  @Override
+  public Options options() {
+    Options o = new Options();
+    o.addOption(Option.builder().longOpt("base").hasArg().argName("model")
+        .desc("Base model (default minilm-l6).").get());
+    o.addOption(Option.builder().longOpt("data").hasArg().argName("file.tsv")
+        .desc("Sentences to run (first column after the header); default ../shared/data/sst2/dev.tsv.").get());
+    o.addOption(Option.builder().longOpt("runs").hasArg().argName("n").desc("Timed runs per measure (default 30).").get());
+    o.addOption(Option.builder().longOpt("docs").hasArg().argName("dir")
+        .desc("Where RESULTS.md and the chart go (default docs).").get());
+    return o;
+  }
+
+  @Override
+  public int run(CommandLine line, PrintStream out) throws Exception {
+    BaseModelFiles base = BaseModelCatalog.atDefaultCache().resolve(line.getOptionValue("base"));
+    Path data = Path.of(line.getOptionValue("data", "../shared/data/sst2/dev.tsv"));
+    List<String> sentences = new ArrayList<>();
+    if (Files.isRegularFile(data)) {
+      // sentences of median length: every compared run then pads to about the same length, so the
+      // ratios measure batching and switching, not how ragged one batch happens to be
+      List<String> all = new ArrayList<>(RunCommand.readTsv(data).stream().map(r -> r[0]).toList());
+      all.sort(java.util.Comparator.comparingInt((String x) -> x.split(" ").length).thenComparing(x -> x));
+      int from = Math.max(0, all.size() / 2 - 16);
+      sentences.addAll(all.subList(from, Math.min(all.size(), from + 32)));
+    } else {
+      while (sentences.size() < 32) {
+        sentences.addAll(FALLBACK_SENTENCES);
+      }
+    }
+    int runs = RuntimeOptionsCli.intOption(line, "runs", 30);
+    Path work = Files.createTempDirectory("lora4j-bench");
+    try {
+      RuntimeBenchmark.Report r = new RuntimeBenchmark(base, sentences, runs, s -> out.println("bench: " + s)).run(work);
+      out.printf(Locale.ROOT, "%n%-62s %12s  %-9s %s%n", "measure", "value", "goal", "met");
+      for (RuntimeBenchmark.Row row : r.rows()) {
+        out.printf(Locale.ROOT, "%-62s %10.3f %-2s %-9s %s%n", row.what(), row.value(), row.unit(), row.goal(),
+            row.goal().startsWith("(") ? "" : row.met() ? "yes" : "NO");
+      }
+      Path docs = Path.of(line.getOptionValue("docs", "docs"));
+      Files.createDirectories(docs);
+      ResultsDoc.replaceSection(docs.resolve("RESULTS.md"), "runtime",
+          RuntimeBenchmark.markdown(r, "./lora4j bench --runs " + runs));
+      dev.lora4j.cli.bench.BenchCharts.write(docs.resolve("bench-runtime.png"), r.rows());
+      out.println("\nwrote " + docs.resolve("RESULTS.md") + " and " + docs.resolve("bench-runtime.png"));
+      return 0;
+    } finally {
+      AtomicFiles.deleteRecursively(work);
+    }
+  }
+}
