@@ -7,6 +7,8 @@ import dev.lora4j.exporter.graph.MultiAdapterGraphWriter;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.AdapterTensorNames;
+import dev.lora4j.models.adapter.BaseModelRef;
+import dev.lora4j.models.adapter.PeftAdapters;
 import dev.lora4j.models.adapter.Provenance;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
@@ -118,7 +120,15 @@ public final class ExportBundle {
         record(dir, sidecar);
         stage("adapter " + a.name(), onnxAdapter + " " + kb(record(dir, onnxAdapter)) + " + " + sidecar);
       }
-      entries.add(new ExportManifest.AdapterEntry(a.name(), merged, factored, onnxAdapter, sidecar,
+      String peft = null;
+      if (request.formats().contains(ExportFormat.PEFT)) {
+        peft = ExportLayout.peft(a.name());
+        // bound to the base it was checked against, like the sidecar (a PEFT import records none)
+        PeftAdapters.write(new Adapter(a.name(), new BaseModelRef(request.base().id(), sha), a.modules(), a.head(),
+            a.provenance()), dir.resolve(peft));
+        stage("peft " + a.name(), peft + "/ " + kb(recordTree(dir, peft)));
+      }
+      entries.add(new ExportManifest.AdapterEntry(a.name(), merged, factored, onnxAdapter, sidecar, peft,
           merged == null && factored == null ? null : outputs(a)));
     }
     String multi = null;
@@ -177,6 +187,17 @@ public final class ExportBundle {
     long n = size(dir.resolve(file));
     files.put(file, n);
     return n;
+  }
+
+  /** Records every file under {@code sub}; returns their total size. */
+  private long recordTree(Path dir, String sub) throws IOException {
+    long total = 0;
+    try (var files = Files.walk(dir.resolve(sub))) {
+      for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
+        total += record(dir, dir.relativize(f).toString());
+      }
+    }
+    return total;
   }
 
   private void stage(String name, String detail) {

@@ -32,11 +32,7 @@ final class PeftFixture {
       Matrix m = e.getValue();
       ObjectNode t = header.putObject(e.getKey());
       t.put("dtype", "F32");
-      if (m.rows() == 1 && e.getKey().endsWith(".bias")) {
-        t.putArray("shape").add(m.cols());
-      } else {
-        t.putArray("shape").add(m.rows()).add(m.cols());
-      }
+      t.putArray("shape").add(m.rows()).add(m.cols());
       long size = 4L * m.data().length;
       t.putArray("data_offsets").add(offset).add(offset + size);
       offset += size;
@@ -56,16 +52,17 @@ final class PeftFixture {
   }
 
   /**
-   * Writes a PEFT LoRA directory: {@code tensors} under PEFT names, a config with {@code r},
-   * {@code lora_alpha}, per-module {@code rank_pattern} and the other keys PEFT writes.
+   * Writes a PEFT LoRA directory for feature extraction: {@code tensors} under PEFT names, a
+   * config with {@code r}, {@code lora_alpha}, {@code rank_pattern}, {@code alpha_pattern} and the
+   * other keys PEFT writes.
    */
   static Path write(Path dir, String baseName, int r, double alpha, Map<String, Integer> rankPattern,
-      List<String> targets, boolean classifier, Map<String, Matrix> tensors) throws IOException {
+      Map<String, Double> alphaPattern, List<String> targets, Map<String, Matrix> tensors) throws IOException {
     Files.createDirectories(dir);
     ObjectMapper om = new ObjectMapper();
     ObjectNode c = om.createObjectNode();
     c.put("peft_type", "LORA");
-    c.put("task_type", classifier ? "SEQ_CLS" : "FEATURE_EXTRACTION");
+    c.put("task_type", "FEATURE_EXTRACTION");
     c.put("base_model_name_or_path", baseName);
     c.put("r", r);
     c.put("lora_alpha", alpha);
@@ -79,12 +76,9 @@ final class PeftFixture {
     targets.forEach(t::add);
     ObjectNode rp = c.putObject("rank_pattern");
     rankPattern.forEach(rp::put);
-    c.putObject("alpha_pattern");
-    if (classifier) {
-      c.putArray("modules_to_save").add("classifier");
-    } else {
-      c.putNull("modules_to_save");
-    }
+    ObjectNode ap = c.putObject("alpha_pattern");
+    alphaPattern.forEach(ap::put);
+    c.putNull("modules_to_save");
     Files.write(dir.resolve("adapter_config.json"), om.writerWithDefaultPrettyPrinter().writeValueAsBytes(c));
     Files.write(dir.resolve("adapter_model.safetensors"), safetensors(new LinkedHashMap<>(tensors)));
     return dir;
