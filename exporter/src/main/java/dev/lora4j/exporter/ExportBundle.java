@@ -140,7 +140,8 @@ public final class ExportBundle {
       mixed = saveGraph(dir, ExportLayout.MIXED_GRAPH, MixedBatchGraphWriter.write(base), "mixed", null, sha);
     }
     String tokenizer = ExportLayout.TOKENIZER;
-    Files.copy(request.base().tokenizer(), dir.resolve(tokenizer));
+    // streamed, not Files.copy, which would carry the cached file's permissions over
+    AtomicFiles.write(dir.resolve(tokenizer), o -> Files.copy(request.base().tokenizer(), o));
     record(dir, tokenizer);
     for (Map.Entry<String, byte[]> e : request.extraFiles().entrySet()) {
       AtomicFiles.write(dir.resolve(e.getKey()), e.getValue());
