@@ -64,6 +64,9 @@ public final class ExportBundle {
       throw new Lora4jException("nothing to export: no adapter given");
     }
     BaseModelFiles baseFiles = request.base();
+    if (!Files.isRegularFile(baseFiles.tokenizer())) {
+      throw new Lora4jException(baseFiles.tokenizer() + ": the base model's tokenizer is missing");
+    }
     EncoderDescription base = EncoderDescription.of(OnnxModel.read(baseFiles.onnx()));
     String sha = baseFiles.onnxSha256();
     long baseBytes = size(baseFiles.onnx());
@@ -91,7 +94,13 @@ public final class ExportBundle {
           a.modules().size(), rankRange(a), rankRange(c), a.parameterCount(), c.parameterCount()));
     }
 
-    AtomicFiles.writeDirectory(request.out(), dir -> write(dir, base, sha, compact));
+    try {
+      AtomicFiles.writeDirectory(request.out(), dir -> write(dir, base, sha, compact));
+    } catch (Lora4jException e) {
+      // the cause names a file in the hidden temporary directory; say what it means for the user
+      throw new Lora4jException("export to " + request.out() + " failed, nothing was changed there: "
+          + e.getMessage(), e);
+    }
     Duration total = Duration.ofNanos(System.nanoTime() - t0);
     return new ExportResult(request.out(), sha, baseBytes, reports, files, stages, total);
   }

@@ -161,15 +161,27 @@ class ExportBundleTest {
   @Test
   void aFailedWriteKeepsThePreviousExport() throws Exception {
     Path out = dir.resolve("export");
-    ExportBundle.export(ExportRequest.of(files, List.of(adapter("first", 1)),
-        EnumSet.of(ExportFormat.MULTI), out), s -> { });
-    Lora4jException e = assertThrows(Lora4jException.class, () -> ExportBundle.export(ExportRequest.of(
-        new BaseModelFiles("tiny", model, dir.resolve("missing-tokenizer.json"), sha), List.of(adapter("second", 2)), EnumSet.of(ExportFormat.MULTI), out),
-        s -> { }));
-    assertTrue(e.getMessage().startsWith("Could not write " + out), e.getMessage());
+    ExportBundle.export(ExportRequest.of(files, List.of(adapter("first", 1)), EnumSet.of(ExportFormat.MULTI), out),
+        s -> { });
+    // fails late, after graphs and adapter files are written: an extra file where the PEFT directory is
+    ExportRequest late = ExportRequest.of(files, List.of(adapter("second", 2)),
+        EnumSet.of(ExportFormat.MULTI, ExportFormat.PEFT), out).withExtraFiles(Map.of("second.peft", new byte[1]));
+    Lora4jException e = assertThrows(Lora4jException.class, () -> ExportBundle.export(late, s -> { }));
+    assertTrue(e.getMessage().startsWith("export to " + out + " failed, nothing was changed there: Could not write "),
+        e.getMessage());
     assertTrue(Files.exists(out.resolve("first.onnx_adapter")));
     assertFalse(Files.exists(out.resolve("second.onnx_adapter")));
     assertNoLeftovers();
+  }
+
+  @Test
+  void aMissingTokenizerIsRefusedBeforeWriting() throws Exception {
+    Path missing = dir.resolve("missing-tokenizer.json");
+    Lora4jException e = assertThrows(Lora4jException.class, () -> ExportBundle.export(ExportRequest.of(
+        new BaseModelFiles("tiny", model, missing, sha), List.of(adapter("a", 1)), EnumSet.of(ExportFormat.MULTI),
+        dir.resolve("export")), s -> { }));
+    assertEquals(missing + ": the base model's tokenizer is missing", e.getMessage());
+    assertFalse(Files.exists(dir.resolve("export")));
   }
 
   private void assertRefused(Adapter bad, String message) throws Exception {
