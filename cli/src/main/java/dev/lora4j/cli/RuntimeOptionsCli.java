@@ -1,0 +1,52 @@
+package dev.lora4j.cli;
+
+import dev.lora4j.runtime.Device;
+import dev.lora4j.runtime.RuntimeOptions;
+import org.apache.commons.cli.CommandLine;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+
+/** The runtime options shared by {@code run}, {@code serve} and {@code bench}. */
+final class RuntimeOptionsCli {
+  private RuntimeOptionsCli() {}
+
+  static void add(Options o) {
+    o.addOption(Option.builder().longOpt("base").hasArg().argName("dir")
+        .desc("Export directory with base.multi.onnx (what 'lora4j export --format multi' writes).").get());
+    o.addOption(Option.builder().longOpt("device").hasArg().argName("auto|cpu|cuda")
+        .desc("Where to run: auto (CUDA if available, else CPU; default), cpu, or cuda (fail without a GPU).").get());
+    o.addOption(Option.builder().longOpt("threads").hasArg().argName("n")
+        .desc("ONNX Runtime intra-op threads (default: all cores).").get());
+    o.addOption(Option.builder().longOpt("max-tokens").hasArg().argName("n")
+        .desc("Truncate texts to this many tokens (default 128).").get());
+  }
+
+  static RuntimeOptions parse(CommandLine line) {
+    RuntimeOptions d = RuntimeOptions.defaults();
+    RuntimeOptions o = d.withSession(d.session()
+        .withDevice(Device.parse(line.getOptionValue("device", "auto")))
+        .withThreads(intOption(line, "threads", 0)));
+    int tokens = intOption(line, "max-tokens", d.maxTokens());
+    return new RuntimeOptions(o.session(), o.adapterBudgetBytes(), tokens, o.maxTextChars(), o.maxBatch(),
+        o.batchWindow(), o.batchRows(), o.queueCapacity());
+  }
+
+  static int intOption(CommandLine line, String name, int fallback) {
+    String v = line.getOptionValue(name);
+    if (v == null) {
+      return fallback;
+    }
+    try {
+      return Integer.parseInt(v.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--" + name + " needs a whole number, not '" + v + "'");
+    }
+  }
+
+  static java.nio.file.Path requireBase(CommandLine line) {
+    if (!line.hasOption("base")) {
+      throw new IllegalArgumentException("--base <export dir> is required");
+    }
+    return java.nio.file.Path.of(line.getOptionValue("base"));
+  }
+}
