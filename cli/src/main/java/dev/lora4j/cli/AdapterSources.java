@@ -2,6 +2,7 @@ package dev.lora4j.cli;
 
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.PeftAdapters;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
 import dev.lora4j.models.export.AdapterSidecar;
@@ -21,6 +22,9 @@ final class AdapterSources {
   static Loaded read(Path path) {
     if (!Files.exists(path)) {
       throw new Lora4jException(path + ": no such adapter (expected a PEFT directory or an .onnx_adapter file)");
+    }
+    if (Files.isDirectory(path)) {
+      return new Loaded(PeftAdapters.read(path), bytes(path));
     }
     String file = path.getFileName().toString();
     if (Files.isRegularFile(path) && file.endsWith(OrtAdapterFile.EXTENSION)) {

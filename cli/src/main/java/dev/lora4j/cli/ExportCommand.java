@@ -52,6 +52,7 @@ final class ExportCommand implements Command {
           base.multi.onnx          one base graph for all adapters + <adapter>.onnx_adapter (ONNX Runtime)
           base.mixed.onnx          one base graph mixing adapters per batch row (stacked adapters)
           <adapter>.adapter.json   labels, pooling, ranks, base SHA-256; export.json lists everything
+          <adapter>.peft/          the compact adapter as a PEFT directory (format peft, or all)
           <adapter>.ranks.png      rank per module, as trained and after pruning; tokenizer.json
         An adapter is a PEFT directory (adapter_config.json + adapter_model.safetensors) or an
         .onnx_adapter file with its .adapter.json beside it. See docs/EXPORT.md.
@@ -68,7 +69,7 @@ final class ExportCommand implements Command {
     o.addOption(Option.builder().longOpt("out").hasArg().argName("dir")
         .desc("Export directory (replaced when the export completes).").get());
     o.addOption(Option.builder().longOpt("format").hasArg().argName("list")
-        .desc("Comma-separated: merged, factored, multi, mixed, or all (default " + DEFAULT_FORMATS + ").").get());
+        .desc("Comma-separated: merged, factored, multi, mixed, peft, or all (default " + DEFAULT_FORMATS + ").").get());
     o.addOption(Option.builder().longOpt("embeddings")
         .desc("Merged / factored graphs output sentence_embedding instead of logits.").get());
     o.addOption(Option.builder().longOpt("name").hasArg().argName("name")

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.BaseModelRef;
 import dev.lora4j.models.adapter.LowRankModule;
+import dev.lora4j.models.adapter.PeftAdapters;
 import dev.lora4j.models.adapter.Provenance;
 import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
@@ -70,6 +71,54 @@ class ExportCommandTest {
     assertEquals("movies", m.adapters().get(0).name());
     byte[] png = Files.readAllBytes(out.resolve("movies.ranks.png"));
     assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
+  }
+
+  /** A gated adapter in PEFT layout, as the trainer saves one. */
+  static Path writePeft(Path dir, String baseSha) {
+    Random r = new Random(4);
+    List<LowRankModule> modules = List.of(
+        new LowRankModule("encoder.layer.0.attention.self.query", random(r, 4, 32), random(r, 32, 4), 2.0,
+            new float[] {0.5f, 0f, 1.2f, 0f}, null),
+        new LowRankModule("encoder.layer.1.attention.self.value", random(r, 4, 32), random(r, 32, 4), 2.0,
+            new float[] {0f, 0f, 0f, 0f}, null));
+    Adapter a = new Adapter("sst2-sora", new BaseModelRef("tiny", baseSha), Adapter.byName(modules),
+        TaskHead.classifier(TaskHead.Pooling.CLS, random(r, 2, 32), new float[] {0.1f, -0.1f}, List.of("neg", "pos")),
+        Provenance.of("sora"));
+    PeftAdapters.write(a, dir);
+    return dir;
+  }
+
+  @Test
+  void exportsAPeftDirectoryAndShowsWhatPruningRemoved(@TempDir Path dir) throws Exception {
+    Path base = TinyBert.writeBaseModel(dir.resolve("tiny"), 1);
+    Path adapter = writePeft(dir.resolve("adapters").resolve("sst2-sora"), AtomicFiles.sha256(base.resolve("model.onnx")));
+    Path out = dir.resolve("export");
+    MainTest.Run r = MainTest.run("export", "--base", base.toString(), "--adapter", adapter.toString(),
+        "--out", out.toString(), "--format", "merged,multi");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().lines().anyMatch(l -> l.matches("  0 +4 -> 2 +- +- +- +- +-")), r.out());
+    assertTrue(r.out().lines().anyMatch(l -> l.matches("  1 +- +- +4 -> 0 +- +- +-")), r.out());
+    // 2 modules x 4 ranks x 64 + 8 gates + head 66 before; 2 ranks x 64 + head after
+    assertTrue(r.out().contains("parameters 586 -> 194 (33% kept)"), r.out());
+    assertTrue(Files.exists(out.resolve("sst2-sora.merged.onnx")));
+    assertTrue(Files.exists(out.resolve("sst2-sora.onnx_adapter")));
+  }
+
+  @Test
+  void aCorruptSafetensorsFileIsOneLineAndWritesNothing(@TempDir Path dir) throws Exception {
+    Path base = TinyBert.writeBaseModel(dir.resolve("tiny"), 1);
+    Path adapter = writePeft(dir.resolve("sst2-sora"), AtomicFiles.sha256(base.resolve("model.onnx")));
+    Path weights = adapter.resolve(PeftAdapters.WEIGHTS_FILE);
+    byte[] bytes = Files.readAllBytes(weights);
+    Files.write(weights, Arrays.copyOf(bytes, bytes.length - 100));
+    Path out = dir.resolve("export");
+    MainTest.Run r = MainTest.run("export", "--base", base.toString(), "--adapter", adapter.toString(),
+        "--out", out.toString());
+    assertEquals(2, r.code(), r.err());
+    assertEquals(1, r.err().lines().count(), r.err());
+    assertTrue(r.err().startsWith("lora4j export: " + weights + ": tensor '"), r.err());
+    assertTrue(r.err().contains("past the end of the"), r.err());
+    assertFalse(Files.exists(out));
   }
 
   @Test

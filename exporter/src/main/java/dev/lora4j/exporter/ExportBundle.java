@@ -7,6 +7,8 @@ import dev.lora4j.exporter.graph.MultiAdapterGraphWriter;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.AdapterTensorNames;
+import dev.lora4j.models.adapter.BaseModelRef;
+import dev.lora4j.models.adapter.PeftAdapters;
 import dev.lora4j.models.adapter.Provenance;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
@@ -62,6 +64,9 @@ public final class ExportBundle {
       throw new Lora4jException("nothing to export: no adapter given");
     }
     BaseModelFiles baseFiles = request.base();
+    if (!Files.isRegularFile(baseFiles.tokenizer())) {
+      throw new Lora4jException(baseFiles.tokenizer() + ": the base model's tokenizer is missing");
+    }
     EncoderDescription base = EncoderDescription.of(OnnxModel.read(baseFiles.onnx()));
     String sha = baseFiles.onnxSha256();
     long baseBytes = size(baseFiles.onnx());
@@ -89,7 +94,13 @@ public final class ExportBundle {
           a.modules().size(), rankRange(a), rankRange(c), a.parameterCount(), c.parameterCount()));
     }
 
-    AtomicFiles.writeDirectory(request.out(), dir -> write(dir, base, sha, compact));
+    try {
+      AtomicFiles.writeDirectory(request.out(), dir -> write(dir, base, sha, compact));
+    } catch (Lora4jException e) {
+      // the cause names a file in the hidden temporary directory; say what it means for the user
+      throw new Lora4jException("export to " + request.out() + " failed, nothing was changed there: "
+          + e.getMessage(), e);
+    }
     Duration total = Duration.ofNanos(System.nanoTime() - t0);
     return new ExportResult(request.out(), sha, baseBytes, reports, files, stages, total);
   }
@@ -118,7 +129,15 @@ public final class ExportBundle {
         record(dir, sidecar);
         stage("adapter " + a.name(), onnxAdapter + " " + kb(record(dir, onnxAdapter)) + " + " + sidecar);
       }
-      entries.add(new ExportManifest.AdapterEntry(a.name(), merged, factored, onnxAdapter, sidecar,
+      String peft = null;
+      if (request.formats().contains(ExportFormat.PEFT)) {
+        peft = ExportLayout.peft(a.name());
+        // bound to the base it was checked against, like the sidecar (a PEFT import records none)
+        PeftAdapters.write(new Adapter(a.name(), new BaseModelRef(request.base().id(), sha), a.modules(), a.head(),
+            a.provenance()), dir.resolve(peft));
+        stage("peft " + a.name(), peft + "/ " + kb(recordTree(dir, peft)));
+      }
+      entries.add(new ExportManifest.AdapterEntry(a.name(), merged, factored, onnxAdapter, sidecar, peft,
           merged == null && factored == null ? null : outputs(a)));
     }
     String multi = null;
@@ -130,7 +149,8 @@ public final class ExportBundle {
       mixed = saveGraph(dir, ExportLayout.MIXED_GRAPH, MixedBatchGraphWriter.write(base), "mixed", null, sha);
     }
     String tokenizer = ExportLayout.TOKENIZER;
-    Files.copy(request.base().tokenizer(), dir.resolve(tokenizer));
+    // streamed, not Files.copy, which would carry the cached file's permissions over
+    AtomicFiles.write(dir.resolve(tokenizer), o -> Files.copy(request.base().tokenizer(), o));
     record(dir, tokenizer);
     for (Map.Entry<String, byte[]> e : request.extraFiles().entrySet()) {
       AtomicFiles.write(dir.resolve(e.getKey()), e.getValue());
@@ -177,6 +197,17 @@ public final class ExportBundle {
     long n = size(dir.resolve(file));
     files.put(file, n);
     return n;
+  }
+
+  /** Records every file under {@code sub}; returns their total size. */
+  private long recordTree(Path dir, String sub) throws IOException {
+    long total = 0;
+    try (var files = Files.walk(dir.resolve(sub))) {
+      for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
+        total += record(dir, dir.relativize(f).toString());
+      }
+    }
+    return total;
   }
 
   private void stage(String name, String detail) {

@@ -16,13 +16,18 @@ public enum ExportFormat {
   /** {@code base.multi.onnx} + per adapter {@code .onnx_adapter} and sidecar. */
   MULTI,
   /** {@code base.mixed.onnx} + per adapter {@code .onnx_adapter} and sidecar (the runtime packs them). */
-  MIXED;
+  MIXED,
+  /**
+   * {@code <adapter>.peft/}: the compact adapter as a PEFT directory (per-module {@code rank_pattern}),
+   * for Python tooling or further training; records the base model it was checked against.
+   */
+  PEFT;
 
   public String id() {
     return name().toLowerCase(Locale.ROOT);
   }
 
-  /** Parses {@code merged,factored,multi,mixed} or {@code all}. */
+  /** Parses {@code merged,factored,multi,mixed,peft} or {@code all}. */
   public static Set<ExportFormat> parseList(String list) {
     EnumSet<ExportFormat> out = EnumSet.noneOf(ExportFormat.class);
     for (String raw : list.split(",")) {

@@ -16,17 +16,26 @@ import java.util.Map;
  */
 final class Expected {
   private final EncoderDescription base;
-  private final Adapter adapter;
+  private final TaskHead head;
   private final ReferenceEncoder encoder;
 
+  /** {@code adapter} null: the plain base model with mean pooling. */
   Expected(EncoderDescription base, Adapter adapter) {
+    this(base, adapter == null ? Map.of() : deltas(adapter),
+        adapter == null ? TaskHead.embeddings(TaskHead.Pooling.MEAN) : adapter.head());
+  }
+
+  /** Dense updates given directly, e.g. computed by a test from a file's raw tensors. */
+  Expected(EncoderDescription base, Map<String, Matrix> deltas, TaskHead head) {
     this.base = base;
-    this.adapter = adapter;
-    Map<String, Matrix> deltas = new HashMap<>();
-    if (adapter != null) {
-      adapter.modules().forEach((k, m) -> deltas.put(k, delta(m)));
-    }
+    this.head = head;
     this.encoder = new ReferenceEncoder(base, deltas);
+  }
+
+  private static Map<String, Matrix> deltas(Adapter adapter) {
+    Map<String, Matrix> deltas = new HashMap<>();
+    adapter.modules().forEach((k, m) -> deltas.put(k, delta(m)));
+    return deltas;
   }
 
   static Matrix delta(LowRankModule m) {
@@ -68,7 +77,7 @@ final class Expected {
   }
 
   double[] embedding(long[] ids) {
-    double[] p = pooled(ids, adapter == null ? TaskHead.Pooling.MEAN : adapter.head().pooling());
+    double[] p = pooled(ids, head.pooling());
     double n = 0;
     for (double v : p) {
       n += v * v;
@@ -82,7 +91,6 @@ final class Expected {
   }
 
   double[] logits(long[] ids) {
-    TaskHead head = adapter.head();
     double[] p = pooled(ids, head.pooling());
     double[] z = new double[head.labels().size()];
     for (int l = 0; l < z.length; l++) {

@@ -10,6 +10,7 @@ import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.BaseModelRef;
 import dev.lora4j.models.adapter.LowRankModule;
+import dev.lora4j.models.adapter.PeftAdapters;
 import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
@@ -72,10 +73,16 @@ class ExportBundleTest {
     Set<String> expected = new TreeSet<>(List.of("export.json", "tokenizer.json", "sst2.ranks.png", "base.multi.onnx",
         "base.mixed.onnx", "sst2.merged.onnx", "sst2.factored.onnx", "sst2.onnx_adapter", "sst2.adapter.json",
         "imdb.merged.onnx", "imdb.factored.onnx", "imdb.onnx_adapter", "imdb.adapter.json"));
+    Set<String> written = new TreeSet<>(expected);
+    for (String a : List.of("sst2", "imdb")) {
+      expected.add(a + ".peft");
+      written.add(a + ".peft/adapter_config.json");
+      written.add(a + ".peft/adapter_model.safetensors");
+    }
     try (Stream<Path> s = Files.list(out)) {
       assertEquals(expected, new TreeSet<>(s.map(p -> p.getFileName().toString()).toList()));
     }
-    assertEquals(expected, new TreeSet<>(r.files().keySet()));
+    assertEquals(written, new TreeSet<>(r.files().keySet()));
     assertTrue(lines.size() >= 10, String.join("\n", lines));
 
     ExportManifest m = ExportManifest.read(out);
@@ -100,6 +107,12 @@ class ExportBundleTest {
     }
     assertEquals(compact.head().weight(), back.head().weight());
     assertEquals(compact.head().labels(), back.head().labels());
+
+    // the PEFT copy is the compact adapter, bound to the base it was checked against
+    Adapter peft = PeftAdapters.read(out.resolve(m.adapters().get(0).peft()));
+    assertEquals(compact.modules(), peft.modules());
+    assertEquals(compact.head(), peft.head());
+    assertEquals(sha, peft.base().onnxSha256());
   }
 
   @Test
@@ -148,15 +161,27 @@ class ExportBundleTest {
   @Test
   void aFailedWriteKeepsThePreviousExport() throws Exception {
     Path out = dir.resolve("export");
-    ExportBundle.export(ExportRequest.of(files, List.of(adapter("first", 1)),
-        EnumSet.of(ExportFormat.MULTI), out), s -> { });
-    Lora4jException e = assertThrows(Lora4jException.class, () -> ExportBundle.export(ExportRequest.of(
-        new BaseModelFiles("tiny", model, dir.resolve("missing-tokenizer.json"), sha), List.of(adapter("second", 2)), EnumSet.of(ExportFormat.MULTI), out),
-        s -> { }));
-    assertTrue(e.getMessage().startsWith("Could not write " + out), e.getMessage());
+    ExportBundle.export(ExportRequest.of(files, List.of(adapter("first", 1)), EnumSet.of(ExportFormat.MULTI), out),
+        s -> { });
+    // fails late, after graphs and adapter files are written: an extra file where the PEFT directory is
+    ExportRequest late = ExportRequest.of(files, List.of(adapter("second", 2)),
+        EnumSet.of(ExportFormat.MULTI, ExportFormat.PEFT), out).withExtraFiles(Map.of("second.peft", new byte[1]));
+    Lora4jException e = assertThrows(Lora4jException.class, () -> ExportBundle.export(late, s -> { }));
+    assertTrue(e.getMessage().startsWith("export to " + out + " failed, nothing was changed there: Could not write "),
+        e.getMessage());
     assertTrue(Files.exists(out.resolve("first.onnx_adapter")));
     assertFalse(Files.exists(out.resolve("second.onnx_adapter")));
     assertNoLeftovers();
+  }
+
+  @Test
+  void aMissingTokenizerIsRefusedBeforeWriting() throws Exception {
+    Path missing = dir.resolve("missing-tokenizer.json");
+    Lora4jException e = assertThrows(Lora4jException.class, () -> ExportBundle.export(ExportRequest.of(
+        new BaseModelFiles("tiny", model, missing, sha), List.of(adapter("a", 1)), EnumSet.of(ExportFormat.MULTI),
+        dir.resolve("export")), s -> { }));
+    assertEquals(missing + ": the base model's tokenizer is missing", e.getMessage());
+    assertFalse(Files.exists(dir.resolve("export")));
   }
 
   private void assertRefused(Adapter bad, String message) throws Exception {

@@ -62,7 +62,8 @@ class MiniLmParityTest {
       expected.put(a.name(), SENTENCES.stream().map(e::logits).toArray(double[][]::new));
     }
     double worst = 0;
-    for (String file : List.of(ExportLayout.merged("sora"), ExportLayout.factored("sora"), ExportLayout.merged("lora"))) {
+    // the second adapter is checked through the multi-adapter graph only: one session less on a 90 MB model
+    for (String file : List.of(ExportLayout.merged("sora"), ExportLayout.factored("sora"))) {
       try (Ort ort = new Ort(out.resolve(file))) {
         worst = Math.max(worst, check(file, (float[][]) ort.run(SENTENCES).get(AdapterTensorNames.LOGITS),
             expected.get(file.substring(0, 4))));

@@ -15,6 +15,7 @@ import java.util.regex.Pattern;
  *   &lt;adapter&gt;.factored.onnx   base + low-rank branches with A'/B' initializers + head; standalone
  *   &lt;adapter&gt;.onnx_adapter    ONNX Runtime adapter for base.multi.onnx (and packable for base.mixed.onnx)
  *   &lt;adapter&gt;.adapter.json    sidecar ({@link AdapterSidecar}): labels, pooling, ranks, base SHA-256
+ *   &lt;adapter&gt;.peft/           compact adapter as a PEFT directory (adapter_config.json + safetensors)
  *   &lt;adapter&gt;.ranks.png       rank per module as trained / after pruning (written by the command line)
  * </pre>
  *
@@ -52,6 +53,10 @@ public final class ExportLayout {
 
   public static String sidecar(String adapter) {
     return adapter + ".adapter.json";
+  }
+
+  public static String peft(String adapter) {
+    return adapter + ".peft";
   }
 
   public static String rankPlot(String adapter) {

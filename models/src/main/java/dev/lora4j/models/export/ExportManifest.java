@@ -41,6 +41,7 @@ public record ExportManifest(
       String factored,
       String onnxAdapter,
       String sidecar,
+      String peft,
       List<String> outputs) {}
 
   public ExportManifest {

@@ -42,7 +42,7 @@ public final class AtomicFiles {
     Path tmp = null;
     try {
       Files.createDirectories(abs.getParent());
-      tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName(), ".tmp");
+      tmp = createSibling(abs, ".tmp", false);
       try (OutputStream out = Files.newOutputStream(tmp)) {
         writer.write(out);
       }
@@ -65,7 +65,7 @@ public final class AtomicFiles {
     Path tmp = null;
     try {
       Files.createDirectories(abs.getParent());
-      tmp = Files.createTempDirectory(abs.getParent(), "." + abs.getFileName() + ".");
+      tmp = createSibling(abs, "", true);
       writer.write(tmp);
       if (Files.exists(abs)) {
         Path old = Files.createTempDirectory(abs.getParent(), "." + abs.getFileName() + ".old.");
@@ -82,6 +82,26 @@ public final class AtomicFiles {
     } catch (RuntimeException e) {
       deleteRecursively(tmp);
       throw e;
+    }
+  }
+
+  /**
+   * A fresh hidden sibling of {@code target}. Not {@code Files.createTemp*}: those make files
+   * {@code rw-------} and directories {@code rwx------}, which the rename would carry into the
+   * result, so a server running as another user could not read an export. Plain creation applies
+   * the process umask, like any other tool writing files.
+   */
+  private static Path createSibling(Path target, String suffix, boolean directory) throws IOException {
+    for (int attempt = 0; ; attempt++) {
+      String id = Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong() >>> 1);
+      Path p = target.resolveSibling("." + target.getFileName() + "." + id + suffix);
+      try {
+        return directory ? Files.createDirectory(p) : Files.createFile(p);
+      } catch (java.nio.file.FileAlreadyExistsException e) {
+        if (attempt > 100) {
+          throw e;
+        }
+      }
     }
   }
 
