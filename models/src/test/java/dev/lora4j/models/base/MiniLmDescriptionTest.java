@@ -3,8 +3,6 @@ package dev.lora4j.models.base;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.lora4j.models.onnx.OnnxModel;
-import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -13,10 +11,7 @@ import org.junit.jupiter.api.io.TempDir;
 class MiniLmDescriptionTest {
   @Test
   void describesMiniLm(@TempDir Path dir) throws Exception {
-    Path onnx = dir.resolve("model.onnx");
-    try (InputStream in = getClass().getResourceAsStream("/all-minilm-l6-v2.onnx")) {
-      Files.copy(in, onnx);
-    }
+    Path onnx = new BaseModelCatalog(dir).resolve(BaseModelCatalog.DEFAULT_ID).onnx();
     EncoderDescription d = EncoderDescription.of(OnnxModel.read(onnx));
     assertEquals(new EncoderSpec(6, 384, 12, 1536, 30522, 512, 2, 1e-12f, "gelu"), d.spec());
     assertEquals(36, d.modules().size());
