@@ -32,7 +32,7 @@ public final class AdapterTensorNames {
   public static final String HEAD_WEIGHT = "head.weight";
   /** Input {@code [labels]}: the classifier bias. */
   public static final String HEAD_BIAS = "head.bias";
-  /** Input {@code [1]}: 0 for mean pooling, 1 for first-token (CLS) pooling. */
+  /** Input {@code [1]} int64: 0 for mean pooling, 1 for first-token (CLS) pooling. */
   public static final String HEAD_CLS_POOLING = "head.cls_pooling";
   /** The symbolic number of labels. */
   public static final String LABELS_DIM = "labels";
@@ -51,6 +51,23 @@ public final class AdapterTensorNames {
   public static String stackedB(String module) {
     return module + ".lora_B.stacked";
   }
+
+  /** Input {@code [slots, hidden, labels]}: every slot's classifier weight, transposed, zero-padded. */
+  public static final String HEAD_WEIGHT_STACKED = "head.weight.stacked";
+  /** Input {@code [slots, labels]}: every slot's bias; padded labels hold {@link #PADDED_LABEL_LOGIT}. */
+  public static final String HEAD_BIAS_STACKED = "head.bias.stacked";
+  /** Input {@code [slots]} int64: per slot, 0 for mean pooling, 1 for CLS pooling. */
+  public static final String HEAD_CLS_POOLING_STACKED = "head.cls_pooling.stacked";
+  /** The symbolic number of adapter slots in a mixed batch. */
+  public static final String SLOTS_DIM = "slots";
+
+  /**
+   * The logit of a label a slot does not have (slots with fewer labels than the widest one): so
+   * negative that softmax gives it probability 0, yet finite, so a slot without any label (an
+   * embedding adapter) gets uniform probabilities instead of NaN. Read only the first
+   * {@code labels(slot)} columns of a row.
+   */
+  public static final float PADDED_LABEL_LOGIT = -1e9f;
 
   // ---- outputs shared by every exported graph ----
 

@@ -1,6 +1,7 @@
 package dev.lora4j.models.adapter;
 
 import dev.lora4j.models.tensor.Matrix;
+import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -36,6 +37,23 @@ public record LowRankModule(
       throw new IllegalArgumentException(module + ": T is " + transform.shape() + " for rank " + r);
     }
     gate = gate == null ? null : gate.clone();
+  }
+
+  /** Value equality: the gate is compared by content, as every other component is. */
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof LowRankModule m
+        && module.equals(m.module)
+        && a.equals(m.a)
+        && b.equals(m.b)
+        && Double.compare(scaling, m.scaling) == 0
+        && Arrays.equals(gate, m.gate)
+        && Objects.equals(transform, m.transform);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(module, a, b, scaling, Arrays.hashCode(gate), transform);
   }
 
   /** Plain LoRA factors. */

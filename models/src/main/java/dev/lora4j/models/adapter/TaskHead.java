@@ -1,6 +1,7 @@
 package dev.lora4j.models.adapter;
 
 import dev.lora4j.models.tensor.Matrix;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 
@@ -48,6 +49,21 @@ public record TaskHead(Pooling pooling, Matrix weight, float[] bias, List<String
       }
       bias = bias.clone();
     }
+  }
+
+  /** Value equality: the bias is compared by content, as every other component is. */
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof TaskHead h
+        && pooling == h.pooling
+        && Objects.equals(weight, h.weight)
+        && Arrays.equals(bias, h.bias)
+        && labels.equals(h.labels);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(pooling, weight, Arrays.hashCode(bias), labels);
   }
 
   public static TaskHead classifier(Pooling pooling, Matrix weight, float[] bias, List<String> labels) {

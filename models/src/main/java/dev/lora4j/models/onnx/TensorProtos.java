@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.onnx.proto.Onnx.TensorProto;
 import dev.lora4j.models.onnx.proto.Onnx.TensorProto.DataType;
+import dev.lora4j.models.tensor.Float16;
 import dev.lora4j.models.tensor.FloatTensor;
 import dev.lora4j.models.tensor.Matrix;
 import java.nio.ByteBuffer;
@@ -150,20 +151,9 @@ public final class TensorProtos {
     return out;
   }
 
-  /** IEEE 754 half precision to float (Float.float16ToFloat arrived only in Java 20). */
+  /** Kept so this package's callers need not know where the conversion lives. */
   static float halfToFloat(short h) {
-    int bits = h & 0xffff;
-    int sign = (bits & 0x8000) << 16;
-    int exp = (bits >>> 10) & 0x1f;
-    int mant = bits & 0x3ff;
-    if (exp == 0x1f) {
-      return Float.intBitsToFloat(sign | 0x7f800000 | (mant << 13));
-    }
-    if (exp == 0) {
-      float v = mant * 0x1p-24f;
-      return sign == 0 ? v : -v;
-    }
-    return Float.intBitsToFloat(sign | ((exp + 112) << 23) | (mant << 13));
+    return Float16.halfToFloat(h);
   }
 
   public static String typeName(int dataType) {

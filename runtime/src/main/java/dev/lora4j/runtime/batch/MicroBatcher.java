@@ -16,10 +16,24 @@ import java.util.concurrent.TimeUnit;
  * instead of piling up.
  */
 public final class MicroBatcher<Q, R> implements AutoCloseable {
-  /** Runs one batch; returns one result per request, in order. */
+  /** Runs one batch; returns one outcome per request, in order. */
   @FunctionalInterface
   public interface BatchRunner<Q, R> {
-    List<R> run(List<Q> batch) throws Exception;
+    List<Outcome<R>> run(List<Q> batch) throws Exception;
+  }
+
+  /**
+   * A request's own result or failure: one bad request (an adapter unloaded meanwhile, say) must
+   * not fail the others that shared its batch.
+   */
+  public record Outcome<R>(R value, RuntimeException error) {
+    public static <R> Outcome<R> ok(R value) {
+      return new Outcome<>(value, null);
+    }
+
+    public static <R> Outcome<R> failed(RuntimeException error) {
+      return new Outcome<>(null, error);
+    }
   }
 
   private record Pending<Q, R>(Q request, CompletableFuture<R> result) {}
@@ -88,12 +102,17 @@ public final class MicroBatcher<Q, R> implements AutoCloseable {
 
   private void runBatch(List<Pending<Q, R>> batch) {
     try {
-      List<R> results = runner.run(batch.stream().map(Pending::request).toList());
+      List<Outcome<R>> results = runner.run(batch.stream().map(Pending::request).toList());
       if (results.size() != batch.size()) {
         throw new IllegalStateException(results.size() + " results for " + batch.size() + " requests");
       }
       for (int i = 0; i < batch.size(); i++) {
-        batch.get(i).result().complete(results.get(i));
+        Outcome<R> o = results.get(i);
+        if (o.error() != null) {
+          batch.get(i).result().completeExceptionally(o.error());
+        } else {
+          batch.get(i).result().complete(o.value());
+        }
       }
     } catch (Exception | Error e) {
       batch.forEach(p -> p.result().completeExceptionally(e));

@@ -22,7 +22,7 @@ class MicroBatcherTest {
     List<Integer> sizes = Collections.synchronizedList(new ArrayList<>());
     try (MicroBatcher<Integer, Integer> b = new MicroBatcher<>(batch -> {
       sizes.add(batch.size());
-      return batch.stream().map(x -> x * x).toList();
+      return batch.stream().map(x -> MicroBatcher.Outcome.ok(x * x)).toList();
     }, 8, Duration.ofMillis(50), 64)) {
       List<CompletableFuture<Integer>> fs = new ArrayList<>();
       for (int i = 0; i < 32; i++) {
@@ -41,13 +41,27 @@ class MicroBatcherTest {
   void aFailingBatchFailsItsRequestsOnly() throws Exception {
     try (MicroBatcher<Integer, Integer> b = new MicroBatcher<>(batch -> {
       if (batch.contains(-1)) {
-        throw new Lora4jException("bad row");
+        throw new Lora4jException("bad batch");
       }
-      return batch;
+      return batch.stream().map(MicroBatcher.Outcome::ok).toList();
     }, 1, Duration.ZERO, 8)) {
       ExecutionException e = assertThrows(ExecutionException.class, () -> b.submit(-1).get(10, TimeUnit.SECONDS));
-      assertEquals("bad row", e.getCause().getMessage());
+      assertEquals("bad batch", e.getCause().getMessage());
       assertEquals(5, b.submit(5).get(10, TimeUnit.SECONDS));
+    }
+  }
+
+  @Test
+  void aFailingRequestDoesNotFailItsBatchMates() throws Exception {
+    try (MicroBatcher<Integer, Integer> b = new MicroBatcher<>(batch -> batch.stream()
+        .map(x -> x < 0 ? MicroBatcher.Outcome.<Integer>failed(new Lora4jException("negative " + x))
+            : MicroBatcher.Outcome.ok(x))
+        .toList(), 8, Duration.ofMillis(200), 16)) {
+      CompletableFuture<Integer> bad = b.submit(-3);
+      CompletableFuture<Integer> good = b.submit(4);
+      assertEquals(4, good.get(10, TimeUnit.SECONDS));
+      ExecutionException e = assertThrows(ExecutionException.class, () -> bad.get(10, TimeUnit.SECONDS));
+      assertEquals("negative -3", e.getCause().getMessage());
     }
   }
 
@@ -56,7 +70,7 @@ class MicroBatcherTest {
     CountDownLatch release = new CountDownLatch(1);
     try (MicroBatcher<Integer, Integer> b = new MicroBatcher<>(batch -> {
       release.await();
-      return batch;
+      return batch.stream().map(MicroBatcher.Outcome::ok).toList();
     }, 1, Duration.ZERO, 2)) {
       List<CompletableFuture<Integer>> fs = new ArrayList<>();
       for (int i = 0; i < 6; i++) {

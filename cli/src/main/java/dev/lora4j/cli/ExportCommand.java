@@ -1,0 +1,163 @@
+package dev.lora4j.cli;
+
+import dev.lora4j.exporter.ExportBundle;
+import dev.lora4j.exporter.ExportFormat;
+import dev.lora4j.exporter.ExportRequest;
+import dev.lora4j.exporter.ExportResult;
+import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.base.BaseModelCatalog;
+import dev.lora4j.models.base.BaseModelFiles;
+import dev.lora4j.models.base.ModuleKind;
+import dev.lora4j.models.export.ExportLayout;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import org.apache.commons.cli.CommandLine;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+
+/** {@code lora4j export}: prune and fold adapters, write ONNX graphs and ONNX Runtime adapters. */
+final class ExportCommand implements Command {
+  static final String DEFAULT_FORMATS = "merged,factored,multi,mixed";
+
+  @Override
+  public String name() {
+    return "export";
+  }
+
+  @Override
+  public String arguments() {
+    return "";
+  }
+
+  @Override
+  public String summary() {
+    return "Prune and fold adapters; write merged / factored / multi-adapter / mixed-batch ONNX.";
+  }
+
+  @Override
+  public String description() {
+    return """
+        Checks each adapter against the base model (SHA-256, module names, shapes, finite weights),
+        removes ranks whose gate is zero, folds gates, transforms and scaling into one factor pair per
+        module, and writes an export directory (replaced whole, never left half-written):
+          <adapter>.merged.onnx    base with the update merged into the weights, task head appended
+          <adapter>.factored.onnx  base plus low-rank branches, task head appended
+          base.multi.onnx          one base graph for all adapters + <adapter>.onnx_adapter (ONNX Runtime)
+          base.mixed.onnx          one base graph mixing adapters per batch row (stacked adapters)
+          <adapter>.adapter.json   labels, pooling, ranks, base SHA-256; export.json lists everything
+          <adapter>.ranks.png      rank per module, as trained and after pruning; tokenizer.json
+        An adapter is a PEFT directory (adapter_config.json + adapter_model.safetensors) or an
+        .onnx_adapter file with its .adapter.json beside it. See docs/EXPORT.md.
+        Example: lora4j export --base minilm-l6 --adapter adapters/sst2-sora --out export/sst2""";
+  }
+
+  @Override
+  public Options options() {
+    Options o = new Options();
+    o.addOption(Option.builder().longOpt("base").hasArg().argName("model")
+        .desc("Base model: 'minilm-l6' (default) or a directory with model.onnx + tokenizer.json.").get());
+    o.addOption(Option.builder().longOpt("adapter").hasArg().argName("path")
+        .desc("Adapter to export; repeat for several adapters in one directory.").get());
+    o.addOption(Option.builder().longOpt("out").hasArg().argName("dir")
+        .desc("Export directory (replaced when the export completes).").get());
+    o.addOption(Option.builder().longOpt("format").hasArg().argName("list")
+        .desc("Comma-separated: merged, factored, multi, mixed, or all (default " + DEFAULT_FORMATS + ").").get());
+    o.addOption(Option.builder().longOpt("embeddings")
+        .desc("Merged / factored graphs output sentence_embedding instead of logits.").get());
+    o.addOption(Option.builder().longOpt("name").hasArg().argName("name")
+        .desc("Name for the exported adapter (one adapter only); default: its own name.").get());
+    return o;
+  }
+
+  @Override
+  public int run(CommandLine line, PrintStream out) {
+    // checked here, not declared required, so that 'export --help' works without them
+    for (String required : new String[] {"adapter", "out"}) {
+      if (!line.hasOption(required)) {
+        throw new Lora4jException("--" + required + " is required (see lora4j export --help)");
+      }
+    }
+    Set<ExportFormat> formats = ExportFormat.parseList(line.getOptionValue("format", DEFAULT_FORMATS));
+    BaseModelFiles base = BaseModelCatalog.atDefaultCache().resolve(line.getOptionValue("base"));
+    String[] sources = line.getOptionValues("adapter");
+    if (line.hasOption("name") && sources.length != 1) {
+      throw new Lora4jException("--name renames one adapter; " + sources.length + " were given");
+    }
+    List<Adapter> adapters = new ArrayList<>();
+    long sourceBytes = 0;
+    for (String s : sources) {
+      AdapterSources.Loaded loaded = AdapterSources.read(Path.of(s));
+      adapters.add(line.hasOption("name") ? loaded.adapter().withName(line.getOptionValue("name")) : loaded.adapter());
+      sourceBytes += loaded.bytes();
+      out.printf(Locale.ROOT, "%-22s %s from %s%n", "adapter " + adapters.get(adapters.size() - 1).name(),
+          loaded.adapter().provenance().method(), s);
+    }
+    Map<String, byte[]> plots = new LinkedHashMap<>();
+    int layers = layers(adapters);
+    for (Adapter a : adapters) {
+      plots.put(ExportLayout.rankPlot(a.name()), RankPlot.png(a.name(), layers, a.ranks(), a.compact().ranks()));
+    }
+    Path dir = Path.of(line.getOptionValue("out"));
+    ExportRequest request = new ExportRequest(base, adapters, formats, line.hasOption("embeddings"), dir, plots);
+    ExportResult r = ExportBundle.export(request, out::println);
+    summary(out, r, layers, sourceBytes);
+    return 0;
+  }
+
+  /** Layers in the plot: the base's, read from the module names the adapters use. */
+  private static int layers(List<Adapter> adapters) {
+    int max = 0;
+    for (Adapter a : adapters) {
+      for (String m : a.modules().keySet()) {
+        java.util.regex.Matcher x = java.util.regex.Pattern.compile("^encoder\\.layer\\.(\\d+)\\.").matcher(m);
+        if (x.find()) {
+          max = Math.max(max, Integer.parseInt(x.group(1)) + 1);
+        }
+      }
+    }
+    return Math.max(max, 1);
+  }
+
+  private static void summary(PrintStream out, ExportResult r, int layers, long sourceBytes) {
+    out.printf(Locale.ROOT, "%nExported to %s in %.1f s%n", r.directory(), r.total().toNanos() / 1e9);
+    long after = 0;
+    for (ExportResult.AdapterReport a : r.adapters()) {
+      out.printf(Locale.ROOT, "%nAdapter %s: rank per module, as trained -> after pruning ('-' not adapted)%n", a.name());
+      StringBuilder header = new StringBuilder(String.format(Locale.ROOT, "  %-6s", "layer"));
+      for (ModuleKind k : ModuleKind.values()) {
+        header.append(String.format(Locale.ROOT, " %-17s", k.shortName()));
+      }
+      out.println(header.toString().stripTrailing());
+      for (int l = 0; l < layers; l++) {
+        StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "  %-6d", l));
+        for (ModuleKind k : ModuleKind.values()) {
+          Integer before = a.ranksBefore().get(k.moduleName(l));
+          int kept = a.ranksAfter().getOrDefault(k.moduleName(l), 0);
+          row.append(String.format(Locale.ROOT, " %-17s", before == null ? "-" : before + " -> " + kept));
+        }
+        out.println(row.toString().stripTrailing());
+      }
+      out.printf(Locale.ROOT, "  parameters %,d -> %,d (%.0f%% kept)%n", a.parametersBefore(), a.parametersAfter(),
+          100.0 * a.parametersAfter() / Math.max(1, a.parametersBefore()));
+      after += r.files().getOrDefault(ExportLayout.onnxAdapter(a.name()), 0L);
+    }
+    out.printf(Locale.ROOT, "%nAdapter files %s as given", size(sourceBytes));
+    out.printf(Locale.ROOT, after > 0 ? " -> %s as .onnx_adapter%n" : "%n", size(after));
+    out.printf(Locale.ROOT, "Base model %s%nFiles%n", size(r.baseBytes()));
+    r.files().forEach((f, n) -> out.printf(Locale.ROOT, "  %-34s %10s%n", f, size(n)));
+  }
+
+  static String size(long bytes) {
+    if (bytes >= 1_000_000) {
+      return String.format(Locale.ROOT, "%.1f MB", bytes / 1e6);
+    }
+    return String.format(Locale.ROOT, "%.1f kB", bytes / 1e3);
+  }
+}

@@ -1,0 +1,88 @@
+package dev.lora4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.BaseModelRef;
+import dev.lora4j.models.adapter.LowRankModule;
+import dev.lora4j.models.adapter.Provenance;
+import dev.lora4j.models.adapter.TaskHead;
+import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
+import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
+import dev.lora4j.models.export.AdapterSidecar;
+import dev.lora4j.models.export.ExportManifest;
+import dev.lora4j.models.io.AtomicFiles;
+import dev.lora4j.models.tensor.Matrix;
+import dev.lora4j.models.testing.TinyBert;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ExportCommandTest {
+  static Matrix random(Random r, int rows, int cols) {
+    float[] v = new float[rows * cols];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = (float) r.nextGaussian() * 0.1f;
+    }
+    return new Matrix(rows, cols, v);
+  }
+
+  /** An adapter as an .onnx_adapter + sidecar pair, the way an export directory holds it. */
+  static Path writeAdapter(Path dir, String name, String baseSha) {
+    Random r = new Random(3);
+    List<LowRankModule> modules = List.of(
+        LowRankModule.lora("encoder.layer.0.attention.self.query", random(r, 3, 32), random(r, 32, 3), 1),
+        LowRankModule.lora("encoder.layer.1.intermediate.dense", random(r, 5, 32), random(r, 64, 5), 1));
+    Adapter a = new Adapter(name, new BaseModelRef("tiny", baseSha), Adapter.byName(modules),
+        TaskHead.classifier(TaskHead.Pooling.MEAN, random(r, 2, 32), new float[] {0.1f, -0.1f}, List.of("neg", "pos")),
+        Provenance.of("lora"));
+    Path file = dir.resolve(name + ".onnx_adapter");
+    OrtAdapterFile.write(file, MultiAdapterParameters.of(a));
+    AdapterSidecar.of(a, "tiny", baseSha).write(dir.resolve(name + ".adapter.json"));
+    return file;
+  }
+
+  @Test
+  void exportsEveryFormatWithASummaryAndARankPlot(@TempDir Path dir) throws Exception {
+    Path base = TinyBert.writeBaseModel(dir.resolve("tiny"), 1);
+    Path adapter = writeAdapter(dir.resolve("in"), "sst2", AtomicFiles.sha256(base.resolve("model.onnx")));
+    Path out = dir.resolve("export");
+    MainTest.Run r = MainTest.run("export", "--base", base.toString(), "--adapter", adapter.toString(),
+        "--out", out.toString(), "--format", "all", "--name", "movies");
+    assertEquals(0, r.code(), r.err());
+    for (String stage : List.of("base", "compact movies", "merged movies", "factored movies", "adapter movies",
+        "multi", "mixed", "manifest")) {
+      assertTrue(r.out().lines().anyMatch(l -> l.startsWith(stage + " ")), "progress line for " + stage + ":\n" + r.out());
+    }
+    assertTrue(r.out().lines().anyMatch(l -> l.matches("  0 +3 -> 3 +- +- +- +- +-")), r.out());
+    assertTrue(r.out().lines().anyMatch(l -> l.matches("  1 +- +- +- +- +5 -> 5 +-")), r.out());
+    assertTrue(r.out().contains("parameters 738 -> 738 (100% kept)"), r.out());
+    assertTrue(r.out().contains("movies.merged.onnx"), r.out());
+    ExportManifest m = ExportManifest.read(out);
+    assertEquals("movies", m.adapters().get(0).name());
+    byte[] png = Files.readAllBytes(out.resolve("movies.ranks.png"));
+    assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
+  }
+
+  @Test
+  void anAdapterForAnotherBaseIsOneLineAndWritesNothing(@TempDir Path dir) throws Exception {
+    Path base = TinyBert.writeBaseModel(dir.resolve("tiny"), 1);
+    Path adapter = writeAdapter(dir.resolve("in"), "sst2", "0".repeat(64));
+    Path out = dir.resolve("export");
+    MainTest.Run r = MainTest.run("export", "--base", base.toString(), "--adapter", adapter.toString(),
+        "--out", out.toString());
+    assertEquals(2, r.code());
+    assertEquals(1, r.err().lines().count(), r.err());
+    assertTrue(r.err().startsWith("lora4j export: adapter 'sst2' was trained on base model tiny (ONNX sha256 000000000000…)"),
+        r.err());
+    assertFalse(Files.exists(out));
+  }
+}

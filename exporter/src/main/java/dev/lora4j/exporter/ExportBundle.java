@@ -1,0 +1,211 @@
+package dev.lora4j.exporter;
+
+import dev.lora4j.exporter.graph.FactoredGraphWriter;
+import dev.lora4j.exporter.graph.MergedGraphWriter;
+import dev.lora4j.exporter.graph.MixedBatchGraphWriter;
+import dev.lora4j.exporter.graph.MultiAdapterGraphWriter;
+import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.AdapterTensorNames;
+import dev.lora4j.models.adapter.Provenance;
+import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
+import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
+import dev.lora4j.models.base.BaseModelFiles;
+import dev.lora4j.models.base.EncoderDescription;
+import dev.lora4j.models.export.AdapterSidecar;
+import dev.lora4j.models.export.ExportLayout;
+import dev.lora4j.models.export.ExportManifest;
+import dev.lora4j.models.io.AtomicFiles;
+import dev.lora4j.models.onnx.OnnxModel;
+import dev.lora4j.models.onnx.proto.Onnx.StringStringEntryProto;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * Writes an export directory (layout: {@link ExportLayout}, also {@code docs/EXPORT.md}): checks
+ * every adapter against the base model first, compacts them, then writes each requested format
+ * into a fresh directory that replaces {@code out} only when complete. A refused adapter or a
+ * failed write leaves nothing behind, not even a half directory.
+ */
+public final class ExportBundle {
+  private final ExportRequest request;
+  private final Consumer<String> progress;
+  private final Map<String, Duration> stages = new LinkedHashMap<>();
+  private final Map<String, Long> files = new LinkedHashMap<>();
+  private long stageStart;
+
+  private ExportBundle(ExportRequest request, Consumer<String> progress) {
+    this.request = request;
+    this.progress = progress;
+  }
+
+  /** Runs the export; {@code progress} gets one line per finished stage. */
+  public static ExportResult export(ExportRequest request, Consumer<String> progress) {
+    return new ExportBundle(request, progress).run();
+  }
+
+  private ExportResult run() {
+    long t0 = System.nanoTime();
+    stageStart = t0;
+    if (request.adapters().isEmpty()) {
+      throw new Lora4jException("nothing to export: no adapter given");
+    }
+    BaseModelFiles baseFiles = request.base();
+    EncoderDescription base = EncoderDescription.of(OnnxModel.read(baseFiles.onnx()));
+    String sha = baseFiles.onnxSha256();
+    long baseBytes = size(baseFiles.onnx());
+    stage("base", String.format(Locale.ROOT, "read %s: %d layers, hidden %d, %d adaptable modules, %s",
+        baseFiles.id(), base.spec().layers(), base.spec().hidden(), base.modules().size(), mb(baseBytes)));
+
+    Set<String> names = new HashSet<>();
+    for (Adapter a : request.adapters()) {
+      if (!ExportLayout.isValidAdapterName(a.name())) {
+        throw new Lora4jException("adapter name '" + a.name() + "' cannot be a file name; use letters, digits, "
+            + "'.', '-' and '_' (rename it with --name)");
+      }
+      if (!names.add(a.name())) {
+        throw new Lora4jException("two adapters are named '" + a.name() + "'; adapter names must be unique");
+      }
+      AdapterCompatibility.require(a, base, baseFiles.id(), sha);
+    }
+    List<Adapter> compact = new ArrayList<>();
+    List<ExportResult.AdapterReport> reports = new ArrayList<>();
+    for (Adapter a : request.adapters()) {
+      Adapter c = a.compact();
+      compact.add(c);
+      reports.add(new ExportResult.AdapterReport(a.name(), a.ranks(), c.ranks(), a.parameterCount(), c.parameterCount()));
+      stage("compact " + a.name(), String.format(Locale.ROOT, "%d modules, ranks %s -> %s, %,d -> %,d values",
+          a.modules().size(), rankRange(a), rankRange(c), a.parameterCount(), c.parameterCount()));
+    }
+
+    AtomicFiles.writeDirectory(request.out(), dir -> write(dir, base, sha, compact));
+    Duration total = Duration.ofNanos(System.nanoTime() - t0);
+    return new ExportResult(request.out(), sha, baseBytes, reports, files, stages, total);
+  }
+
+  private void write(Path dir, EncoderDescription base, String sha, List<Adapter> compact) throws IOException {
+    boolean adapterFiles = request.formats().contains(ExportFormat.MULTI) || request.formats().contains(ExportFormat.MIXED);
+    List<ExportManifest.AdapterEntry> entries = new ArrayList<>();
+    for (Adapter a : compact) {
+      String merged = null;
+      String factored = null;
+      if (request.formats().contains(ExportFormat.MERGED)) {
+        merged = saveGraph(dir, ExportLayout.merged(a.name()), MergedGraphWriter.write(base, a, request.embeddings()),
+            "merged", a.name(), sha);
+      }
+      if (request.formats().contains(ExportFormat.FACTORED)) {
+        factored = saveGraph(dir, ExportLayout.factored(a.name()),
+            FactoredGraphWriter.write(base, a, request.embeddings()), "factored", a.name(), sha);
+      }
+      String onnxAdapter = null;
+      String sidecar = null;
+      if (adapterFiles) {
+        onnxAdapter = ExportLayout.onnxAdapter(a.name());
+        OrtAdapterFile.write(dir.resolve(onnxAdapter), MultiAdapterParameters.of(a));
+        sidecar = ExportLayout.sidecar(a.name());
+        AdapterSidecar.of(a, request.base().id(), sha).write(dir.resolve(sidecar));
+        record(dir, sidecar);
+        stage("adapter " + a.name(), onnxAdapter + " " + kb(record(dir, onnxAdapter)) + " + " + sidecar);
+      }
+      entries.add(new ExportManifest.AdapterEntry(a.name(), merged, factored, onnxAdapter, sidecar,
+          merged == null && factored == null ? null : outputs(a)));
+    }
+    String multi = null;
+    if (request.formats().contains(ExportFormat.MULTI)) {
+      multi = saveGraph(dir, ExportLayout.MULTI_GRAPH, MultiAdapterGraphWriter.write(base), "multi", null, sha);
+    }
+    String mixed = null;
+    if (request.formats().contains(ExportFormat.MIXED)) {
+      mixed = saveGraph(dir, ExportLayout.MIXED_GRAPH, MixedBatchGraphWriter.write(base), "mixed", null, sha);
+    }
+    String tokenizer = ExportLayout.TOKENIZER;
+    Files.copy(request.base().tokenizer(), dir.resolve(tokenizer));
+    record(dir, tokenizer);
+    for (Map.Entry<String, byte[]> e : request.extraFiles().entrySet()) {
+      AtomicFiles.write(dir.resolve(e.getKey()), e.getValue());
+      record(dir, e.getKey());
+    }
+    ExportManifest manifest = new ExportManifest(ExportManifest.FORMAT_VERSION, Provenance.toolName(),
+        Instant.now().toString(),
+        new ExportManifest.Base(request.base().id(), sha, base.spec().layers(), base.spec().hidden(), opset(base.model())),
+        tokenizer, multi, mixed, mixed == null ? null : MixedBatchGraphWriter.layout(base), entries);
+    manifest.write(dir.resolve(ExportLayout.MANIFEST));
+    record(dir, ExportLayout.MANIFEST);
+    stage("manifest", ExportLayout.MANIFEST);
+  }
+
+  private List<String> outputs(Adapter a) {
+    boolean classifier = a.head().isClassifier() && !request.embeddings();
+    return classifier
+        ? List.of(AdapterTensorNames.LAST_HIDDEN_STATE, AdapterTensorNames.LOGITS, AdapterTensorNames.PROBABILITIES)
+        : List.of(AdapterTensorNames.LAST_HIDDEN_STATE, AdapterTensorNames.SENTENCE_EMBEDDING);
+  }
+
+  private String saveGraph(Path dir, String file, OnnxModel model, String kind, String adapter, String sha) {
+    stamp(model, "lora4j.export", kind);
+    stamp(model, "lora4j.base_sha256", sha);
+    if (adapter != null) {
+      stamp(model, "lora4j.adapter", adapter);
+    }
+    model.save(dir.resolve(file));
+    stage(kind + (adapter == null ? "" : " " + adapter), file + " " + mb(record(dir, file)));
+    return file;
+  }
+
+  private static void stamp(OnnxModel model, String key, String value) {
+    model.proto().addMetadataProps(StringStringEntryProto.newBuilder().setKey(key).setValue(value));
+  }
+
+  private static long opset(OnnxModel model) {
+    return model.proto().getOpsetImportList().stream()
+        .filter(o -> o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx"))
+        .mapToLong(o -> o.getVersion()).findFirst().orElse(0);
+  }
+
+  private long record(Path dir, String file) {
+    long n = size(dir.resolve(file));
+    files.put(file, n);
+    return n;
+  }
+
+  private void stage(String name, String detail) {
+    long now = System.nanoTime();
+    Duration took = Duration.ofNanos(now - stageStart);
+    stageStart = now;
+    stages.put(name, took);
+    progress.accept(String.format(Locale.ROOT, "%-22s %s (%.1f s)", name, detail, took.toNanos() / 1e9));
+  }
+
+  private static String rankRange(Adapter a) {
+    int min = a.modules().values().stream().mapToInt(m -> m.rank()).min().orElse(0);
+    int max = a.maxRank();
+    return min == max ? Integer.toString(max) : min + ".." + max;
+  }
+
+  private static long size(Path p) {
+    try {
+      return Files.size(p);
+    } catch (IOException e) {
+      throw new Lora4jException("Could not read " + p + ": " + e.getMessage(), e);
+    }
+  }
+
+  static String mb(long bytes) {
+    return String.format(Locale.ROOT, "%.1f MB", bytes / 1e6);
+  }
+
+  static String kb(long bytes) {
+    return String.format(Locale.ROOT, "%.1f kB", bytes / 1e3);
+  }
+}

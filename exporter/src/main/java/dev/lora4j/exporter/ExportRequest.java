@@ -1,0 +1,49 @@
+package dev.lora4j.exporter;
+
+import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.base.BaseModelFiles;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * What to export.
+ *
+ * @param base the base model's files (from {@code BaseModelCatalog}); its id and ONNX SHA-256 are
+ *     recorded in the export and adapters are checked against that SHA-256; its tokenizer is copied
+ * @param adapters one or more, unique names (they become file names)
+ * @param embeddings merged / factored graphs output {@code sentence_embedding} instead of logits
+ * @param out the export directory; replaced as a whole once the new one is complete
+ * @param extraFiles more files to place in the directory (e.g. the command line's rank plot)
+ */
+public record ExportRequest(
+    BaseModelFiles base,
+    List<Adapter> adapters,
+    Set<ExportFormat> formats,
+    boolean embeddings,
+    Path out,
+    Map<String, byte[]> extraFiles) {
+
+  public ExportRequest {
+    Objects.requireNonNull(base, "base");
+    Objects.requireNonNull(out, "out");
+    adapters = List.copyOf(adapters);
+    formats = formats.isEmpty() ? EnumSet.noneOf(ExportFormat.class) : EnumSet.copyOf(formats);
+    extraFiles = extraFiles == null ? Map.of() : Map.copyOf(extraFiles);
+  }
+
+  public static ExportRequest of(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, Path out) {
+    return new ExportRequest(base, adapters, formats, false, out, Map.of());
+  }
+
+  public ExportRequest withEmbeddings(boolean value) {
+    return new ExportRequest(base, adapters, formats, value, out, extraFiles);
+  }
+
+  public ExportRequest withExtraFiles(Map<String, byte[]> files) {
+    return new ExportRequest(base, adapters, formats, embeddings, out, files);
+  }
+}

@@ -1,0 +1,179 @@
+package dev.lora4j.exporter;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lora4j.exporter.TestAdapters.Kind;
+import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.BaseModelRef;
+import dev.lora4j.models.adapter.LowRankModule;
+import dev.lora4j.models.adapter.TaskHead;
+import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
+import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
+import dev.lora4j.models.base.BaseModelFiles;
+import dev.lora4j.models.base.EncoderDescription;
+import dev.lora4j.models.export.AdapterSidecar;
+import dev.lora4j.models.export.ExportLayout;
+import dev.lora4j.models.export.ExportManifest;
+import dev.lora4j.models.io.AtomicFiles;
+import dev.lora4j.models.onnx.OnnxModel;
+import dev.lora4j.models.tensor.Matrix;
+import dev.lora4j.models.testing.TinyBert;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The export directory: its layout and manifest, and refusals that leave nothing behind. */
+class ExportBundleTest {
+  @TempDir Path dir;
+  Path model;
+  BaseModelFiles files;
+  EncoderDescription base;
+  String sha;
+
+  @BeforeEach
+  void base() throws Exception {
+    Path b = TinyBert.writeBaseModel(dir.resolve("base"), 5);
+    model = b.resolve("model.onnx");
+    sha = AtomicFiles.sha256(model);
+    files = new BaseModelFiles("tiny", model, b.resolve("tokenizer.json"), sha);
+    base = EncoderDescription.of(OnnxModel.read(model));
+  }
+
+  Adapter adapter(String name, long seed) {
+    Map<String, Integer> ranks = new LinkedHashMap<>();
+    ranks.put("encoder.layer.0.attention.self.query", 4);
+    ranks.put("encoder.layer.1.attention.self.value", 7);
+    return TestAdapters.adapter(base, name, ranks, Kind.GATED,
+        TestAdapters.classifier(TinyBert.HIDDEN, 2, TaskHead.Pooling.CLS, seed), seed);
+  }
+
+  @Test
+  void writesTheDocumentedLayout() throws Exception {
+    Path out = dir.resolve("export");
+    List<String> lines = new ArrayList<>();
+    ExportResult r = ExportBundle.export(new ExportRequest(files,
+        List.of(adapter("sst2", 1), adapter("imdb", 2)), EnumSet.allOf(ExportFormat.class), false, out,
+        Map.of(ExportLayout.rankPlot("sst2"), new byte[] {1, 2, 3})), lines::add);
+
+    Set<String> expected = new TreeSet<>(List.of("export.json", "tokenizer.json", "sst2.ranks.png", "base.multi.onnx",
+        "base.mixed.onnx", "sst2.merged.onnx", "sst2.factored.onnx", "sst2.onnx_adapter", "sst2.adapter.json",
+        "imdb.merged.onnx", "imdb.factored.onnx", "imdb.onnx_adapter", "imdb.adapter.json"));
+    try (Stream<Path> s = Files.list(out)) {
+      assertEquals(expected, new TreeSet<>(s.map(p -> p.getFileName().toString()).toList()));
+    }
+    assertEquals(expected, new TreeSet<>(r.files().keySet()));
+    assertTrue(lines.size() >= 10, String.join("\n", lines));
+
+    ExportManifest m = ExportManifest.read(out);
+    assertEquals(sha, m.base().onnxSha256());
+    assertEquals(TinyBert.HIDDEN, m.base().hidden());
+    assertEquals("base.multi.onnx", m.multiGraph());
+    assertEquals(12, m.mixedLayout().modules().size());
+    assertEquals(List.of("sst2", "imdb"), m.adapters().stream().map(ExportManifest.AdapterEntry::name).toList());
+    assertEquals(List.of("last_hidden_state", "logits", "probabilities"), m.adapters().get(0).outputs());
+
+    // the runtime's view: .onnx_adapter + sidecar give back the compact adapter
+    Adapter compact = adapter("sst2", 1).compact();
+    AdapterSidecar side = AdapterSidecar.read(out.resolve(m.adapters().get(0).sidecar()));
+    assertEquals(sha, side.baseOnnxSha256());
+    assertEquals(compact.ranks(), side.ranks());
+    assertEquals("cls", side.pooling());
+    Adapter back = MultiAdapterParameters.toAdapter(OrtAdapterFile.read(out.resolve("sst2.onnx_adapter")), side);
+    assertEquals(compact.ranks(), back.ranks());
+    for (String k : compact.modules().keySet()) {
+      assertEquals(compact.modules().get(k).a(), back.modules().get(k).a());
+      assertEquals(compact.modules().get(k).b(), back.modules().get(k).b());
+    }
+    assertEquals(compact.head().weight(), back.head().weight());
+    assertEquals(compact.head().labels(), back.head().labels());
+  }
+
+  @Test
+  void refusesAnAdapterForAnotherBaseModel() throws Exception {
+    Adapter a = adapter("other", 1);
+    Adapter foreign = new Adapter(a.name(), new BaseModelRef("bert-base", "ab".repeat(32)), a.modules(), a.head(),
+        a.provenance());
+    assertRefused(foreign, "adapter 'other' was trained on base model bert-base (ONNX sha256 abababababab…), not on "
+        + "tiny (sha256 " + sha.substring(0, 12) + "…); export it with its own base model");
+  }
+
+  @Test
+  void refusesFactorsOfTheWrongShape() throws Exception {
+    Adapter a = adapter("narrow", 1);
+    List<LowRankModule> modules = new ArrayList<>(a.modules().values());
+    modules.add(LowRankModule.lora("encoder.layer.1.output.dense", Matrix.zeros(2, 32), Matrix.zeros(32, 2), 1));
+    Adapter bad = new Adapter(a.name(), a.base(), Adapter.byName(modules), a.head(), a.provenance());
+    assertRefused(bad, "adapter 'narrow' does not fit base model tiny: module encoder.layer.1.output.dense has "
+        + "A 2x32 and B 32x2, so delta W is 32x32, but the base weight is 32x64");
+  }
+
+  @Test
+  void refusesUnknownModules() throws Exception {
+    Adapter a = adapter("unknown", 1);
+    List<LowRankModule> modules = new ArrayList<>(a.modules().values());
+    modules.add(LowRankModule.lora("encoder.layer.7.attention.self.query", Matrix.zeros(2, 32), Matrix.zeros(32, 2), 1));
+    modules.add(LowRankModule.lora("decoder.dense", Matrix.zeros(2, 32), Matrix.zeros(32, 2), 1));
+    Adapter bad = new Adapter(a.name(), a.base(), Adapter.byName(modules), a.head(), a.provenance());
+    assertRefused(bad, "adapter 'unknown' names 2 modules encoder.layer.7.attention.self.query, decoder.dense that "
+        + "base model tiny does not have (its modules look like encoder.layer.0.attention.self.query)");
+  }
+
+  @Test
+  void refusesNonFiniteWeights() throws Exception {
+    Adapter a = adapter("nan", 1);
+    LowRankModule q = a.modules().get("encoder.layer.1.attention.self.value");
+    float[] b = q.b().data().clone();
+    b[5] = Float.NaN;
+    List<LowRankModule> modules = new ArrayList<>(a.modules().values());
+    modules.set(1, new LowRankModule(q.module(), q.a(), new Matrix(q.b().rows(), q.b().cols(), b), q.scaling(),
+        q.gate(), q.transform()));
+    Adapter bad = new Adapter(a.name(), a.base(), Adapter.byName(modules), a.head(), a.provenance());
+    assertRefused(bad, "adapter 'nan': tensor encoder.layer.1.attention.self.value.lora_B contains NaN or infinite values");
+  }
+
+  @Test
+  void aFailedWriteKeepsThePreviousExport() throws Exception {
+    Path out = dir.resolve("export");
+    ExportBundle.export(ExportRequest.of(files, List.of(adapter("first", 1)),
+        EnumSet.of(ExportFormat.MULTI), out), s -> { });
+    Lora4jException e = assertThrows(Lora4jException.class, () -> ExportBundle.export(ExportRequest.of(
+        new BaseModelFiles("tiny", model, dir.resolve("missing-tokenizer.json"), sha), List.of(adapter("second", 2)), EnumSet.of(ExportFormat.MULTI), out),
+        s -> { }));
+    assertTrue(e.getMessage().startsWith("Could not write " + out), e.getMessage());
+    assertTrue(Files.exists(out.resolve("first.onnx_adapter")));
+    assertFalse(Files.exists(out.resolve("second.onnx_adapter")));
+    assertNoLeftovers();
+  }
+
+  private void assertRefused(Adapter bad, String message) throws Exception {
+    Path out = dir.resolve("export");
+    Lora4jException e = assertThrows(Lora4jException.class, () -> ExportBundle.export(ExportRequest.of(files,
+        List.of(adapter("good", 3), bad), EnumSet.allOf(ExportFormat.class), out), s -> { }));
+    assertEquals(message, e.getMessage());
+    assertFalse(Files.exists(out), "nothing written");
+    assertNoLeftovers();
+  }
+
+  /** Only the base model directory and possibly the export: no temporary siblings. */
+  private void assertNoLeftovers() throws Exception {
+    try (Stream<Path> s = Files.list(dir)) {
+      List<String> names = s.map(p -> p.getFileName().toString()).filter(n -> !n.equals("base") && !n.equals("export"))
+          .toList();
+      assertEquals(List.of(), names);
+    }
+  }
+}

@@ -1,0 +1,50 @@
+package dev.lora4j.models.adapter;
+
+import java.nio.file.Path;
+
+/**
+ * Reads and writes adapters as PEFT adapter directories, the layout Hugging Face PEFT saves and
+ * loads: {@value #CONFIG_FILE} plus {@value #WEIGHTS_FILE}.
+ *
+ * <p>Tensors, with {@code <m>} a canonical module name such as
+ * {@code encoder.layer.0.attention.self.query}:
+ *
+ * <ul>
+ *   <li>{@code base_model.model.<m>.lora_A.weight} (r x in), {@code .lora_B.weight} (out x r);
+ *   <li>lora4j extras, ignored by PEFT: {@code base_model.model.<m>.lora_gate} (r) and
+ *       {@code base_model.model.<m>.lora_T.weight} (r x r);
+ *   <li>the task head as {@code base_model.model.classifier.weight} / {@code .bias}, listed in
+ *       {@code modules_to_save}.
+ * </ul>
+ *
+ * <p>The config carries PEFT's keys ({@code peft_type LORA}, {@code r}, {@code lora_alpha},
+ * {@code rank_pattern}, {@code alpha_pattern}, ...) so PEFT loads the A / B pairs with the right
+ * scaling, and a {@code "lora4j"} object with the rest of the {@link Adapter} (name, base model
+ * hash, head, module order, provenance). PEFT applies neither gates nor T: hand it
+ * {@link Adapter#compact()}ed adapters, which fold both into B.
+ *
+ * <p>Reading also takes adapters PEFT itself wrote, for a bare BERT-family model or a wrapper such
+ * as BertForSequenceClassification (module names under {@code bert.}), with per-module ranks and
+ * scalings resolved from {@code rank_pattern} / {@code alpha_pattern} / {@code use_rslora} as PEFT
+ * resolves them. Such an adapter gets an embeddings head with mean pooling, the base id from
+ * {@code base_model_name_or_path}, an empty (unknown) base hash and provenance method {@code peft}.
+ * Every problem is one {@link dev.lora4j.models.Lora4jException} "{@code <file>: <problem>}".
+ */
+public final class PeftAdapters {
+  public static final String CONFIG_FILE = "adapter_config.json";
+  public static final String WEIGHTS_FILE = "adapter_model.safetensors";
+
+  private PeftAdapters() {}
+
+  public static Adapter read(Path dir) {
+    return new PeftReader(dir).read();
+  }
+
+  /**
+   * Writes {@code adapter} to {@code dir} atomically: the directory appears (or replaces an existing
+   * one) only once both files are complete.
+   */
+  public static void write(Adapter adapter, Path dir) {
+    PeftWriter.write(adapter, dir);
+  }
+}

@@ -1,0 +1,255 @@
+package dev.lora4j.models.adapter;
+
+import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.adapter.PeftTensors.ModuleTensors;
+import dev.lora4j.models.adapter.PeftTensors.Part;
+import dev.lora4j.models.adapter.safetensors.SafeTensor;
+import dev.lora4j.models.adapter.safetensors.Safetensors;
+import dev.lora4j.models.tensor.Matrix;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+/** Reads one PEFT adapter directory into an {@link Adapter}; see {@link PeftAdapters}. */
+final class PeftReader {
+  /** How far lora4j's exact scaling may be from PEFT's alpha / r before the file looks edited. */
+  private static final int SCALING_ULPS = 4;
+
+  private final Path dir;
+  private final Path configFile;
+  private final Path weightsFile;
+
+  PeftReader(Path dir) {
+    this.dir = dir;
+    this.configFile = dir.resolve(PeftAdapters.CONFIG_FILE);
+    this.weightsFile = dir.resolve(PeftAdapters.WEIGHTS_FILE);
+  }
+
+  Adapter read() {
+    requireFiles();
+    JsonFields config = JsonFields.read(configFile);
+    checkSupported(config);
+    PeftScaling scaling = PeftScaling.parse(config);
+    JsonFields section = config.object(Lora4jSection.KEY);
+    Lora4jSection extras = section == null ? null : Lora4jSection.parse(section);
+    PeftTensors tensors = PeftTensors.group(Safetensors.read(weightsFile), weightsFile.toString());
+
+    Adapter adapter;
+    // The records re-check what was checked here with better messages; whatever slips through
+    // still names the directory.
+    try {
+      Map<String, LowRankModule> modules = new LinkedHashMap<>();
+      for (ModuleTensors m : tensors.modules()) {
+        modules.put(m.canonical(), module(m, scaling, extras));
+      }
+      adapter = extras == null
+          ? new Adapter(dir.getFileName().toString(), peftBase(config), modules, peftHead(tensors),
+              peftProvenance(config))
+          : new Adapter(extras.name(), extras.base(), inOrder(modules, extras), head(tensors, extras),
+              extras.provenance());
+    } catch (IllegalArgumentException e) {
+      throw new Lora4jException(dir + ": " + e.getMessage(), e);
+    }
+    adapter.requireFinite(weightsFile.toString());
+    return adapter;
+  }
+
+  private void requireFiles() {
+    if (!Files.isDirectory(dir)) {
+      throw new Lora4jException(dir + (Files.exists(dir) ? ": not a directory" : ": no such adapter directory"));
+    }
+    if (!Files.isRegularFile(configFile)) {
+      throw new Lora4jException(configFile + ": missing; a PEFT adapter directory holds " + PeftAdapters.CONFIG_FILE
+          + " and " + PeftAdapters.WEIGHTS_FILE);
+    }
+    if (!Files.isRegularFile(weightsFile)) {
+      boolean pickle = Files.exists(dir.resolve("adapter_model.bin"));
+      throw new Lora4jException(weightsFile + ": missing" + (pickle
+          ? "; adapter_model.bin (PyTorch pickle) is not read, save the adapter with safe_serialization=True"
+          : ""));
+    }
+  }
+
+  /** Refuses the PEFT options that change what the stored tensors mean. */
+  private static void checkSupported(JsonFields config) {
+    String type = config.string("peft_type", null);
+    if (type == null) {
+      throw config.fail("peft_type is missing");
+    }
+    if (!type.equals("LORA")) {
+      throw config.fail("peft_type is '" + type + "'; lora4j reads LORA adapters only");
+    }
+    if (config.bool("use_dora", false)) {
+      throw config.fail("use_dora is true; DoRA adapters are not supported");
+    }
+    if (config.bool("fan_in_fan_out", false)) {
+      throw config.fail("fan_in_fan_out is true; lora4j reads adapters of nn.Linear layers only");
+    }
+    String bias = config.string("bias", "none");
+    if (!bias.equals("none")) {
+      throw config.fail("bias is '" + bias + "'; lora4j reads adapters with bias 'none' only (it does not load"
+          + " trained base-model biases)");
+    }
+    if (config.bool("lora_bias", false)) {
+      throw config.fail("lora_bias is true; LoRA B biases are not supported");
+    }
+    if (config.has("layer_replication")) {
+      throw config.fail("layer_replication is set; adapters on replicated layers are not supported");
+    }
+  }
+
+  private LowRankModule module(ModuleTensors m, PeftScaling scaling, Lora4jSection extras) {
+    SafeTensor a = m.part(Part.A);
+    SafeTensor b = m.part(Part.B);
+    if (a == null || b == null) {
+      Part present = a != null ? Part.A : b != null ? Part.B : m.parts().containsKey(Part.GATE) ? Part.GATE
+          : Part.TRANSFORM;
+      throw weightsError("tensor '" + m.tensorName(present) + "' has no matching '"
+          + m.tensorName(a == null ? Part.A : Part.B) + "'");
+    }
+    Matrix am = matrix(m.tensorName(Part.A), a);
+    Matrix bm = matrix(m.tensorName(Part.B), b);
+    int rank = am.rows();
+    if (bm.cols() != rank) {
+      throw weightsError("tensor '" + m.tensorName(Part.A) + "' is " + am.shape() + " but '" + m.tensorName(Part.B)
+          + "' is " + bm.shape() + ": A has " + rank + " rows, B has " + bm.cols() + " columns");
+    }
+    int configRank = scaling.rankFor(m.peftName());
+    if (configRank != rank) {
+      throw new Lora4jException(configFile + ": module " + m.peftName() + " has rank " + rank + " in "
+          + PeftAdapters.WEIGHTS_FILE + " but rank " + configRank + " by r / rank_pattern");
+    }
+    float[] gate = null;
+    if (m.part(Part.GATE) != null) {
+      gate = floats(m.tensorName(Part.GATE), m.part(Part.GATE), rank);
+    }
+    Matrix transform = null;
+    if (m.part(Part.TRANSFORM) != null) {
+      transform = matrix(m.tensorName(Part.TRANSFORM), m.part(Part.TRANSFORM));
+      if (transform.rows() != rank || transform.cols() != rank) {
+        throw weightsError("tensor '" + m.tensorName(Part.TRANSFORM) + "' is " + transform.shape()
+            + "; the T matrix of a rank-" + rank + " module is " + rank + "x" + rank);
+      }
+    }
+    double s = scaling.scalingFor(m.peftName(), rank);
+    if (extras != null && extras.exactScalings().containsKey(m.canonical())) {
+      double exact = extras.exactScalings().get(m.canonical());
+      if (!(Math.abs(exact - s) <= SCALING_ULPS * Math.ulp(exact))) {
+        throw new Lora4jException(configFile + ": lora4j.exact_scalings gives module " + m.canonical()
+            + " scaling " + exact + " but lora_alpha / alpha_pattern give " + s);
+      }
+      s = exact;
+    }
+    return new LowRankModule(m.canonical(), am, bm, s, gate, transform);
+  }
+
+  /** The modules in the order lora4j recorded, which must name exactly the modules stored. */
+  private Map<String, LowRankModule> inOrder(Map<String, LowRankModule> modules, Lora4jSection extras) {
+    Map<String, LowRankModule> out = new LinkedHashMap<>();
+    for (String name : extras.modules()) {
+      LowRankModule m = modules.get(name);
+      if (m == null) {
+        throw new Lora4jException(configFile + ": lora4j.modules lists " + name + ", which has no tensors in "
+            + PeftAdapters.WEIGHTS_FILE);
+      }
+      if (out.put(name, m) != null) {
+        throw new Lora4jException(configFile + ": lora4j.modules lists " + name + " twice");
+      }
+    }
+    for (String name : modules.keySet()) {
+      if (!out.containsKey(name)) {
+        throw new Lora4jException(configFile + ": lora4j.modules does not list " + name + ", which "
+            + PeftAdapters.WEIGHTS_FILE + " holds");
+      }
+    }
+    Set<String> unknown = new HashSet<>(extras.exactScalings().keySet());
+    unknown.removeAll(out.keySet());
+    if (!unknown.isEmpty()) {
+      throw new Lora4jException(configFile + ": lora4j.exact_scalings names " + unknown.iterator().next()
+          + ", which is not one of the adapter's modules");
+    }
+    return out;
+  }
+
+  private TaskHead head(PeftTensors tensors, Lora4jSection extras) {
+    boolean stored = tensors.classifierWeight() != null;
+    if (extras.classifier() != stored) {
+      throw new Lora4jException(configFile + ": lora4j.head.type is "
+          + (extras.classifier() ? "classifier" : "embeddings") + " but " + PeftAdapters.WEIGHTS_FILE
+          + (stored ? " holds " : " has no ") + PeftTensors.CLASSIFIER_WEIGHT);
+    }
+    if (!stored) {
+      return new TaskHead(extras.pooling(), null, null, extras.labels());
+    }
+    Matrix weight = matrix(PeftTensors.CLASSIFIER_WEIGHT, tensors.classifierWeight());
+    float[] bias = floats(PeftTensors.CLASSIFIER_BIAS, tensors.classifierBias(), weight.rows());
+    if (weight.rows() != extras.labels().size()) {
+      throw new Lora4jException(configFile + ": lora4j.head.labels names " + extras.labels().size() + " labels but "
+          + PeftTensors.CLASSIFIER_WEIGHT + " in " + PeftAdapters.WEIGHTS_FILE + " has " + weight.rows() + " rows");
+    }
+    return TaskHead.classifier(extras.pooling(), weight, bias, extras.labels());
+  }
+
+  /** PEFT records the model it wrapped, but not which export of it; the hash stays unknown. */
+  private static BaseModelRef peftBase(JsonFields config) {
+    return new BaseModelRef(config.string("base_model_name_or_path", ""), "");
+  }
+
+  /**
+   * A head PEFT trained for BertForSequenceClassification sits on BERT's pooler (dense + tanh on
+   * the first token), which lora4j's heads do not have; loading it would give wrong answers.
+   */
+  private TaskHead peftHead(PeftTensors tensors) {
+    if (tensors.classifierWeight() != null) {
+      throw weightsError("tensor '" + PeftTensors.CLASSIFIER_WEIGHT + "' is a PEFT classifier head, which lora4j"
+          + " cannot use: it sits on BERT's pooler, and there is no lora4j section saying how to pool");
+    }
+    return TaskHead.embeddings(TaskHead.Pooling.MEAN);
+  }
+
+  /** Everything in the PEFT config is how the adapter was trained, as far as anyone can tell now. */
+  private Provenance peftProvenance(JsonFields config) {
+    Map<String, Object> settings = config.toPlainMap();
+    settings.values().removeIf(java.util.Objects::isNull);
+    settings.remove("base_model_name_or_path");
+    String created;
+    try {
+      created = Files.getLastModifiedTime(configFile).toInstant().toString();
+    } catch (IOException e) {
+      created = "";
+    }
+    return new Provenance("peft", settings, Map.of(), 0, Map.of(), created, "peft");
+  }
+
+  private Matrix matrix(String name, SafeTensor t) {
+    requireFloat(name, t);
+    if (t.shape().length != 2) {
+      throw weightsError("tensor '" + name + "' has shape " + Arrays.toString(t.shape()) + ", not a matrix");
+    }
+    return t.toMatrix();
+  }
+
+  private float[] floats(String name, SafeTensor t, int length) {
+    requireFloat(name, t);
+    if (!Arrays.equals(t.shape(), new long[] {length})) {
+      throw weightsError("tensor '" + name + "' has shape " + Arrays.toString(t.shape()) + ", expected ["
+          + length + "]");
+    }
+    return t.toFloats();
+  }
+
+  private void requireFloat(String name, SafeTensor t) {
+    if (!t.dtype().isFloat()) {
+      throw weightsError("tensor '" + name + "' has dtype " + t.dtype() + "; adapter weights are floats");
+    }
+  }
+
+  private Lora4jException weightsError(String problem) {
+    return new Lora4jException(weightsFile + ": " + problem);
+  }
+}

@@ -1,0 +1,109 @@
+package dev.lora4j.models.adapter;
+
+import com.fasterxml.jackson.core.util.DefaultIndenter;
+import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
+import com.fasterxml.jackson.core.util.Separators;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.adapter.PeftTensors.Part;
+import dev.lora4j.models.adapter.safetensors.SafeTensor;
+import dev.lora4j.models.adapter.safetensors.Safetensors;
+import dev.lora4j.models.io.AtomicFiles;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** Writes an {@link Adapter} as a PEFT adapter directory; see {@link PeftAdapters}. */
+final class PeftWriter {
+  /**
+   * The tensor names are those of a bare BertModel, which PEFT calls feature extraction; with
+   * SEQ_CLS, PEFT would look for them under {@code bert.} and silently load nothing.
+   */
+  private static final String TASK_TYPE = "FEATURE_EXTRACTION";
+
+  /** Laid out like PEFT's {@code json.dumps(indent=2, sort_keys=True)}, for people diffing files. */
+  private static final DefaultPrettyPrinter PRETTY = new DefaultPrettyPrinter(
+      Separators.createDefaultInstance()
+          .withObjectFieldValueSpacing(Separators.Spacing.AFTER)
+          .withObjectEmptySeparator("")
+          .withArrayEmptySeparator(""))
+      .withArrayIndenter(new DefaultIndenter("  ", "\n"))
+      .withObjectIndenter(new DefaultIndenter("  ", "\n"));
+
+  private PeftWriter() {}
+
+  static void write(Adapter adapter, Path dir) {
+    adapter.requireFinite(dir.toString());
+    for (LowRankModule m : adapter.modules().values()) {
+      if (m.rank() == 0) {
+        throw new Lora4jException(dir + ": module " + m.module()
+            + " has rank 0, which PEFT cannot hold; drop it first (Adapter.compact() does)");
+      }
+    }
+    PeftScaling scaling = PeftScaling.of(adapter.modules().values());
+    Safetensors weights = weights(adapter);
+    Path configFile = dir.resolve(PeftAdapters.CONFIG_FILE);
+    AtomicFiles.writeDirectory(dir, tmp -> {
+      weights.write(tmp.resolve(PeftAdapters.WEIGHTS_FILE));
+      Files.write(tmp.resolve(PeftAdapters.CONFIG_FILE), config(adapter, scaling, configFile));
+    });
+  }
+
+  private static Safetensors weights(Adapter adapter) {
+    Map<String, SafeTensor> tensors = new LinkedHashMap<>();
+    for (LowRankModule m : adapter.modules().values()) {
+      tensors.put(Part.A.tensorName(m.module()), SafeTensor.of(m.a()));
+      tensors.put(Part.B.tensorName(m.module()), SafeTensor.of(m.b()));
+      if (m.gate() != null) {
+        tensors.put(Part.GATE.tensorName(m.module()), SafeTensor.vector(m.gate()));
+      }
+      if (m.transform() != null) {
+        tensors.put(Part.TRANSFORM.tensorName(m.module()), SafeTensor.of(m.transform()));
+      }
+    }
+    TaskHead head = adapter.head();
+    if (head.isClassifier()) {
+      tensors.put(PeftTensors.CLASSIFIER_WEIGHT, SafeTensor.of(head.weight()));
+      tensors.put(PeftTensors.CLASSIFIER_BIAS, SafeTensor.vector(head.bias()));
+    }
+    // transformers refuses safetensors checkpoints whose metadata lacks a known format
+    return new Safetensors(tensors, Map.of("format", "pt"));
+  }
+
+  private static byte[] config(Adapter adapter, PeftScaling scaling, Path configFile) throws IOException {
+    JsonNodeFactory f = JsonNodeFactory.instance;
+    ObjectNode c = f.objectNode();
+    c.put("peft_type", "LORA");
+    c.put("task_type", TASK_TYPE);
+    c.put("base_model_name_or_path", adapter.base().id());
+    scaling.writeTo(c);
+    // Full names, not short ones such as "query": PEFT adds a layer to every module a short name
+    // matches, and a pruned adapter covers only some of them ("dense" alone matches four kinds).
+    adapter.modules().keySet().forEach(c.putArray("target_modules")::add);
+    c.put("lora_dropout", 0.0);
+    c.put("bias", "none");
+    c.put("fan_in_fan_out", false);
+    c.put("inference_mode", true);
+    if (adapter.head().isClassifier()) {
+      c.putArray("modules_to_save").add(PeftTensors.CLASSIFIER);
+    } else {
+      c.putNull("modules_to_save");
+    }
+    try {
+      c.set(Lora4jSection.KEY, Lora4jSection.of(adapter, scaling).toJson());
+    } catch (IllegalArgumentException e) {
+      throw new Lora4jException(configFile + ": the provenance cannot be written as JSON: " + e.getMessage(), e);
+    }
+
+    TreeMap<String, JsonNode> sorted = new TreeMap<>();
+    c.fields().forEachRemaining(e -> sorted.put(e.getKey(), e.getValue()));
+    ObjectNode out = f.objectNode();
+    sorted.forEach(out::set);
+    return JsonFields.MAPPER.writer(PRETTY).writeValueAsBytes(out);
+  }
+}

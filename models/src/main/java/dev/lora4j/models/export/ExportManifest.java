@@ -1,0 +1,63 @@
+package dev.lora4j.models.export;
+
+import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.adapter.MixedBatchStacks;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * {@code export.json}: what an export directory holds (see {@link ExportLayout}). File entries are
+ * names relative to the directory, null when that format was not written.
+ *
+ * @param formatVersion {@link #FORMAT_VERSION}; a reader refuses newer major versions
+ * @param multiGraph {@link ExportLayout#MULTI_GRAPH} or null
+ * @param mixedGraph {@link ExportLayout#MIXED_GRAPH} or null
+ * @param mixedLayout the modules and hidden size to pack stacks for the mixed graph, or null
+ */
+public record ExportManifest(
+    int formatVersion,
+    String tool,
+    String created,
+    Base base,
+    String tokenizer,
+    String multiGraph,
+    String mixedGraph,
+    MixedBatchStacks.Layout mixedLayout,
+    List<AdapterEntry> adapters) {
+
+  public static final int FORMAT_VERSION = 1;
+
+  /** The base model the directory was exported against. */
+  public record Base(String id, String onnxSha256, int layers, int hidden, long opset) {}
+
+  /**
+   * One adapter's files.
+   *
+   * @param outputs the outputs of its merged / factored graphs
+   */
+  public record AdapterEntry(
+      String name,
+      String merged,
+      String factored,
+      String onnxAdapter,
+      String sidecar,
+      List<String> outputs) {}
+
+  public ExportManifest {
+    adapters = adapters == null ? List.of() : List.copyOf(adapters);
+  }
+
+  public void write(Path file) {
+    ExportJson.write(file, this);
+  }
+
+  public static ExportManifest read(Path dir) {
+    Path file = dir.resolve(ExportLayout.MANIFEST);
+    ExportManifest m = ExportJson.read(file, ExportManifest.class);
+    if (m.formatVersion() < 1 || m.formatVersion() > FORMAT_VERSION) {
+      throw new Lora4jException(file + ": export format version " + m.formatVersion()
+          + " is not supported by this lora4j (reads version " + FORMAT_VERSION + ")");
+    }
+    return m;
+  }
+}

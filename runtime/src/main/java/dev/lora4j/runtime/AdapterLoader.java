@@ -1,0 +1,113 @@
+package dev.lora4j.runtime;
+
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoraAdapter;
+import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.LowRankModule;
+import dev.lora4j.models.adapter.MixedBatchStacks;
+import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
+import dev.lora4j.models.adapter.ortformat.OrtAdapter;
+import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
+import dev.lora4j.models.export.AdapterSidecar;
+import dev.lora4j.models.export.ExportLayout;
+import dev.lora4j.models.export.ExportManifest;
+import dev.lora4j.runtime.registry.AdapterRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Reads an adapter for the runtime and refuses one that does not fit the base model it serves:
+ * exported for another base (SHA-256), unknown modules, wrong shapes, NaN weights.
+ *
+ * <p>Sources: an {@code .onnx_adapter} file with its {@code .adapter.json} sidecar beside it (what
+ * {@code lora4j export} writes), or the bare adapter name of one in the export directory.
+ */
+final class AdapterLoader implements AdapterRegistry.Loader<ResidentAdapter> {
+  private final Path exportDir;
+  private final ExportManifest manifest;
+  private final Map<String, MixedBatchStacks.ModuleShape> modules = new HashMap<>();
+  private final int hidden;
+
+  AdapterLoader(Path exportDir, ExportManifest manifest, MixedBatchStacks.Layout layout) {
+    this.exportDir = exportDir;
+    this.manifest = manifest;
+    this.hidden = layout.hidden();
+    layout.modules().forEach(m -> modules.put(m.name(), m));
+  }
+
+  /** Where the adapter named {@code name} lives when the caller gives no path. */
+  Path defaultSource(String name) {
+    return exportDir.resolve(ExportLayout.onnxAdapter(name));
+  }
+
+  @Override
+  public AdapterRegistry.Loaded<ResidentAdapter> load(String name, Object source) {
+    Path file = ((Path) source).toAbsolutePath();
+    if (Files.isDirectory(file)) {
+      throw new Lora4jException(file + ": the runtime loads .onnx_adapter files; export this adapter first "
+          + "(lora4j export --format multi)");
+    }
+    if (!Files.isRegularFile(file)) {
+      throw new Lora4jException(file + ": no such adapter file");
+    }
+    String fileName = file.getFileName().toString();
+    if (!fileName.endsWith(OrtAdapterFile.EXTENSION)) {
+      throw new Lora4jException(file + ": not an " + OrtAdapterFile.EXTENSION + " file");
+    }
+    Path sidecarFile = file.resolveSibling(
+        ExportLayout.sidecar(fileName.substring(0, fileName.length() - OrtAdapterFile.EXTENSION.length())));
+    if (!Files.isRegularFile(sidecarFile)) {
+      throw new Lora4jException(file + ": its sidecar " + sidecarFile.getFileName()
+          + " (labels, pooling, base model) is missing");
+    }
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (java.io.IOException e) {
+      throw new Lora4jException(file + ": cannot read (" + e.getMessage() + ")", e);
+    }
+    OrtAdapter parsed = OrtAdapterFile.fromBytes(bytes, file.toString());
+    AdapterSidecar sidecar = AdapterSidecar.read(sidecarFile);
+    Adapter adapter = MultiAdapterParameters.toAdapter(parsed, sidecar).withName(name);
+    requireFits(adapter, file);
+    try {
+      OrtLoraAdapter ort = OrtLoraAdapter.create(bytes);
+      return new AdapterRegistry.Loaded<>(new ResidentAdapter(adapter, ort, parsed.dataBytes(), file.toString()),
+          ort, parsed.dataBytes());
+    } catch (OrtException e) {
+      throw new Lora4jException(file + ": ONNX Runtime refused the adapter: " + e.getMessage(), e);
+    }
+  }
+
+  private void requireFits(Adapter adapter, Path file) {
+    String want = manifest.base().onnxSha256();
+    String have = adapter.base().onnxSha256();
+    if (have == null || !have.equals(want)) {
+      throw new Lora4jException(file + ": this adapter was exported for base model '" + adapter.base().id()
+          + "' (ONNX SHA-256 " + abbreviate(have) + "), but this runtime serves '" + manifest.base().id()
+          + "' (" + abbreviate(want) + ")");
+    }
+    for (LowRankModule m : adapter.modules().values()) {
+      MixedBatchStacks.ModuleShape s = modules.get(m.module());
+      if (s == null) {
+        throw new Lora4jException(file + ": the base model has no module '" + m.module() + "'");
+      }
+      if (s.in() != m.inFeatures() || s.out() != m.outFeatures()) {
+        throw new Lora4jException(file + ": module " + m.module() + " is " + m.outFeatures() + "x" + m.inFeatures()
+            + " in the adapter but " + s.out() + "x" + s.in() + " in the base model");
+      }
+    }
+    if (adapter.head().isClassifier() && adapter.head().weight().cols() != hidden) {
+      throw new Lora4jException(file + ": the classifier expects hidden size " + adapter.head().weight().cols()
+          + ", the base model has " + hidden);
+    }
+    adapter.requireFinite(file.toString());
+  }
+
+  private static String abbreviate(String sha) {
+    return sha == null || sha.isEmpty() ? "unknown" : sha.substring(0, Math.min(12, sha.length())) + "…";
+  }
+}
