@@ -30,7 +30,7 @@ public final class Main {
 
   /** Every command, in the order a new user meets them. */
   static Main standard() {
-    return new Main(List.of(new InspectCommand(), new ExportCommand()));
+    return new Main(List.of(new InspectCommand(), new TrainCommand(), new EvalCommand(), new ExportCommand()));
   }
 
   public static void main(String[] args) {

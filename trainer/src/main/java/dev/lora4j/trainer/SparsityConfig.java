@@ -34,7 +34,13 @@ public record SparsityConfig(double gateLr, double lambda, Schedule schedule, in
     }
   }
 
-  public static final SparsityConfig DEFAULT = new SparsityConfig(0.05, 1.0, Schedule.LINEAR, 4);
+  /**
+   * Gate gradients are small (about 1e-5 to 1e-4 on MiniLM: B starts at zero), so lambda lives on
+   * that scale (a gate survives while its gradient outweighs lambda) and the step size is large, so
+   * the cumulative threshold {@code sum eta * lambda(t)} exceeds the initial gate of 1 within a few
+   * hundred steps for ranks the loss does not defend.
+   */
+  public static final SparsityConfig DEFAULT = new SparsityConfig(100, 1e-4, Schedule.LINEAR, 4);
 
   public SparsityConfig {
     if (!(gateLr > 0) || !Double.isFinite(gateLr)) {

@@ -35,6 +35,7 @@ public final class SoraMethod implements TrainingMethod {
 
   static final class State extends LowRankState {
     private final SparsityConfig sparsity;
+    private double gateGradMeanAbs;
 
     State(MethodSetup setup) {
       super(setup, true, false);
@@ -49,12 +50,20 @@ public final class SoraMethod implements TrainingMethod {
     @Override
     public void afterOptimizerStep(StepInfo step) {
       double lambda = sparsity.lambdaAt(step.step(), step.totalSteps());
+      double sumAbs = 0;
+      int n = 0;
       for (LowRankBranch b : branches().values()) {
         NDArray g = b.gate();
-        float[] next = ProximalL1.step(g.toFloatArray(), g.getGradient().toFloatArray(), sparsity.gateLr(), lambda);
+        float[] grad = g.getGradient().toFloatArray();
+        for (float x : grad) {
+          sumAbs += Math.abs(x);
+        }
+        n += grad.length;
+        float[] next = ProximalL1.step(g.toFloatArray(), grad, sparsity.gateLr(), lambda);
         // Written in place with autograd off (outside the collector): the gate stays the same leaf.
         g.set(FloatBuffer.wrap(next));
       }
+      gateGradMeanAbs = n == 0 ? 0 : sumAbs / n;
     }
 
     @Override
@@ -74,7 +83,8 @@ public final class SoraMethod implements TrainingMethod {
 
     @Override
     public Map<String, Double> stepMetrics(StepInfo step) {
-      return Map.of("lambda", sparsity.lambdaAt(step.step(), step.totalSteps()));
+      // The gradient scale is what lambda is compared with: a gate survives while |grad| > lambda.
+      return Map.of("lambda", sparsity.lambdaAt(step.step(), step.totalSteps()), "gate_grad", gateGradMeanAbs);
     }
   }
 }
