@@ -61,7 +61,7 @@ public record SparsityConfig(double gateLr, double lambda, Schedule schedule, in
       case CONSTANT -> 1;
       case LINEAR -> t;
       case COSINE -> (1 - Math.cos(Math.PI * t)) / 2;
-      case STEP -> Math.min(1, Math.floor(t * scheduleSteps + 1e-9) / scheduleSteps);
+      case STEP -> Math.min(1, (Math.floor(t * scheduleSteps + 1e-9) + 1) / scheduleSteps);
     };
   }
 }

@@ -134,4 +134,15 @@ class TrainerTest {
     assertEquals(2L * 32 + 2, r.summary().trainableParameters());
     assertNotNull(r.summary().kept());
   }
+
+  @Test
+  void unknownMethodsAndTargetsAreNamed() {
+    Lora4jException e = assertThrows(Lora4jException.class, () -> Trainer.train(
+        new TrainingRun(tiny().method("qlora").build(), base, train, dev, null, false, "x"), TrainingListener.NONE));
+    assertEquals("unknown method 'qlora'; known: lora, sora, probe", e.getMessage());
+    e = assertThrows(Lora4jException.class, () -> Trainer.train(
+        new TrainingRun(tiny().targets("query,gate").build(), base, train, dev, null, false, "x"),
+        TrainingListener.NONE));
+    assertTrue(e.getMessage().startsWith("unknown module type 'gate'"), e.getMessage());
+  }
 }
