@@ -1,0 +1,222 @@
+package dev.lora4j.cli;
+
+import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.adapter.PeftAdapters;
+import dev.lora4j.models.adapter.TaskHead.Pooling;
+import dev.lora4j.trainer.BaseModel;
+import dev.lora4j.trainer.DeviceChoice;
+import dev.lora4j.trainer.SparsityConfig;
+import dev.lora4j.trainer.Trainer;
+import dev.lora4j.trainer.TrainingConfig;
+import dev.lora4j.trainer.TrainingResult;
+import dev.lora4j.trainer.TrainingRun;
+import dev.lora4j.trainer.data.TsvDataset;
+import dev.lora4j.trainer.loop.TrainingSummary;
+import dev.lora4j.trainer.method.Methods;
+import dev.lora4j.trainer.method.TrainingMethod;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.apache.commons.cli.CommandLine;
+import org.apache.commons.cli.Option;
+import org.apache.commons.cli.Options;
+
+/** {@code lora4j train}: learn an adapter and a classification head on a frozen base encoder. */
+final class TrainCommand implements Command {
+  private static final TrainingConfig DEFAULTS = TrainingConfig.builder().build();
+
+  @Override
+  public String name() {
+    return "train";
+  }
+
+  @Override
+  public String arguments() {
+    return "";
+  }
+
+  @Override
+  public String summary() {
+    return "Train an adapter (LoRA, SoRA, or a linear probe) and a classifier on labelled text.";
+  }
+
+  @Override
+  public String description() {
+    return """
+        Trains low-rank adapters on the chosen linear modules of a frozen BERT-family encoder (DJL with
+        PyTorch; a CUDA GPU when one is visible, else the CPU) together with a sequence-classification
+        head, evaluates on the dev set every epoch, keeps the best weights, and writes the adapter as a
+        PEFT directory (adapter_config.json + adapter_model.safetensors, lora4j extras: gates, head,
+        labels, base SHA-256, provenance) into --out, atomically.
+        Data: UTF-8 TSV with a header 'sentence<TAB>label'; labels are sorted (numerically when all are
+        integers). --train / --dev default to ../shared/data/sst2/{train,dev}.tsv when present.
+        Methods: %s.
+        Working files go to --run-dir (default <out>.run): metrics.jsonl (one JSON object per logged
+        step and per evaluation) and, with --checkpoint-every N, checkpoint/ for --resume, which
+        continues to the same result (on the CPU, bit for bit).
+        Example: lora4j train --base minilm-l6 --method sora --rank 16 --epochs 3 --out adapters/sst2-sora"""
+        .formatted(Methods.all().stream().map(m -> m.id() + " (" + m.summary() + ")")
+            .collect(Collectors.joining("; ")));
+  }
+
+  @Override
+  public Options options() {
+    Options o = new Options();
+    TrainingConfig d = DEFAULTS;
+    SparsityConfig s = d.sparsity();
+    opt(o, "base", "model", "Base model: 'minilm-l6' (default) or a directory with model.onnx + tokenizer.json.");
+    opt(o, "train", "file", "Training TSV (default ../shared/data/sst2/train.tsv).");
+    opt(o, "dev", "file", "Dev TSV for evaluation and keep-best (default ../shared/data/sst2/dev.tsv).");
+    opt(o, "no-dev", null, "Train without a dev set (keeps the last weights).");
+    opt(o, "out", "dir", "Adapter directory to write (PEFT layout). Required.");
+    opt(o, "name", "name", "Adapter name (default: the --out directory's name).");
+    opt(o, "run-dir", "dir", "Metrics and checkpoints (default <out>.run).");
+    opt(o, "method", "id", "Training method: " + String.join(", ", Methods.all().stream()
+        .map(TrainingMethod::id).toList()) + " (default " + d.method() + ").");
+    opt(o, "targets", "list", "Modules to adapt: query, key, value, attention.output, intermediate, output, "
+        + "canonical names, or all (default " + d.targets() + ").");
+    opt(o, "rank", "r", "Rank per module (default " + d.rank() + ").");
+    opt(o, "alpha", "a", "LoRA alpha; scaling alpha/r (default " + fmt(d.alpha()) + ").");
+    opt(o, "rslora", null, "Rank-stabilised scaling alpha/sqrt(r).");
+    opt(o, "dropout", "p", "Dropout on the adapter input (default " + fmt(d.dropout()) + ").");
+    opt(o, "pooling", "mean|cls", "Sentence pooling for the head (default " + d.pooling().id() + ").");
+    opt(o, "head-dropout", "p", "Dropout before the classifier (default " + fmt(d.headDropout()) + ").");
+    opt(o, "epochs", "n", "Epochs (default " + d.epochs() + ").");
+    opt(o, "batch-size", "n", "Examples per step (default " + d.batchSize() + ").");
+    opt(o, "lr", "rate", "AdamW peak learning rate of the adapter (default " + fmt(d.learningRate()) + ").");
+    opt(o, "head-lr", "rate", "Learning rate of the classifier (default: --lr).");
+    opt(o, "weight-decay", "wd", "AdamW decoupled weight decay (default " + fmt(d.weightDecay()) + ").");
+    opt(o, "warmup", "ratio", "Share of steps with linear warm-up, then linear decay (default "
+        + fmt(d.warmupRatio()) + ").");
+    opt(o, "max-grad-norm", "n", "Clip the global gradient norm; 0 disables (default " + fmt(d.maxGradNorm()) + ").");
+    opt(o, "seed", "n", "Random seed: initialisation, data order, dropout (default " + d.seed() + ").");
+    opt(o, "max-length", "n", "Tokens per text incl. special tokens (default " + d.maxLength() + ").");
+    opt(o, "max-train", "n", "Use N training examples (seeded shuffle); 0 = all (default 0).");
+    opt(o, "eval-every", "n", "Also evaluate every N steps (default: each epoch only).");
+    opt(o, "no-keep-best", null, "Keep the last weights instead of the best dev evaluation.");
+    opt(o, "checkpoint-every", "n", "Write a resumable checkpoint every N steps (default: never).");
+    opt(o, "resume", null, "Continue from <run-dir>/checkpoint with the same options and data.");
+    opt(o, "log-every", "n", "Write a metrics line every N steps (default " + d.logEvery() + ").");
+    opt(o, "device", "auto|cpu|gpu", "Where to train (default auto: CUDA when visible, else CPU).");
+    opt(o, "gate-lr", "eta", "SoRA: step size of the proximal gate update (default " + fmt(s.gateLr()) + ").");
+    opt(o, "sparsity-lambda", "l", "SoRA: final L1 strength; threshold per step eta*lambda (default "
+        + fmt(s.lambda()) + ").");
+    opt(o, "lambda-schedule", "s", "SoRA: constant, linear, cosine or step (default " + s.schedule().id() + ").");
+    opt(o, "lambda-steps", "n", "SoRA: levels of the step schedule (default " + s.scheduleSteps() + ").");
+    opt(o, "quiet", null, "No progress bar (evaluation lines only).");
+    return o;
+  }
+
+  private static void opt(Options o, String name, String arg, String desc) {
+    Option.Builder b = Option.builder().longOpt(name).desc(desc);
+    if (arg != null) {
+      b.hasArg().argName(arg);
+    }
+    o.addOption(b.get());
+  }
+
+  private static String fmt(double v) {
+    return v == Math.rint(v) && Math.abs(v) < 1e6 ? Long.toString((long) v) : Double.toString(v);
+  }
+
+  @Override
+  public int run(CommandLine line, PrintStream out) {
+    if (!line.hasOption("out")) {
+      throw new Lora4jException("--out is required (see lora4j train --help)");
+    }
+    TrainingConfig config = config(line);
+    Path outDir = Path.of(line.getOptionValue("out"));
+    Path runDir = line.hasOption("run-dir") ? Path.of(line.getOptionValue("run-dir"))
+        : outDir.resolveSibling(outDir.getFileName() + ".run");
+    String name = line.getOptionValue("name", outDir.getFileName().toString());
+    TsvDataset train = TsvDataset.read(DataDefaults.resolve(line.getOptionValue("train"), "train", "train.tsv"));
+    TsvDataset dev = line.hasOption("no-dev") ? null
+        : TsvDataset.read(DataDefaults.resolve(line.getOptionValue("dev"), "dev", "dev.tsv"));
+    BaseModel base = BaseModel.open(line.getOptionValue("base"));
+    TrainingResult result;
+    try (TrainProgress progress = new TrainProgress(out, !line.hasOption("quiet"))) {
+      result = Trainer.train(new TrainingRun(config, base, train, dev, runDir, line.hasOption("resume"), name),
+          progress);
+    }
+    PeftAdapters.write(result.adapter(), outDir);
+    report(out, result, outDir);
+    return 0;
+  }
+
+  static TrainingConfig config(CommandLine line) {
+    TrainingConfig.Builder b = DEFAULTS.toBuilder();
+    SparsityConfig s = DEFAULTS.sparsity();
+    b.method(Methods.byId(line.getOptionValue("method", DEFAULTS.method())).id());
+    b.targets(line.getOptionValue("targets", DEFAULTS.targets()));
+    b.rank(integer(line, "rank", DEFAULTS.rank()));
+    b.alpha(real(line, "alpha", DEFAULTS.alpha()));
+    b.rslora(line.hasOption("rslora"));
+    b.dropout(real(line, "dropout", DEFAULTS.dropout()));
+    b.pooling(line.hasOption("pooling") ? Pooling.parse(line.getOptionValue("pooling")) : DEFAULTS.pooling());
+    b.headDropout(real(line, "head-dropout", DEFAULTS.headDropout()));
+    b.epochs(integer(line, "epochs", DEFAULTS.epochs()));
+    b.batchSize(integer(line, "batch-size", DEFAULTS.batchSize()));
+    double lr = real(line, "lr", DEFAULTS.learningRate());
+    b.learningRate(lr);
+    b.headLearningRate(real(line, "head-lr", lr));
+    b.weightDecay(real(line, "weight-decay", DEFAULTS.weightDecay()));
+    b.warmupRatio(real(line, "warmup", DEFAULTS.warmupRatio()));
+    b.maxGradNorm(real(line, "max-grad-norm", DEFAULTS.maxGradNorm()));
+    b.seed(integer(line, "seed", (int) DEFAULTS.seed()));
+    b.maxLength(integer(line, "max-length", DEFAULTS.maxLength()));
+    b.maxTrain(integer(line, "max-train", 0));
+    b.evalEvery(integer(line, "eval-every", 0));
+    b.keepBest(!line.hasOption("no-keep-best"));
+    b.checkpointEvery(integer(line, "checkpoint-every", 0));
+    b.logEvery(integer(line, "log-every", DEFAULTS.logEvery()));
+    b.device(DeviceChoice.parse(line.getOptionValue("device", "auto")));
+    b.sparsity(new SparsityConfig(real(line, "gate-lr", s.gateLr()), real(line, "sparsity-lambda", s.lambda()),
+        line.hasOption("lambda-schedule") ? SparsityConfig.Schedule.parse(line.getOptionValue("lambda-schedule"))
+            : s.schedule(),
+        integer(line, "lambda-steps", s.scheduleSteps())));
+    return b.build();
+  }
+
+  private static int integer(CommandLine line, String option, int fallback) {
+    String v = line.getOptionValue(option);
+    if (v == null) {
+      return fallback;
+    }
+    try {
+      return Integer.parseInt(v.trim());
+    } catch (NumberFormatException e) {
+      throw new Lora4jException("--" + option + " needs a whole number, not '" + v + "'");
+    }
+  }
+
+  private static double real(CommandLine line, String option, double fallback) {
+    String v = line.getOptionValue(option);
+    if (v == null) {
+      return fallback;
+    }
+    try {
+      return Double.parseDouble(v.trim());
+    } catch (NumberFormatException e) {
+      throw new Lora4jException("--" + option + " needs a number, not '" + v + "'");
+    }
+  }
+
+  private static void report(PrintStream out, TrainingResult r, Path outDir) {
+    TrainingSummary s = r.summary();
+    if (s.kept() != null) {
+      out.printf(Locale.ROOT, "Dev accuracy %.2f%% (loss %.4f) at step %d%s%n", 100 * s.kept().accuracy(),
+          s.kept().loss(), s.kept().step(), s.last() != null && s.last() != s.kept()
+              ? String.format(Locale.ROOT, "; last evaluation %.2f%%", 100 * s.last().accuracy()) : "");
+    }
+    out.printf(Locale.ROOT, "Ranks kept %d of %d; trainable parameters %,d%n", s.keptRanks(), s.initialRanks(),
+        s.trainableParameters());
+    if (s.initialRanks() > 0 && s.keptRanks() < s.initialRanks()) {
+      for (Map.Entry<String, Integer> e : s.ranks().entrySet()) {
+        out.printf(Locale.ROOT, "  %-42s %d%n", e.getKey(), e.getValue());
+      }
+    }
+    out.println("Adapter written to " + outDir + (r.metricsFile() != null ? "; metrics in " + r.metricsFile() : ""));
+  }
+}

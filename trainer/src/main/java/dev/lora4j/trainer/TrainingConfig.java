@@ -1,0 +1,221 @@
+package dev.lora4j.trainer;
+
+import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.adapter.TaskHead.Pooling;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Every choice that shapes a training run, immutable. The same record becomes the adapter's
+ * provenance hyper-parameters ({@link #toMap()}, keyed by command-line option names), so a result
+ * can always be traced to the options that made it, and a checkpoint refuses to resume under
+ * different ones.
+ *
+ * @param method training method id ({@code lora}, {@code sora}, {@code probe}, ...)
+ * @param targets {@code --targets}: short names, in-layer paths or canonical module names
+ * @param alpha LoRA alpha: scaling is {@code alpha / rank} ({@code alpha / sqrt(rank)} with rsLoRA)
+ * @param dropout dropout on the adapter input (PEFT's lora_dropout)
+ * @param headDropout dropout on the pooled vector before the classifier
+ * @param headLearningRate learning rate of the classifier (a fresh head wants more than the adapter)
+ * @param warmupRatio share of the steps with a linear learning-rate warm-up; linear decay to 0 after
+ * @param maxGradNorm global gradient-norm clip; 0 disables
+ * @param maxLength tokens per text, special tokens included
+ * @param maxTrain use only the first N training examples (after a seeded shuffle); 0 = all
+ * @param evalEvery also evaluate every N steps; 0 = only at the end of each epoch
+ * @param keepBest keep the weights of the best dev evaluation rather than the last ones
+ * @param checkpointEvery write a resumable checkpoint every N steps; 0 = never
+ * @param logEvery report training loss every N steps
+ * @param device {@code auto}, {@code cpu} or {@code gpu}
+ */
+public record TrainingConfig(
+    String method,
+    String targets,
+    int rank,
+    double alpha,
+    double dropout,
+    boolean rslora,
+    Pooling pooling,
+    double headDropout,
+    int epochs,
+    int batchSize,
+    double learningRate,
+    double headLearningRate,
+    double weightDecay,
+    double warmupRatio,
+    double maxGradNorm,
+    long seed,
+    int maxLength,
+    int maxTrain,
+    int evalEvery,
+    boolean keepBest,
+    int checkpointEvery,
+    int logEvery,
+    DeviceChoice device,
+    SparsityConfig sparsity) {
+
+  public TrainingConfig {
+    require(rank >= 1, "--rank must be at least 1, not " + rank);
+    require(alpha > 0, "--alpha must be positive, not " + alpha);
+    require(dropout >= 0 && dropout < 1, "--dropout must be in [0, 1), not " + dropout);
+    require(headDropout >= 0 && headDropout < 1, "--head-dropout must be in [0, 1), not " + headDropout);
+    require(epochs >= 1, "--epochs must be at least 1, not " + epochs);
+    require(batchSize >= 1, "--batch-size must be at least 1, not " + batchSize);
+    require(learningRate > 0, "--lr must be positive, not " + learningRate);
+    require(headLearningRate > 0, "--head-lr must be positive, not " + headLearningRate);
+    require(weightDecay >= 0, "--weight-decay must be zero or positive, not " + weightDecay);
+    require(warmupRatio >= 0 && warmupRatio < 1, "--warmup must be in [0, 1), not " + warmupRatio);
+    require(maxGradNorm >= 0, "--max-grad-norm must be zero or positive, not " + maxGradNorm);
+    require(maxLength >= 3, "--max-length must be at least 3, not " + maxLength);
+    require(maxTrain >= 0, "--max-train must be zero (all) or positive, not " + maxTrain);
+    require(evalEvery >= 0, "--eval-every must be zero or positive, not " + evalEvery);
+    require(checkpointEvery >= 0, "--checkpoint-every must be zero or positive, not " + checkpointEvery);
+    require(logEvery >= 1, "--log-every must be at least 1, not " + logEvery);
+    java.util.Objects.requireNonNull(method, "method");
+    java.util.Objects.requireNonNull(targets, "targets");
+    java.util.Objects.requireNonNull(pooling, "pooling");
+    java.util.Objects.requireNonNull(device, "device");
+    java.util.Objects.requireNonNull(sparsity, "sparsity");
+  }
+
+  private static void require(boolean ok, String message) {
+    if (!ok) {
+      throw new Lora4jException(message);
+    }
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  public Builder toBuilder() {
+    return new Builder(this);
+  }
+
+  /** The multiplier of {@code B A}: {@code alpha / r}, or {@code alpha / sqrt(r)} with rsLoRA. */
+  public double scaling() {
+    return rslora ? alpha / Math.sqrt(rank) : alpha / rank;
+  }
+
+  /** Every option by its command-line name: the provenance hyper-parameters. */
+  public Map<String, Object> toMap() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("method", method);
+    m.put("targets", targets);
+    m.put("rank", rank);
+    m.put("alpha", alpha);
+    m.put("dropout", dropout);
+    m.put("rslora", rslora);
+    m.put("pooling", pooling.id());
+    m.put("head-dropout", headDropout);
+    m.put("epochs", epochs);
+    m.put("batch-size", batchSize);
+    m.put("lr", learningRate);
+    m.put("head-lr", headLearningRate);
+    m.put("weight-decay", weightDecay);
+    m.put("warmup", warmupRatio);
+    m.put("max-grad-norm", maxGradNorm);
+    m.put("seed", seed);
+    m.put("max-length", maxLength);
+    m.put("max-train", maxTrain);
+    m.put("eval-every", evalEvery);
+    m.put("keep-best", keepBest);
+    m.put("checkpoint-every", checkpointEvery);
+    m.put("log-every", logEvery);
+    m.put("device", device.id());
+    m.put("gate-lr", sparsity.gateLr());
+    m.put("sparsity-lambda", sparsity.lambda());
+    m.put("lambda-schedule", sparsity.schedule().id());
+    m.put("lambda-steps", sparsity.scheduleSteps());
+    return m;
+  }
+
+  /** Mutable companion with the defaults {@code lora4j train} uses. */
+  public static final class Builder {
+    private String method = "lora";
+    private String targets = "query,value";
+    private int rank = 8;
+    private double alpha = 16;
+    private double dropout = 0.1;
+    private boolean rslora;
+    private Pooling pooling = Pooling.MEAN;
+    private double headDropout = 0.1;
+    private int epochs = 3;
+    private int batchSize = 32;
+    private double learningRate = 5e-4;
+    private Double headLearningRate;
+    private double weightDecay = 0.01;
+    private double warmupRatio = 0.06;
+    private double maxGradNorm = 1.0;
+    private long seed = 42;
+    private int maxLength = 64;
+    private int maxTrain;
+    private int evalEvery;
+    private boolean keepBest = true;
+    private int checkpointEvery;
+    private int logEvery = 10;
+    private DeviceChoice device = DeviceChoice.AUTO;
+    private SparsityConfig sparsity = SparsityConfig.DEFAULT;
+
+    private Builder() {}
+
+    private Builder(TrainingConfig c) {
+      method = c.method;
+      targets = c.targets;
+      rank = c.rank;
+      alpha = c.alpha;
+      dropout = c.dropout;
+      rslora = c.rslora;
+      pooling = c.pooling;
+      headDropout = c.headDropout;
+      epochs = c.epochs;
+      batchSize = c.batchSize;
+      learningRate = c.learningRate;
+      headLearningRate = c.headLearningRate;
+      weightDecay = c.weightDecay;
+      warmupRatio = c.warmupRatio;
+      maxGradNorm = c.maxGradNorm;
+      seed = c.seed;
+      maxLength = c.maxLength;
+      maxTrain = c.maxTrain;
+      evalEvery = c.evalEvery;
+      keepBest = c.keepBest;
+      checkpointEvery = c.checkpointEvery;
+      logEvery = c.logEvery;
+      device = c.device;
+      sparsity = c.sparsity;
+    }
+
+    public Builder method(String v) { method = v; return this; }
+    public Builder targets(String v) { targets = v; return this; }
+    public Builder rank(int v) { rank = v; return this; }
+    public Builder alpha(double v) { alpha = v; return this; }
+    public Builder dropout(double v) { dropout = v; return this; }
+    public Builder rslora(boolean v) { rslora = v; return this; }
+    public Builder pooling(Pooling v) { pooling = v; return this; }
+    public Builder headDropout(double v) { headDropout = v; return this; }
+    public Builder epochs(int v) { epochs = v; return this; }
+    public Builder batchSize(int v) { batchSize = v; return this; }
+    public Builder learningRate(double v) { learningRate = v; return this; }
+    /** Defaults to the adapter learning rate when never set. */
+    public Builder headLearningRate(double v) { headLearningRate = v; return this; }
+    public Builder weightDecay(double v) { weightDecay = v; return this; }
+    public Builder warmupRatio(double v) { warmupRatio = v; return this; }
+    public Builder maxGradNorm(double v) { maxGradNorm = v; return this; }
+    public Builder seed(long v) { seed = v; return this; }
+    public Builder maxLength(int v) { maxLength = v; return this; }
+    public Builder maxTrain(int v) { maxTrain = v; return this; }
+    public Builder evalEvery(int v) { evalEvery = v; return this; }
+    public Builder keepBest(boolean v) { keepBest = v; return this; }
+    public Builder checkpointEvery(int v) { checkpointEvery = v; return this; }
+    public Builder logEvery(int v) { logEvery = v; return this; }
+    public Builder device(DeviceChoice v) { device = v; return this; }
+    public Builder sparsity(SparsityConfig v) { sparsity = v; return this; }
+
+    public TrainingConfig build() {
+      return new TrainingConfig(method, targets, rank, alpha, dropout, rslora, pooling, headDropout, epochs,
+          batchSize, learningRate, headLearningRate == null ? learningRate : headLearningRate, weightDecay,
+          warmupRatio, maxGradNorm, seed, maxLength, maxTrain, evalEvery, keepBest, checkpointEvery, logEvery,
+          device, sparsity);
+    }
+  }
+}

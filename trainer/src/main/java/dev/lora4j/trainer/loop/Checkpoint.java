@@ -1,0 +1,99 @@
+package dev.lora4j.trainer.loop;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.io.AtomicFiles;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Everything a run needs to continue as if never stopped: where it is (step, epoch, batch), the
+ * options and data it ran on, the trained arrays, the optimizer moments, and the best weights so
+ * far. A directory with {@code checkpoint.json} and {@code tensors.bin}, replaced atomically, so a
+ * crash mid-write leaves the previous checkpoint intact.
+ *
+ * @param meta JSON-able state: positions, config, data fingerprint, best evaluation
+ * @param tensors float arrays by name (parameters, {@code best/<name>}, optimizer moments)
+ */
+public record Checkpoint(Map<String, Object> meta, Map<String, float[]> tensors) {
+  static final String META = "checkpoint.json";
+  static final String TENSORS = "tensors.bin";
+  private static final int MAGIC = 0x4C344A43; // "L4JC"
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  public void write(Path dir) {
+    AtomicFiles.writeDirectory(dir, tmp -> {
+      JSON.writeValue(tmp.resolve(META).toFile(), meta);
+      try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(
+          Files.newOutputStream(tmp.resolve(TENSORS)), 1 << 16))) {
+        out.writeInt(MAGIC);
+        out.writeInt(tensors.size());
+        for (Map.Entry<String, float[]> e : tensors.entrySet()) {
+          out.writeUTF(e.getKey());
+          out.writeInt(e.getValue().length);
+          for (float f : e.getValue()) {
+            out.writeFloat(f);
+          }
+        }
+      }
+    });
+  }
+
+  public static boolean exists(Path dir) {
+    return Files.isRegularFile(dir.resolve(META)) && Files.isRegularFile(dir.resolve(TENSORS));
+  }
+
+  public static Checkpoint read(Path dir) {
+    if (!exists(dir)) {
+      throw new Lora4jException("no checkpoint in " + dir.toAbsolutePath() + " (expected " + META + " and "
+          + TENSORS + "; checkpoints are written with --checkpoint-every N)");
+    }
+    try {
+      Map<String, Object> meta = JSON.readValue(dir.resolve(META).toFile(), new TypeReference<>() {});
+      Map<String, float[]> tensors = new LinkedHashMap<>();
+      try (DataInputStream in = new DataInputStream(new BufferedInputStream(
+          Files.newInputStream(dir.resolve(TENSORS)), 1 << 16))) {
+        if (in.readInt() != MAGIC) {
+          throw new Lora4jException(dir.resolve(TENSORS) + " is not a lora4j checkpoint");
+        }
+        int n = in.readInt();
+        for (int i = 0; i < n; i++) {
+          String name = in.readUTF();
+          float[] v = new float[in.readInt()];
+          for (int j = 0; j < v.length; j++) {
+            v[j] = in.readFloat();
+          }
+          tensors.put(name, v);
+        }
+      }
+      return new Checkpoint(meta, tensors);
+    } catch (IOException e) {
+      throw new Lora4jException("cannot read checkpoint " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  public long getLong(String key) {
+    Object v = meta.get(key);
+    if (!(v instanceof Number n)) {
+      throw new Lora4jException("checkpoint field '" + key + "' is missing or not a number");
+    }
+    return n.longValue();
+  }
+
+  public float[] tensor(String name) {
+    float[] v = tensors.get(name);
+    if (v == null) {
+      throw new Lora4jException("checkpoint has no tensor " + name);
+    }
+    return v;
+  }
+}

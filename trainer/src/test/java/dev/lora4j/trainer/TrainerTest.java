@@ -1,0 +1,148 @@
+package dev.lora4j.trainer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.LowRankModule;
+import dev.lora4j.trainer.data.TsvDataset;
+import dev.lora4j.trainer.loop.EvalReport;
+import dev.lora4j.trainer.loop.StepReport;
+import dev.lora4j.trainer.loop.TrainingListener;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** End to end on the tiny model: learning happens, and a resumed run is the uninterrupted run. */
+class TrainerTest {
+  @TempDir static Path dir;
+  static BaseModel base;
+  static TsvDataset train;
+  static TsvDataset dev;
+
+  @BeforeAll
+  static void data() throws Exception {
+    TinyTask.write(dir, 256, 96);
+    base = BaseModel.open(dir.resolve("base").toString());
+    train = TsvDataset.read(dir.resolve("train.tsv"));
+    dev = TsvDataset.read(dir.resolve("dev.tsv"));
+  }
+
+  static TrainingConfig.Builder tiny() {
+    return TrainingConfig.builder().device(DeviceChoice.CPU).targets("all").rank(4).alpha(8)
+        .batchSize(16).maxLength(32).learningRate(1e-2).headLearningRate(5e-2).epochs(4).logEvery(1);
+  }
+
+  @Test
+  void loraLearnsTheSeparableTask() throws Exception {
+    List<Double> losses = new ArrayList<>();
+    List<EvalReport> evals = new ArrayList<>();
+    TrainingResult r = Trainer.train(new TrainingRun(tiny().build(), base, train, dev, dir.resolve("run-lora"), false,
+        "tiny-lora"), new TrainingListener() {
+          @Override
+          public void onStep(StepReport s) {
+            losses.add(s.loss());
+          }
+
+          @Override
+          public void onEvaluation(EvalReport e) {
+            evals.add(e);
+          }
+        });
+    assertEquals(64, losses.size());
+    double firstEpoch = losses.subList(0, 16).stream().mapToDouble(d -> d).average().orElseThrow();
+    double lastEpoch = losses.subList(48, 64).stream().mapToDouble(d -> d).average().orElseThrow();
+    assertTrue(lastEpoch < firstEpoch * 0.7, "mean loss of epoch 1 " + firstEpoch + ", of epoch 4 " + lastEpoch);
+    assertEquals(4, evals.size());
+    double acc = r.summary().kept().accuracy();
+    // 96 dev examples: chance is 0.5 +- 0.05, so 0.8 is far beyond luck
+    assertTrue(acc >= 0.8, "dev accuracy " + acc + " (chance 0.5)");
+    Adapter a = r.adapter();
+    assertEquals(12, a.modules().size());
+    assertEquals(List.of("0", "1"), a.head().labels());
+    assertEquals("lora", a.provenance().method());
+    assertEquals(acc, ((Number) a.provenance().metrics().get("dev_accuracy")).doubleValue());
+    assertEquals(base.ref(), a.base());
+    assertTrue(Files.readAllLines(r.metricsFile()).stream().anyMatch(l -> l.contains("\"event\":\"eval\"")));
+
+    // the adapter, reloaded for inference, scores the dev set as training last measured it
+    try (AdapterModel m = AdapterModel.load(a, base, DeviceChoice.CPU)) {
+      assertEquals(acc, m.evaluate(dev).accuracy(), 1e-9);
+    }
+  }
+
+  @Test
+  void resumedRunEndsBitIdenticalToUninterruptedRun() {
+    TrainingConfig config = tiny().method("sora").targets("query,value").epochs(2).evalEvery(5).checkpointEvery(7)
+        .dropout(0.1)
+        .sparsity(new SparsityConfig(0.5, 0.5, SparsityConfig.Schedule.LINEAR, 4)).build();
+    Adapter straight = Trainer.train(new TrainingRun(config, base, train, dev, dir.resolve("run-a"), false, "a"),
+        TrainingListener.NONE).adapter();
+
+    Path runB = dir.resolve("run-b");
+    class Crash extends RuntimeException {}
+    assertThrows(Crash.class, () -> Trainer.train(new TrainingRun(config, base, train, dev, runB, false, "b"),
+        new TrainingListener() {
+          @Override
+          public void onStep(StepReport s) {
+            if (s.step() == 19) {
+              throw new Crash();
+            }
+          }
+        }));
+    TrainingResult resumed = Trainer.train(new TrainingRun(config, base, train, dev, runB, true, "b"),
+        TrainingListener.NONE);
+    Adapter b = resumed.adapter();
+    assertEquals(straight.modules().keySet(), b.modules().keySet());
+    for (LowRankModule m : straight.modules().values()) {
+      LowRankModule n = b.modules().get(m.module());
+      assertArrayEquals(m.a().data(), n.a().data(), m.module());
+      assertArrayEquals(m.b().data(), n.b().data(), m.module());
+      assertArrayEquals(m.gate(), n.gate(), m.module());
+    }
+    assertArrayEquals(straight.head().weight().data(), b.head().weight().data());
+    assertArrayEquals(straight.head().bias(), b.head().bias());
+    assertEquals(straight.provenance().metrics().get("dev_accuracy"), b.provenance().metrics().get("dev_accuracy"));
+    assertEquals(straight.provenance().metrics().get("kept_step"), b.provenance().metrics().get("kept_step"));
+  }
+
+  @Test
+  void resumeRefusesOtherOptions() {
+    TrainingConfig config = tiny().targets("value").epochs(1).checkpointEvery(4).build();
+    Path run = dir.resolve("run-c");
+    Trainer.train(new TrainingRun(config, base, train, dev, run, false, "c"), TrainingListener.NONE);
+    Lora4jException e = assertThrows(Lora4jException.class, () -> Trainer.train(
+        new TrainingRun(config.toBuilder().rank(8).build(), base, train, dev, run, true, "c"), TrainingListener.NONE));
+    assertTrue(e.getMessage().contains("--rank 4 -> 8"), e.getMessage());
+    assertThrows(Lora4jException.class, () -> Trainer.train(
+        new TrainingRun(config, base, train, train, run, true, "c"), TrainingListener.NONE), "other dev data");
+  }
+
+  @Test
+  void probeTrainsOnlyTheHead() {
+    TrainingResult r = Trainer.train(new TrainingRun(tiny().method("probe").epochs(1).build(), base, train, dev, null,
+        false, "probe"), TrainingListener.NONE);
+    assertTrue(r.adapter().modules().isEmpty());
+    assertEquals(2L * 32 + 2, r.summary().trainableParameters());
+    assertNotNull(r.summary().kept());
+  }
+
+  @Test
+  void unknownMethodsAndTargetsAreNamed() {
+    Lora4jException e = assertThrows(Lora4jException.class, () -> Trainer.train(
+        new TrainingRun(tiny().method("qlora").build(), base, train, dev, null, false, "x"), TrainingListener.NONE));
+    assertEquals("unknown method 'qlora'; known: lora, sora, probe", e.getMessage());
+    e = assertThrows(Lora4jException.class, () -> Trainer.train(
+        new TrainingRun(tiny().targets("query,gate").build(), base, train, dev, null, false, "x"),
+        TrainingListener.NONE));
+    assertTrue(e.getMessage().startsWith("unknown module type 'gate'"), e.getMessage());
+  }
+}
