@@ -87,7 +87,7 @@ public final class TrainResults {
     }
     md.append("\n## Commands\n\n```\n").append(commands.strip()).append("\n```\n");
     Files.createDirectories(out.toAbsolutePath().getParent());
-    Files.writeString(out, md.toString());
+    dev.lora4j.cli.bench.ResultsDoc.replaceSection(out, "training", md.toString());
     System.out.print(md);
   }
 
