@@ -48,7 +48,7 @@ public final class TrainResults {
     double inference = ortTokensPerSecond(base, data.texts().subList(0, 2048), 64, 32);
 
     StringBuilder md = new StringBuilder();
-    md.append("# Training results: SST-2 on all-MiniLM-L6-v2\n\n");
+    md.append("## Training results: SST-2 on all-MiniLM-L6-v2\n\n");
     md.append("Produced by `scripts/train-results.sh` on this machine (")
         .append(Runtime.getRuntime().availableProcessors()).append(" CPU cores, no GPU, other builds running "
             + "beside it, so times are pessimistic). Dev set: ../shared/data/sst2/dev.tsv (1,821 sentences). "
@@ -74,18 +74,18 @@ public final class TrainResults {
         md.append('\n');
       }
     }
-    md.append("## Training vs inference throughput\n\n");
+    md.append("### Training vs inference throughput\n\n");
     double best = adapters.stream().filter(a -> !"probe".equals(a.provenance().method()))
         .mapToDouble(a -> num(a.provenance().metrics(), "train_tokens_per_second")).max().orElse(0);
     md.append(String.format(Locale.ROOT, "ONNX Runtime inference (base graph, 2 threads, batches of 32, max length "
         + "64, 2,048 SST-2 train sentences): %.0f tokens/s. Fastest adapter training above: %.0f tokens/s "
         + "(forward + backward + optimizer). Ratio %.2f (goal >= 0.30).%n%n", inference, best,
         inference > 0 ? best / inference : 0));
-    md.append("## Hyper-parameters\n\n");
+    md.append("### Hyper-parameters\n\n");
     for (Adapter a : adapters) {
       md.append("- **").append(a.name()).append("**: ").append(a.provenance().hyperParameters()).append('\n');
     }
-    md.append("\n## Commands\n\n```\n").append(commands.strip()).append("\n```\n");
+    md.append("\n### Commands\n\n```\n").append(commands.strip()).append("\n```\n");
     Files.createDirectories(out.toAbsolutePath().getParent());
     dev.lora4j.cli.bench.ResultsDoc.replaceSection(out, "training", md.toString());
     System.out.print(md);
