@@ -64,7 +64,7 @@ public final class TrainResults {
           (long) num(m, "trainable_parameters"), m.get("steps"), num(m, "train_seconds"),
           num(m, "train_tokens_per_second")));
     }
-    md.append("\n## Ranks kept per module\n\n");
+    md.append("\n### Ranks kept per module\n\n");
     for (Adapter a : adapters) {
       Object per = a.provenance().metrics().get("ranks_per_module");
       if (per instanceof Map<?, ?> pm && !pm.isEmpty()) {
