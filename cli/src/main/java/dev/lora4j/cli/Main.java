@@ -89,6 +89,16 @@ public final class Main {
     return sb.toString();
   }
 
+  /** Every command's help as one markdown page: docs/CLI.md, kept equal to this by a test. */
+  String reference() {
+    StringBuilder sb = new StringBuilder("# lora4j command line\n\nGenerated from `./lora4j <command> --help`; ")
+        .append("a test keeps this page equal to the real help.\n\n```\n").append(overview()).append("```\n");
+    for (Command c : commands.values()) {
+      sb.append("\n## ").append(c.name()).append("\n\n```\n").append(help(c)).append("```\n");
+    }
+    return sb.toString();
+  }
+
   static String help(Command c) {
     StringWriter sw = new StringWriter();
     PrintWriter pw = new PrintWriter(sw);
