@@ -3,6 +3,7 @@ package dev.lora4j.cli;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
+import dev.lora4j.cli.bench.Timer;
 import dev.lora4j.exporter.ExportBundle;
 import dev.lora4j.exporter.ExportFormat;
 import dev.lora4j.exporter.ExportRequest;
@@ -28,7 +29,6 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -170,7 +170,10 @@ final class DemoCommand implements Command {
       for (int i = 0; i < ps.size(); i++) {
         out.printf(Locale.ROOT, "  %-10s %s%n", mixed.get(i).adapter(), RunCommand.format(ps.get(i), mixed.get(i).text()));
       }
-      swappedMs = medianMs(30, k -> rt.predict(adapters.get(k % adapters.size()).name(), SENTENCES.get(k % 4)));
+      int[] k = {0};
+      swappedMs = Timer.medianMs(3, 30, () -> {
+        rt.predict(adapters.get(k[0] % adapters.size()).name(), SENTENCES.get(k[0]++ % 4));
+      });
       mergedMs = mergedLatency(exportDir, adapters.get(0).name());
     }
 
@@ -191,32 +194,14 @@ final class DemoCommand implements Command {
     return 0;
   }
 
-  @FunctionalInterface
-  private interface Step {
-    void run(int k) throws Exception;
-  }
-
-  private static double medianMs(int runs, Step step) throws Exception {
-    for (int k = 0; k < 3; k++) {
-      step.run(k);
-    }
-    double[] t = new double[runs];
-    for (int k = 0; k < runs; k++) {
-      long s = System.nanoTime();
-      step.run(k);
-      t[k] = (System.nanoTime() - s) / 1e6;
-    }
-    Arrays.sort(t);
-    return t[runs / 2];
-  }
-
   /** One sentence through a bare ONNX Runtime session on the merged model, tokenizing included. */
   private static double mergedLatency(Path exportDir, String adapter) throws Exception {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     try (Tokenizer tok = Tokenizer.open(exportDir.resolve(ExportLayout.TOKENIZER));
         OrtSession s = env.createSession(exportDir.resolve(ExportLayout.merged(adapter)).toString())) {
-      return medianMs(30, k -> {
-        Encoding e = tok.encode(List.of(SENTENCES.get(k % 4)));
+      int[] k = {0};
+      return Timer.medianMs(3, 30, () -> {
+        Encoding e = tok.encode(List.of(SENTENCES.get(k[0]++ % 4)));
         try (OnnxTensor ids = OnnxTensor.createTensor(env, e.inputIdsBuffer(), e.shape());
             OnnxTensor mask = OnnxTensor.createTensor(env, e.attentionMaskBuffer(), e.shape());
             OnnxTensor types = OnnxTensor.createTensor(env, e.tokenTypeIdsBuffer(), e.shape())) {
