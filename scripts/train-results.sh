@@ -23,9 +23,9 @@ train() { # name, options...
   tail -n 4 "$OUT/$name.log"
 }
 
-[ "${SKIP_LORA:-}" ] || train lora-r8 --method lora --rank 8 --alpha 16 --lr 1e-3 --epochs "$EPOCHS"
 [ "${SKIP_SORA:-}" ] || train sora-r16 --method sora --rank 16 --alpha 32 --lr 1e-3 --epochs "$EPOCHS" \
   --gate-lr 200 --sparsity-lambda 1e-4 --lambda-schedule linear
+[ "${SKIP_LORA:-}" ] || train lora-r8 --method lora --rank 8 --alpha 16 --lr 1e-3 --epochs "$EPOCHS"
 [ "${SKIP_PROBE:-}" ] || train probe --method probe --lr 5e-3 --epochs "$PROBE_EPOCHS"
 
 java ${LORA4J_JAVA_OPTS:--Xmx8g} -Dai.djl.offline=true -cp "$ROOT/cli/target/classes:$(cat "$ROOT/cli/target/lora4j.classpath")" \

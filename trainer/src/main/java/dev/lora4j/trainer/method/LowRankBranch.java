@@ -8,6 +8,7 @@ import ai.djl.nn.norm.Dropout;
 import dev.lora4j.models.adapter.LowRankModule;
 import dev.lora4j.models.tensor.Matrix;
 import dev.lora4j.trainer.Arrays2;
+import dev.lora4j.trainer.encoder.Scalars;
 import java.util.Random;
 
 /**
@@ -24,6 +25,7 @@ public final class LowRankBranch {
   private final NDArray gate;
   private final NDArray transform;
   private final double scaling;
+  private final NDArray scale;
   private final float dropout;
   private int activeRank;
 
@@ -35,6 +37,8 @@ public final class LowRankBranch {
     this.gate = gate;
     this.transform = transform;
     this.scaling = scaling;
+    // a scalar array owned by the branch, never mul(Number): see Scalars for why
+    this.scale = scaling == 1.0 ? null : new Scalars(a.getManager()).of((float) scaling);
     this.dropout = (float) dropout;
     this.activeRank = (int) a.getShape().get(0);
   }
@@ -127,7 +131,8 @@ public final class LowRankBranch {
     if (transform != null) {
       h = Linear.linear(h, cut ? transform.get(r + "," + r) : transform).singletonOrThrow();
     }
-    return Linear.linear(h, cut ? b.get(":," + r) : b).singletonOrThrow().mul((float) scaling);
+    NDArray out = Linear.linear(h, cut ? b.get(":," + r) : b).singletonOrThrow();
+    return scale == null ? out : out.mul(scale);
   }
 
   /** The branch as trained so far, all ranks, in the shared data model. */
