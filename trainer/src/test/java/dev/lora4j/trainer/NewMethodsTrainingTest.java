@@ -43,11 +43,14 @@ class NewMethodsTrainingTest {
   static Adapter checkExport(TrainingResult r) {
     Adapter a = r.adapter();
     Adapter c = a.compact();
-    assertEquals(r.summary().ranks(), c.ranks(), "ranks reported = ranks exported");
+    Map<String, Integer> live = new java.util.LinkedHashMap<>(r.summary().ranks());
+    live.values().removeIf(v -> v == 0);
+    assertEquals(live, c.ranks(), "ranks reported = ranks exported (compact drops modules left with none)");
     for (LowRankModule m : a.modules().values()) {
       LowRankModule n = c.modules().get(m.module());
-      assertTrue(n.isCompact());
-      assertTrue(m.delta().maxAbsDifference(n.delta()) < 1e-5);
+      Matrix kept = n == null ? Matrix.zeros(m.outFeatures(), m.inFeatures()) : n.delta();
+      assertTrue(n == null || n.isCompact());
+      assertTrue(m.delta().maxAbsDifference(kept) < 1e-5, m.module());
     }
     assertTrue(r.summary().kept() != null);
     return a;
@@ -55,7 +58,8 @@ class NewMethodsTrainingTest {
 
   @Test
   void saloraWithATargetPrunesGatesAndLearnsItsMultipliers() {
-    TrainingConfig c = tiny("salora").salora(new SaloraConfig(0, 0.5, 0.2, 0.3, 0.1, 0.1)).build();
+    TrainingConfig c = tiny("salora").epochs(4).keepBest(false).salora(new SaloraConfig(0, 0.5, 0.2, 0.5, 0.1, 0.1))
+        .build();
     TrainingResult r = train(c);
     Adapter a = checkExport(r);
     LowRankModule q = a.modules().values().iterator().next();
