@@ -5,7 +5,10 @@ import dev.lora4j.models.adapter.PeftAdapters;
 import dev.lora4j.models.adapter.TaskHead.Pooling;
 import dev.lora4j.trainer.BaseModel;
 import dev.lora4j.trainer.DeviceChoice;
+import dev.lora4j.trainer.NestedRankConfig;
+import dev.lora4j.trainer.SaloraConfig;
 import dev.lora4j.trainer.SparsityConfig;
+import dev.lora4j.trainer.TransformKind;
 import dev.lora4j.trainer.Trainer;
 import dev.lora4j.trainer.TrainingConfig;
 import dev.lora4j.trainer.TrainingResult;
@@ -16,8 +19,11 @@ import dev.lora4j.trainer.method.Methods;
 import dev.lora4j.trainer.method.TrainingMethod;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Collectors;
 import org.apache.commons.cli.CommandLine;
 import org.apache.commons.cli.Option;
@@ -39,7 +45,7 @@ final class TrainCommand implements Command {
 
   @Override
   public String summary() {
-    return "Train an adapter (LoRA, SoRA, or a linear probe) and a classifier on labelled text.";
+    return "Train an adapter (LoRA, SoRA, SaLoRA, MTLoRA, DyLoRA, ERAT-DLoRA, or a linear probe) and a classifier.";
   }
 
   @Override
@@ -56,6 +62,7 @@ final class TrainCommand implements Command {
         Working files go to --run-dir (default <out>.run): metrics.jsonl (one JSON object per logged
         step and per evaluation) and, with --checkpoint-every N, checkpoint/ for --resume, which
         continues to the same result (on the CPU, bit for bit).
+        Method options apply to their method only (see docs/METHODS.md); giving one to another method is an error.
         Example: lora4j train --base minilm-l6 --method sora --rank 16 --epochs 3 --out adapters/sst2-sora"""
         .formatted(Methods.all().stream().map(m -> m.id() + " (" + m.summary() + ")")
             .collect(Collectors.joining("; ")));
@@ -105,6 +112,37 @@ final class TrainCommand implements Command {
         + fmt(s.lambda()) + ").");
     opt(o, "lambda-schedule", "s", "SoRA: constant, linear, cosine or step (default " + s.schedule().id() + ").");
     opt(o, "lambda-steps", "n", "SoRA: levels of the step schedule (default " + s.scheduleSteps() + ").");
+    SaloraConfig sa = d.salora();
+    NestedRankConfig n = d.nested();
+    opt(o, "l0-lambda", "l", "SaLoRA: loss weight per expected live rank, without --target-sparsity (default "
+        + fmt(sa.l0Lambda()) + ").");
+    opt(o, "target-sparsity", "s", "SaLoRA: share of ranks to prune, reached by Lagrange multipliers trained by "
+        + "gradient ascent (default: off, fixed --l0-lambda).");
+    opt(o, "sparsity-warmup", "ratio", "SaLoRA: share of training over which the target rises from 0 (default "
+        + fmt(sa.sparsityWarmup()) + ").");
+    opt(o, "l0-lr", "rate", "SaLoRA: AdamW step of the log-alpha gates and multipliers (default " + fmt(sa.l0Lr())
+        + ").");
+    opt(o, "l0-droprate-init", "p", "SaLoRA: initial drop rate of the hard-concrete gates (default "
+        + fmt(sa.droprateInit()) + ").");
+    opt(o, "ortho-weight", "w", "SaLoRA: weight of ||AA^T-I||^2 + ||B^TB-I||^2 (default " + fmt(sa.orthoWeight())
+        + ").");
+    opt(o, "transform", "full|psd|staged|dual", "MTLoRA: structure of T: full matrix, L L^T, U L, or T1 + diag "
+        + "(default " + d.transform().id() + ").");
+    opt(o, "dylora-mode", "full|frozen", "DyLoRA/ERAT: train ranks 1..b, or only rank b (default " + n.mode().id()
+        + ").");
+    opt(o, "export-rank", "b|full|auto", "DyLoRA/ERAT: ranks exported per module: b, all trained, or the smallest "
+        + "per module within --tolerance on dev (default " + n.exportRankId() + ").");
+    opt(o, "tolerance", "acc", "DyLoRA/ERAT: dev accuracy --export-rank auto may lose (default "
+        + fmt(n.tolerance()) + ").");
+    opt(o, "sweep-examples", "n", "DyLoRA/ERAT: dev examples the auto sweep scores on (default "
+        + n.sweepExamples() + ").");
+    opt(o, "erat-depth-min", "f", "ERAT: rank share of the first adapted layer; the last gets all (default "
+        + fmt(n.depthMin()) + ").");
+    opt(o, "erat-start", "f", "ERAT: share of each layer's rank open at step 0 (default " + fmt(n.start()) + ").");
+    opt(o, "erat-ramp", "f", "ERAT: share of training until every layer has its whole rank (default "
+        + fmt(n.ramp()) + ").");
+    opt(o, "erat-window", "f", "ERAT: width of the sampled rank band as a share of --rank (default "
+        + fmt(n.window()) + ").");
     opt(o, "quiet", null, "No progress bar (evaluation lines only).");
     return o;
   }
@@ -145,6 +183,28 @@ final class TrainCommand implements Command {
     return 0;
   }
 
+  /** Options that only mean something to some methods: given to another, they are refused, not ignored. */
+  private static final Map<String, Set<String>> METHOD_OPTIONS = methodOptions();
+
+  private static Map<String, Set<String>> methodOptions() {
+    Map<String, Set<String>> m = new LinkedHashMap<>();
+    for (String o : List.of("l0-lambda", "target-sparsity", "sparsity-warmup", "l0-lr", "l0-droprate-init",
+        "ortho-weight")) {
+      m.put(o, Set.of("salora"));
+    }
+    m.put("transform", Set.of("mtlora"));
+    for (String o : List.of("dylora-mode", "export-rank", "tolerance", "sweep-examples")) {
+      m.put(o, Set.of("dylora", "erat"));
+    }
+    for (String o : List.of("erat-depth-min", "erat-start", "erat-ramp", "erat-window")) {
+      m.put(o, Set.of("erat"));
+    }
+    for (String o : List.of("gate-lr", "sparsity-lambda", "lambda-schedule", "lambda-steps")) {
+      m.put(o, Set.of("sora"));
+    }
+    return m;
+  }
+
   static TrainingConfig config(CommandLine line) {
     TrainingConfig.Builder b = DEFAULTS.toBuilder();
     SparsityConfig s = DEFAULTS.sparsity();
@@ -176,6 +236,25 @@ final class TrainCommand implements Command {
         line.hasOption("lambda-schedule") ? SparsityConfig.Schedule.parse(line.getOptionValue("lambda-schedule"))
             : s.schedule(),
         integer(line, "lambda-steps", s.scheduleSteps())));
+    String method = Methods.byId(line.getOptionValue("method", DEFAULTS.method())).id();
+    for (Map.Entry<String, Set<String>> e : METHOD_OPTIONS.entrySet()) {
+      if (line.hasOption(e.getKey()) && !e.getValue().contains(method)) {
+        throw new Lora4jException("--" + e.getKey() + " applies to --method " + String.join(" or ",
+            e.getValue().stream().sorted().toList()) + ", not " + method);
+      }
+    }
+    SaloraConfig sa = DEFAULTS.salora();
+    b.salora(new SaloraConfig(real(line, "l0-lambda", sa.l0Lambda()), real(line, "target-sparsity",
+        sa.targetSparsity()), real(line, "sparsity-warmup", sa.sparsityWarmup()), real(line, "l0-lr", sa.l0Lr()),
+        real(line, "l0-droprate-init", sa.droprateInit()), real(line, "ortho-weight", sa.orthoWeight())));
+    b.transform(line.hasOption("transform") ? TransformKind.parse(line.getOptionValue("transform"))
+        : DEFAULTS.transform());
+    NestedRankConfig n = DEFAULTS.nested();
+    n = new NestedRankConfig(line.hasOption("dylora-mode") ? NestedRankConfig.Mode.parse(line.getOptionValue(
+        "dylora-mode")) : n.mode(), n.exportRank(), n.autoExportRank(), real(line, "tolerance", n.tolerance()),
+        integer(line, "sweep-examples", n.sweepExamples()), real(line, "erat-depth-min", n.depthMin()),
+        real(line, "erat-start", n.start()), real(line, "erat-ramp", n.ramp()), real(line, "erat-window", n.window()));
+    b.nested(line.hasOption("export-rank") ? n.withExportRank(line.getOptionValue("export-rank")) : n);
     return b.build();
   }
 

@@ -53,6 +53,7 @@ public final class Trainer {
     List<LinearModule> targets = method.adaptsModules()
         ? run.base().description().resolveTargets(config.targets())
         : List.of();
+    method.validate(config, run.dev() != null);
     LabelSet labels = LabelSet.of(run.train());
     TsvDataset train = subset(run.train(), config.maxTrain(), config.seed());
     List<Example> trainExamples;

@@ -26,6 +26,9 @@ import java.util.Map;
  * @param checkpointEvery write a resumable checkpoint every N steps; 0 = never
  * @param logEvery report training loss every N steps
  * @param device {@code auto}, {@code cpu} or {@code gpu}
+ * @param salora SaLoRA's gates and regularisers (used by {@code salora} only)
+ * @param transform MTLoRA's structure of T (used by {@code mtlora} only)
+ * @param nested DyLoRA / ERAT-DLoRA rank sampling and export rank (used by {@code dylora}, {@code erat})
  */
 public record TrainingConfig(
     String method,
@@ -51,7 +54,10 @@ public record TrainingConfig(
     int checkpointEvery,
     int logEvery,
     DeviceChoice device,
-    SparsityConfig sparsity) {
+    SparsityConfig sparsity,
+    SaloraConfig salora,
+    TransformKind transform,
+    NestedRankConfig nested) {
 
   public TrainingConfig {
     require(rank >= 1, "--rank must be at least 1, not " + rank);
@@ -75,6 +81,10 @@ public record TrainingConfig(
     java.util.Objects.requireNonNull(pooling, "pooling");
     java.util.Objects.requireNonNull(device, "device");
     java.util.Objects.requireNonNull(sparsity, "sparsity");
+    java.util.Objects.requireNonNull(salora, "salora");
+    java.util.Objects.requireNonNull(transform, "transform");
+    java.util.Objects.requireNonNull(nested, "nested");
+    require(nested.exportRank() <= rank, "--export-rank " + nested.exportRank() + " exceeds --rank " + rank);
   }
 
   private static void require(boolean ok, String message) {
@@ -126,6 +136,14 @@ public record TrainingConfig(
     m.put("sparsity-lambda", sparsity.lambda());
     m.put("lambda-schedule", sparsity.schedule().id());
     m.put("lambda-steps", sparsity.scheduleSteps());
+    // Method-specific options only for their method: provenance stays readable and lists what mattered.
+    switch (method) {
+      case "salora" -> m.putAll(salora.toMap());
+      case "mtlora" -> m.put("transform", transform.id());
+      case "dylora" -> m.putAll(nested.toMap(false));
+      case "erat" -> m.putAll(nested.toMap(true));
+      default -> { }
+    }
     return m;
   }
 
@@ -155,6 +173,9 @@ public record TrainingConfig(
     private int logEvery = 10;
     private DeviceChoice device = DeviceChoice.AUTO;
     private SparsityConfig sparsity = SparsityConfig.DEFAULT;
+    private SaloraConfig salora = SaloraConfig.DEFAULT;
+    private TransformKind transform = TransformKind.FULL;
+    private NestedRankConfig nested = NestedRankConfig.DEFAULT;
 
     private Builder() {}
 
@@ -183,6 +204,9 @@ public record TrainingConfig(
       logEvery = c.logEvery;
       device = c.device;
       sparsity = c.sparsity;
+      salora = c.salora;
+      transform = c.transform;
+      nested = c.nested;
     }
 
     public Builder method(String v) { method = v; return this; }
@@ -210,12 +234,15 @@ public record TrainingConfig(
     public Builder logEvery(int v) { logEvery = v; return this; }
     public Builder device(DeviceChoice v) { device = v; return this; }
     public Builder sparsity(SparsityConfig v) { sparsity = v; return this; }
+    public Builder salora(SaloraConfig v) { salora = v; return this; }
+    public Builder transform(TransformKind v) { transform = v; return this; }
+    public Builder nested(NestedRankConfig v) { nested = v; return this; }
 
     public TrainingConfig build() {
       return new TrainingConfig(method, targets, rank, alpha, dropout, rslora, pooling, headDropout, epochs,
           batchSize, learningRate, headLearningRate == null ? learningRate : headLearningRate, weightDecay,
           warmupRatio, maxGradNorm, seed, maxLength, maxTrain, evalEvery, keepBest, checkpointEvery, logEvery,
-          device, sparsity);
+          device, sparsity, salora, transform, nested);
     }
   }
 }

@@ -139,7 +139,7 @@ class TrainerTest {
   void unknownMethodsAndTargetsAreNamed() {
     Lora4jException e = assertThrows(Lora4jException.class, () -> Trainer.train(
         new TrainingRun(tiny().method("qlora").build(), base, train, dev, null, false, "x"), TrainingListener.NONE));
-    assertEquals("unknown method 'qlora'; known: lora, sora, probe", e.getMessage());
+    assertEquals("unknown method 'qlora'; known: lora, sora, salora, mtlora, dylora, erat, probe", e.getMessage());
     e = assertThrows(Lora4jException.class, () -> Trainer.train(
         new TrainingRun(tiny().targets("query,gate").build(), base, train, dev, null, false, "x"),
         TrainingListener.NONE));

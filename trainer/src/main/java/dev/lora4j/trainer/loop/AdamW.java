@@ -7,6 +7,7 @@ import java.nio.FloatBuffer;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.ToDoubleFunction;
 
 /**
  * AdamW (Loshchilov and Hutter) as PyTorch's {@code torch.optim.AdamW} computes it: decoupled weight
@@ -29,9 +30,18 @@ public final class AdamW implements AutoCloseable {
 
   /** Moments start at zero for every AdamW-updated parameter. */
   public AdamW(List<TrainableParameter> parameters, NDManager parent) {
+    this(parameters, parent, TrainableParameter.Updater.METHOD);
+  }
+
+  /** A method's own optimizer: moments for every one of {@code parameters}, whatever its updater. */
+  public static AdamW forMethod(List<TrainableParameter> parameters, NDManager parent) {
+    return new AdamW(parameters, parent, null);
+  }
+
+  private AdamW(List<TrainableParameter> parameters, NDManager parent, TrainableParameter.Updater skip) {
     this.manager = parent.newSubManager();
     for (TrainableParameter p : parameters) {
-      if (p.updater() != TrainableParameter.Updater.METHOD) {
+      if (p.updater() != skip) {
         m.put(p.name(), manager.zeros(p.array().getShape()));
         v.put(p.name(), manager.zeros(p.array().getShape()));
       }
@@ -40,14 +50,31 @@ public final class AdamW implements AutoCloseable {
 
   /** One step over {@code parameters} (METHOD-updated ones are skipped) with their gradients as they are now. */
   public void step(List<TrainableParameter> parameters, double adapterLr, double headLr, double weightDecay) {
+    step(parameters, p -> p.updater() == TrainableParameter.Updater.HEAD ? headLr : adapterLr, weightDecay,
+        TrainableParameter.Updater.METHOD);
+  }
+
+  /**
+   * One step of a method's own AdamW over all of {@code parameters}, each at {@code lr.applyAsDouble(p)};
+   * a negative rate ascends (Lagrange multipliers). {@code completedSteps} sets the bias correction,
+   * so the optimizer needs no state besides its moments after a resume.
+   */
+  public void methodStep(List<TrainableParameter> parameters, ToDoubleFunction<TrainableParameter> lr,
+      double weightDecay, long completedSteps) {
+    steps = completedSteps;
+    step(parameters, lr, weightDecay, null);
+  }
+
+  private void step(List<TrainableParameter> parameters, ToDoubleFunction<TrainableParameter> rate,
+      double weightDecay, TrainableParameter.Updater skip) {
     steps++;
     double bc1 = 1 - Math.pow(BETA1, steps);
     double bc2 = 1 - Math.pow(BETA2, steps);
     for (TrainableParameter p : parameters) {
-      if (p.updater() == TrainableParameter.Updater.METHOD) {
+      if (p.updater() == skip) {
         continue;
       }
-      double lr = p.updater() == TrainableParameter.Updater.HEAD ? headLr : adapterLr;
+      double lr = rate.applyAsDouble(p);
       NDArray w = p.array();
       NDArray g = w.getGradient();
       NDArray mi = m.get(p.name());
@@ -71,6 +98,14 @@ public final class AdamW implements AutoCloseable {
     Map<String, float[]> s = new LinkedHashMap<>();
     m.forEach((k, a) -> s.put(k + ".adam_m", a.toFloatArray()));
     v.forEach((k, a) -> s.put(k + ".adam_v", a.toFloatArray()));
+    return s;
+  }
+
+  /** The moment arrays themselves by {@code <parameter>.adam_m} / {@code .adam_v}: a method's checkpoint buffers. */
+  public Map<String, NDArray> moments() {
+    Map<String, NDArray> s = new LinkedHashMap<>();
+    m.forEach((k, a) -> s.put(k + ".adam_m", a));
+    v.forEach((k, a) -> s.put(k + ".adam_v", a));
     return s;
   }
 

@@ -141,7 +141,12 @@ public final class TrainingLoop {
     if (config.keepBest() && bestWeights != null) {
       load(bestWeights);
     }
-    TrainingSummary summary = new TrainingSummary(step, config.keepBest() ? best : last, last, lastLoss,
+    EvalReport kept = config.keepBest() ? best : last;
+    if (method.finish(dev.isEmpty() ? null : this::sweepAccuracy) && kept != null) {
+      // the method changed its export (e.g. picked ranks): report what the exported adapter scores
+      kept = remeasure(kept);
+    }
+    TrainingSummary summary = new TrainingSummary(step, kept, last, lastLoss,
         method.activeRanks(), method.initialRanks(), trainable(), trainNanos / 1e9, tokens,
         (System.nanoTime() - wallStart) / 1e9);
     listener.onFinish(summary);
@@ -211,6 +216,20 @@ public final class TrainingLoop {
       }
     }
     listener.onEvaluation(report);
+  }
+
+  private double sweepAccuracy(dev.lora4j.trainer.encoder.ModuleHook hook, int examples) {
+    List<Example> part = dev.subList(0, Math.min(examples, dev.size()));
+    return Evaluator.evaluate(encoder, hook, head, part, manager).accuracy();
+  }
+
+  private EvalReport remeasure(EvalReport kept) {
+    long t0 = System.nanoTime();
+    Evaluator.Result r = Evaluator.evaluate(encoder, method.hook(false), head, dev, manager);
+    EvalReport report = new EvalReport(kept.step(), kept.epoch(), r.accuracy(), r.loss(), r.examples(),
+        (System.nanoTime() - t0) / 1e9, method.activeRanks(), true);
+    listener.onEvaluation(report);
+    return report;
   }
 
   private Map<String, float[]> snapshot() {

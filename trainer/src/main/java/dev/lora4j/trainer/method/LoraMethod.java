@@ -14,6 +14,6 @@ public final class LoraMethod implements TrainingMethod {
 
   @Override
   public MethodState start(MethodSetup setup) {
-    return new LowRankState(setup, false, false);
+    return new LowRankState(setup);
   }
 }

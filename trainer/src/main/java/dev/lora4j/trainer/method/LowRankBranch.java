@@ -15,22 +15,22 @@ import java.util.Random;
  * The low-rank branch beside one frozen linear module, in the shared adapter shape
  * {@code delta W = scaling · B · T · diag(gate) · A}: the branch adds
  * {@code scaling · dropout(x) A^T diag(g) T^T B^T} to the module's output. Gate and T are optional
- * (LoRA has neither), and the branch can run on its first {@link #activeRank()} ranks only, which is
+ * {@link BranchFactor}s (LoRA has neither), and the branch can run on its first ranks only, which is
  * what nested-rank methods (DyLoRA, ERAT) train with.
  */
 public final class LowRankBranch {
   private final String module;
   private final NDArray a;
   private final NDArray b;
-  private final NDArray gate;
-  private final NDArray transform;
+  private final BranchFactor gate;
+  private final BranchFactor transform;
   private final double scaling;
   private final NDArray scale;
   private final float dropout;
   private int activeRank;
 
-  public LowRankBranch(String module, NDArray a, NDArray b, NDArray gate, NDArray transform, double scaling,
-      double dropout) {
+  public LowRankBranch(String module, NDArray a, NDArray b, BranchFactor gate, BranchFactor transform,
+      double scaling, double dropout) {
     this.module = module;
     this.a = a;
     this.b = b;
@@ -44,21 +44,19 @@ public final class LowRankBranch {
   }
 
   /**
-   * A fresh trainable branch: A drawn like PEFT's default (Kaiming-uniform, bound {@code 1/sqrt(in)}),
-   * B zero so the adapted model starts exactly at the base; gate of ones and T the identity when asked.
+   * A fresh trainable LoRA branch: A drawn like PEFT's default (Kaiming-uniform, bound
+   * {@code 1/sqrt(in)}), B zero so the adapted model starts exactly at the base.
    */
   public static LowRankBranch initial(String module, int in, int out, int rank, double scaling, double dropout,
-      boolean withGate, boolean withTransform, Random random, NDManager manager) {
+      BranchFactor gate, BranchFactor transform, Random random, NDManager manager) {
     float bound = (float) (1 / Math.sqrt(in));
     float[] av = new float[rank * in];
     for (int i = 0; i < av.length; i++) {
       av[i] = (random.nextFloat() * 2 - 1) * bound;
     }
-    NDArray a = leaf(manager.create(av, new Shape(rank, in)), module + ".lora_A");
-    NDArray b = leaf(manager.zeros(new Shape(out, rank)), module + ".lora_B");
-    NDArray g = withGate ? leaf(manager.ones(new Shape(rank)), module + ".lora_gate") : null;
-    NDArray t = withTransform ? leaf(manager.eye(rank), module + ".lora_T") : null;
-    return new LowRankBranch(module, a, b, g, t, scaling, dropout);
+    NDArray a = BranchFactor.trainable(manager.create(av, new Shape(rank, in)), module + ".lora_A");
+    NDArray b = BranchFactor.trainable(manager.zeros(new Shape(out, rank)), module + ".lora_B");
+    return new LowRankBranch(module, a, b, gate, transform, scaling, dropout);
   }
 
   /** A fixed branch for inference from an exported module (any form: gated, transformed or compact). */
@@ -66,12 +64,6 @@ public final class LowRankBranch {
     LowRankModule c = m.compact();
     return new LowRankBranch(c.module(), Arrays2.toArray(c.a(), manager), Arrays2.toArray(c.b(), manager), null,
         null, 1.0, 0.0);
-  }
-
-  private static NDArray leaf(NDArray x, String name) {
-    x.setName(name);
-    x.setRequiresGradient(true);
-    return x;
   }
 
   public String module() {
@@ -82,16 +74,20 @@ public final class LowRankBranch {
     return (int) a.getShape().get(0);
   }
 
-  /** Ranks the forward pass uses: the first {@code activeRank} of {@link #rank()}. */
+  /** Ranks the plain forward pass uses: the first {@code activeRank} of {@link #rank()}. */
   public int activeRank() {
     return activeRank;
   }
 
   public void setActiveRank(int r) {
+    requireRank(r);
+    activeRank = r;
+  }
+
+  private void requireRank(int r) {
     if (r < 0 || r > rank()) {
       throw new IllegalArgumentException(module + ": active rank " + r + " outside 0.." + rank());
     }
-    activeRank = r;
   }
 
   public NDArray a() {
@@ -103,12 +99,12 @@ public final class LowRankBranch {
   }
 
   /** Null when the method has no gate. */
-  public NDArray gate() {
+  public BranchFactor gate() {
     return gate;
   }
 
   /** Null when the method has no transformation matrix. */
-  public NDArray transform() {
+  public BranchFactor transform() {
     return transform;
   }
 
@@ -116,31 +112,60 @@ public final class LowRankBranch {
     return scaling;
   }
 
-  /** {@code scaling · dropout(x) A^T diag(g) T^T B^T} for {@code x [..., in]}. */
+  /** {@code scaling · dropout(x) A^T diag(g) T^T B^T} over the first {@link #activeRank()} ranks. */
   public NDArray forward(NDArray x, boolean training) {
-    if (activeRank == 0) {
+    return forward(x, training, activeRank, 0);
+  }
+
+  /**
+   * The branch on its first {@code ranks} ranks, for {@code x [..., in]}; null when that is none. Ranks
+   * below {@code firstTrained} still take part but pass no gradient to A and B (DyLoRA's frozen
+   * mode: the leading ranks stay what they were while a later one learns on top of them).
+   */
+  public NDArray forward(NDArray x, boolean training, int ranks, int firstTrained) {
+    requireRank(ranks);
+    if (ranks == 0) {
       return null;
     }
-    boolean cut = activeRank < rank();
-    String r = "0:" + activeRank;
+    boolean cut = ranks < rank();
+    String r = "0:" + ranks;
     NDArray h = training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
-    h = Linear.linear(h, cut ? a.get(r) : a).singletonOrThrow();
+    NDArray av = cut ? a.get(r) : a;
+    NDArray bv = cut ? b.get(":," + r) : b;
+    if (firstTrained > 0) {
+      av = partlyDetached(av, firstTrained, 0);
+      bv = partlyDetached(bv, firstTrained, 1);
+    }
+    h = Linear.linear(h, av).singletonOrThrow();
     if (gate != null) {
-      h = h.mul(cut ? gate.get(r) : gate);
+      NDArray g = gate.value(training);
+      h = h.mul(cut ? g.get(r) : g);
     }
     if (transform != null) {
-      h = Linear.linear(h, cut ? transform.get(r + "," + r) : transform).singletonOrThrow();
+      NDArray t = transform.value(training);
+      h = Linear.linear(h, cut ? t.get(r + "," + r) : t).singletonOrThrow();
     }
-    NDArray out = Linear.linear(h, cut ? b.get(":," + r) : b).singletonOrThrow();
+    NDArray out = Linear.linear(h, bv).singletonOrThrow();
     return scale == null ? out : out.mul(scale);
+  }
+
+  /** {@code x} with its first {@code n} slices along {@code axis} cut off from autograd. */
+  private static NDArray partlyDetached(NDArray x, int n, int axis) {
+    long size = x.getShape().get(axis);
+    if (n >= size) {
+      return x.stopGradient();
+    }
+    String head = axis == 0 ? "0:" + n : ":,0:" + n;
+    String tail = axis == 0 ? n + ":" : ":," + n + ":";
+    return x.get(head).stopGradient().concat(x.get(tail), axis);
   }
 
   /** The branch as trained so far, all ranks, in the shared data model. */
   public LowRankModule export() {
     Matrix am = Arrays2.toMatrix(a);
     Matrix bm = Arrays2.toMatrix(b);
-    float[] g = gate == null ? null : gate.toFloatArray();
-    Matrix t = transform == null ? null : Arrays2.toMatrix(transform);
+    float[] g = gate == null ? null : gate.exported();
+    Matrix t = transform == null ? null : new Matrix(rank(), rank(), transform.exported());
     return new LowRankModule(module, am, bm, scaling, g, t);
   }
 }

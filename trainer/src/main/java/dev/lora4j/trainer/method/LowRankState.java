@@ -17,20 +17,39 @@ import java.util.Map;
  * by AdamW. Subclasses add gates, transforms or rank schedules through the {@link MethodState} hooks.
  */
 public class LowRankState implements MethodState {
+  /** Builds the gate or transform of one module's branch. */
+  @FunctionalInterface
+  public interface FactorMaker {
+    BranchFactor make(String module, int rank, NDManager manager);
+  }
+
   private final NDManager manager;
   private final Map<String, LowRankBranch> branches = new LinkedHashMap<>();
 
-  protected LowRankState(MethodSetup setup, boolean gates, boolean transforms) {
+  /** Plain LoRA branches: no gate, no transform. */
+  protected LowRankState(MethodSetup setup) {
+    this(setup, null, null);
+  }
+
+  /** @param gates null for no gate; @param transforms null for no transformation matrix */
+  protected LowRankState(MethodSetup setup, FactorMaker gates, FactorMaker transforms) {
     TrainingConfig c = setup.config();
     this.manager = setup.manager().newSubManager();
     for (LinearModule t : setup.targets()) {
+      BranchFactor g = gates == null ? null : gates.make(t.name(), c.rank(), manager);
+      BranchFactor tr = transforms == null ? null : transforms.make(t.name(), c.rank(), manager);
       branches.put(t.name(), LowRankBranch.initial(t.name(), t.inFeatures(), t.outFeatures(), c.rank(), c.scaling(),
-          c.dropout(), gates, transforms, setup.random(), manager));
+          c.dropout(), g, tr, setup.random(), manager));
     }
   }
 
   public Map<String, LowRankBranch> branches() {
     return Collections.unmodifiableMap(branches);
+  }
+
+  /** Owns the state's arrays; subclasses create theirs here too. */
+  protected NDManager manager() {
+    return manager;
   }
 
   @Override
@@ -49,17 +68,21 @@ public class LowRankState implements MethodState {
       p.add(new TrainableParameter(b.a().getName(), b.a(), TrainableParameter.Updater.ADAPTER, true));
       p.add(new TrainableParameter(b.b().getName(), b.b(), TrainableParameter.Updater.ADAPTER, true));
       if (b.transform() != null) {
-        p.add(new TrainableParameter(b.transform().getName(), b.transform(), TrainableParameter.Updater.ADAPTER,
-            true));
+        // No weight decay on T: decay pulls it toward 0, and T's neutral value is the identity.
+        for (NDArray t : b.transform().leaves()) {
+          p.add(new TrainableParameter(t.getName(), t, TrainableParameter.Updater.ADAPTER, false));
+        }
       }
       if (b.gate() != null) {
-        p.add(new TrainableParameter(b.gate().getName(), b.gate(), gateUpdater(), false));
+        for (NDArray g : b.gate().leaves()) {
+          p.add(new TrainableParameter(g.getName(), g, gateUpdater(), false));
+        }
       }
     }
     return p;
   }
 
-  /** Who steps the gates; SoRA keeps them out of AdamW. */
+  /** Who steps the gates; SoRA and SaLoRA keep them out of the main AdamW. */
   protected TrainableParameter.Updater gateUpdater() {
     return TrainableParameter.Updater.ADAPTER;
   }

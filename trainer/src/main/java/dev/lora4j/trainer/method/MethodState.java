@@ -18,6 +18,8 @@ import java.util.Map;
  *   <li>{@link #afterOptimizerStep} — e.g. the proximal step on SoRA gates ({@code METHOD} parameters).
  * </ol>
  *
+ * After the last step (and keep-best) the loop calls {@link #finish} once, then {@link #export}.
+ *
  * Gradients are zeroed by the loop after step 4. Everything a resume needs must be in
  * {@link #parameters()} or {@link #buffers()} (or follow from the step number).
  */
@@ -41,6 +43,16 @@ public interface MethodState extends AutoCloseable {
   }
 
   default void afterOptimizerStep(StepInfo step) {}
+
+  /**
+   * Called once when training is over, on the weights that will be exported: a method may tune its
+   * export here (DyLoRA's rank sweep). {@code dev} is null when the run has no dev set.
+   *
+   * @return true when this changed what the adapter computes, so its dev accuracy must be measured again
+   */
+  default boolean finish(DevScorer dev) {
+    return false;
+  }
 
   /** Live ranks per module (all ranks for plain LoRA). */
   Map<String, Integer> activeRanks();

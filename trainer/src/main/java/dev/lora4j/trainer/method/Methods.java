@@ -10,7 +10,8 @@ public final class Methods {
   private static final Map<String, TrainingMethod> METHODS = new LinkedHashMap<>();
 
   static {
-    for (TrainingMethod m : List.of(new LoraMethod(), new SoraMethod(), new ProbeMethod())) {
+    for (TrainingMethod m : List.of(new LoraMethod(), new SoraMethod(), new SaloraMethod(), new MtloraMethod(),
+        new DyloraMethod(), new EratMethod(), new ProbeMethod())) {
       METHODS.put(m.id(), m);
     }
   }

@@ -24,7 +24,6 @@ public final class ProbeMethod implements TrainingMethod {
 
   @Override
   public MethodState start(MethodSetup setup) {
-    return new LowRankState(new MethodSetup(List.of(), setup.config(), setup.manager(), setup.random()), false,
-        false);
+    return new LowRankState(new MethodSetup(List.of(), setup.config(), setup.manager(), setup.random()));
   }
 }

@@ -1,6 +1,7 @@
 package dev.lora4j.trainer.method;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
 import dev.lora4j.trainer.SparsityConfig;
 import java.nio.FloatBuffer;
 import java.util.LinkedHashMap;
@@ -38,7 +39,8 @@ public final class SoraMethod implements TrainingMethod {
     private double gateGradMeanAbs;
 
     State(MethodSetup setup) {
-      super(setup, true, false);
+      super(setup, (module, rank, m) -> BranchFactor.leaf(
+          BranchFactor.trainable(m.ones(new Shape(rank)), module + ".lora_gate")), null);
       this.sparsity = setup.config().sparsity();
     }
 
@@ -53,7 +55,7 @@ public final class SoraMethod implements TrainingMethod {
       double sumAbs = 0;
       int n = 0;
       for (LowRankBranch b : branches().values()) {
-        NDArray g = b.gate();
+        NDArray g = gateOf(b);
         float[] grad = g.getGradient().toFloatArray();
         for (float x : grad) {
           sumAbs += Math.abs(x);
@@ -71,7 +73,7 @@ public final class SoraMethod implements TrainingMethod {
       Map<String, Integer> r = new LinkedHashMap<>();
       for (LowRankBranch b : branches().values()) {
         int live = 0;
-        for (float v : b.gate().toFloatArray()) {
+        for (float v : gateOf(b).toFloatArray()) {
           if (v != 0f) {
             live++;
           }
@@ -79,6 +81,11 @@ public final class SoraMethod implements TrainingMethod {
         r.put(b.module(), live);
       }
       return r;
+    }
+
+    /** SoRA's gate is a single leaf, stepped here rather than by AdamW. */
+    private static NDArray gateOf(LowRankBranch b) {
+      return b.gate().leaves().get(0);
     }
 
     @Override

@@ -16,5 +16,8 @@ public interface TrainingMethod {
     return true;
   }
 
+  /** Refuses, before any work, options this method cannot run with (say, what needs a dev set). */
+  default void validate(dev.lora4j.trainer.TrainingConfig config, boolean hasDev) {}
+
   MethodState start(MethodSetup setup);
 }

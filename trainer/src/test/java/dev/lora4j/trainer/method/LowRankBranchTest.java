@@ -58,7 +58,7 @@ class LowRankBranchTest {
             new MethodSetup(d.resolveTargets(c.targets()), c, m, new Random(1)))) {
       for (LowRankBranch b : state.branches().values()) {
         fill(b.b(), rnd, 0.3f);
-        b.gate().set(FloatBuffer.wrap(new float[] {1.5f, 0f, -0.7f, 0.2f}));
+        b.gate().leaves().get(0).set(FloatBuffer.wrap(new float[] {1.5f, 0f, -0.7f, 0.2f}));
       }
       float[] djl = hidden(enc, state.hook(false), m);
       Map<String, Matrix> deltas = new HashMap<>();
@@ -83,7 +83,7 @@ class LowRankBranchTest {
   void truncatedBranchUsesOnlyItsLeadingRanks() {
     Engines.pytorch();
     try (NDManager m = NDManager.newBaseManager(Device.cpu(), Engines.PYTORCH)) {
-      LowRankBranch b = LowRankBranch.initial("x", 5, 3, 4, 1.0, 0, false, false, new Random(2), m);
+      LowRankBranch b = LowRankBranch.initial("x", 5, 3, 4, 1.0, 0, null, null, new Random(2), m);
       fill(b.b(), new Random(3), 1f);
       NDArray x = m.randomNormal(new Shape(2, 5));
       b.setActiveRank(2);
