@@ -5,7 +5,8 @@
 # Not part of CI: on 2 CPU cores the full data takes hours (run it with nohup; logs go to $OUT/*.log).
 #   OUT        where adapters and logs go (default lora4j-out/results)
 #   EPOCHS     epochs for the adapters (default 1); PROBE_EPOCHS for the probe (default 2)
-#   MAX_TRAIN  training examples after a seeded shuffle, 0 = all 67,349 (default 0)
+#   MAX_TRAIN  training examples after a seeded shuffle, 0 = all 6,920 (default 0)
+#   SORA_LAMBDA, SORA_GATE_LR  SoRA's final L1 strength and gate step (default 5e-4, 200)
 #   ONLY       space-separated run names to train (default: all); others already in $OUT are reused
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,7 +39,7 @@ train() { # name, options...
 A="--lr 1e-3 --epochs $EPOCHS"
 train probe --method probe --lr 5e-3 --epochs "$PROBE_EPOCHS"
 train lora-r8 --method lora --rank 8 --alpha 16 $A
-train sora-r16 --method sora --rank 16 --alpha 32 $A --gate-lr 200 --sparsity-lambda 1e-4 --lambda-schedule linear
+train sora-r16 --method sora --rank 16 --alpha 32 $A --gate-lr "${SORA_GATE_LR:-200}" --sparsity-lambda "${SORA_LAMBDA:-5e-4}" --lambda-schedule linear
 train salora-r16 --method salora --rank 16 --alpha 32 $A --target-sparsity 0.5
 train mtlora-r8 --method mtlora --rank 8 --alpha 16 $A --transform full
 train dylora-r8 --method dylora --rank 8 --alpha 16 $A --export-rank auto

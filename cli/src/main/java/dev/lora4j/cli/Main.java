@@ -31,7 +31,7 @@ public final class Main {
   /** Every command, in the order a new user meets them. */
   static Main standard() {
     return new Main(List.of(new InspectCommand(), new TrainCommand(), new EvalCommand(), new ExportCommand(),
-        new RunCommand(), new ServeCommand(), new BenchCommand()));
+        new RunCommand(), new ServeCommand(), new BenchCommand(), new DemoCommand()));
   }
 
   public static void main(String[] args) {
@@ -86,6 +86,16 @@ public final class Main {
     sb.append("Usage: lora4j <command> [options]   (lora4j <command> --help for details)\n\nCommands:\n");
     commands.values().forEach(c -> sb.append(String.format("  %-9s %s%n", c.name(), c.summary())));
     sb.append("\nBase models: 'minilm-l6' (embedded, the default) or a directory with model.onnx + tokenizer.json.\n");
+    return sb.toString();
+  }
+
+  /** Every command's help as one markdown page: docs/CLI.md, kept equal to this by a test. */
+  String reference() {
+    StringBuilder sb = new StringBuilder("# lora4j command line\n\nGenerated from `./lora4j <command> --help`; ")
+        .append("a test keeps this page equal to the real help.\n\n```\n").append(overview()).append("```\n");
+    for (Command c : commands.values()) {
+      sb.append("\n## ").append(c.name()).append("\n\n```\n").append(help(c)).append("```\n");
+    }
     return sb.toString();
   }
 

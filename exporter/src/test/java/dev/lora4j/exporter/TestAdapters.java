@@ -4,6 +4,7 @@ import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.BaseModelRef;
 import dev.lora4j.models.adapter.LowRankModule;
 import dev.lora4j.models.adapter.Provenance;
+import dev.lora4j.models.adapter.SyntheticAdapters;
 import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.base.LinearModule;
@@ -21,22 +22,11 @@ final class TestAdapters {
   enum Kind { LORA, GATED, GATED_WITH_T }
 
   static Matrix random(Random rnd, int rows, int cols, double std) {
-    float[] v = new float[rows * cols];
-    for (int i = 0; i < v.length; i++) {
-      v[i] = (float) (rnd.nextGaussian() * std);
-    }
-    return new Matrix(rows, cols, v);
+    return SyntheticAdapters.random(rnd, rows, cols, std);
   }
 
   static TaskHead classifier(int hidden, int labels, TaskHead.Pooling pooling, long seed) {
-    Random rnd = new Random(seed);
-    float[] bias = new float[labels];
-    List<String> names = new ArrayList<>();
-    for (int i = 0; i < labels; i++) {
-      bias[i] = (float) rnd.nextGaussian() * 0.1f;
-      names.add("label" + i);
-    }
-    return TaskHead.classifier(pooling, random(rnd, labels, hidden, 1.0), bias, names);
+    return SyntheticAdapters.classifier(new Random(seed), hidden, labels, pooling);
   }
 
   /**

@@ -9,7 +9,7 @@ import dev.lora4j.models.adapter.MixedBatchStacks;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
 import dev.lora4j.models.adapter.ortformat.OrtAdapter;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
-import dev.lora4j.models.export.AdapterSidecar;
+import dev.lora4j.models.export.AdapterFiles;
 import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.models.export.ExportManifest;
 import dev.lora4j.runtime.registry.AdapterRegistry;
@@ -23,7 +23,8 @@ import java.util.Map;
  * exported for another base (SHA-256), unknown modules, wrong shapes, NaN weights.
  *
  * <p>Sources: an {@code .onnx_adapter} file with its {@code .adapter.json} sidecar beside it (what
- * {@code lora4j export} writes), or the bare adapter name of one in the export directory.
+ * {@code lora4j export} writes), or a PEFT adapter directory, which is compacted on load. A PEFT
+ * adapter without lora4j's record of its base model is checked by module names and shapes only.
  */
 final class AdapterLoader implements AdapterRegistry.Loader<ResidentAdapter> {
   private final Path exportDir;
@@ -46,37 +47,16 @@ final class AdapterLoader implements AdapterRegistry.Loader<ResidentAdapter> {
   @Override
   public AdapterRegistry.Loaded<ResidentAdapter> load(String name, Object source) {
     Path file = ((Path) source).toAbsolutePath();
-    if (Files.isDirectory(file)) {
-      throw new Lora4jException(file + ": the runtime loads .onnx_adapter files; export this adapter first "
-          + "(lora4j export --format multi)");
-    }
-    if (!Files.isRegularFile(file)) {
+    if (!Files.exists(file)) {
       throw new Lora4jException(file + ": no such adapter file");
     }
-    String fileName = file.getFileName().toString();
-    if (!fileName.endsWith(OrtAdapterFile.EXTENSION)) {
-      throw new Lora4jException(file + ": not an " + OrtAdapterFile.EXTENSION + " file");
-    }
-    Path sidecarFile = file.resolveSibling(
-        ExportLayout.sidecar(fileName.substring(0, fileName.length() - OrtAdapterFile.EXTENSION.length())));
-    if (!Files.isRegularFile(sidecarFile)) {
-      throw new Lora4jException(file + ": its sidecar " + sidecarFile.getFileName()
-          + " (labels, pooling, base model) is missing");
-    }
-    byte[] bytes;
-    try {
-      bytes = Files.readAllBytes(file);
-    } catch (java.io.IOException e) {
-      throw new Lora4jException(file + ": cannot read (" + e.getMessage() + ")", e);
-    }
-    OrtAdapter parsed = OrtAdapterFile.fromBytes(bytes, file.toString());
-    AdapterSidecar sidecar = AdapterSidecar.read(sidecarFile);
-    Adapter adapter = MultiAdapterParameters.toAdapter(parsed, sidecar).withName(name);
+    Adapter adapter = AdapterFiles.read(file).compact().withName(name);
     requireFits(adapter, file);
+    OrtAdapter parameters = MultiAdapterParameters.of(adapter);
     try {
-      OrtLoraAdapter ort = OrtLoraAdapter.create(bytes);
-      return new AdapterRegistry.Loaded<>(new ResidentAdapter(adapter, ort, parsed.dataBytes(), file.toString()),
-          ort, parsed.dataBytes());
+      OrtLoraAdapter ort = OrtLoraAdapter.create(OrtAdapterFile.toBytes(parameters));
+      return new AdapterRegistry.Loaded<>(new ResidentAdapter(adapter, ort, parameters.dataBytes(), file.toString()),
+          ort, parameters.dataBytes());
     } catch (OrtException e) {
       throw new Lora4jException(file + ": ONNX Runtime refused the adapter: " + e.getMessage(), e);
     }
@@ -85,7 +65,8 @@ final class AdapterLoader implements AdapterRegistry.Loader<ResidentAdapter> {
   private void requireFits(Adapter adapter, Path file) {
     String want = manifest.base().onnxSha256();
     String have = adapter.base().onnxSha256();
-    if (have == null || !have.equals(want)) {
+    boolean unknown = have == null || have.isEmpty(); // a PEFT adapter from elsewhere records no base file
+    if (!unknown && !have.equals(want)) {
       throw new Lora4jException(file + ": this adapter was exported for base model '" + adapter.base().id()
           + "' (ONNX SHA-256 " + abbreviate(have) + "), but this runtime serves '" + manifest.base().id()
           + "' (" + abbreviate(want) + ")");

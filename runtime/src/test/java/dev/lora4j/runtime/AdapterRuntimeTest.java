@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.adapter.PeftAdapters;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -93,6 +94,21 @@ class AdapterRuntimeTest {
     }
     for (int i = 0; i < 40; i++) {
       assertMatches(ExportFixture.NAMES.get(i % 4), ExportFixture.TEXTS.get(i % 6), fs.get(i).get(30, TimeUnit.SECONDS));
+    }
+  }
+
+  @Test
+  void loadsAPeftDirectoryToo() {
+    Path peft = tmp.resolve("alpha-peft");
+    PeftAdapters.write(fx.adapters.get("alpha"), peft);
+    rt.load("alpha-peft", peft);
+    try {
+      for (String t : ExportFixture.TEXTS) {
+        Prediction p = rt.predict("alpha-peft", t);
+        assertTrue(ExportFixture.maxAbsDiff(fx.expected.get("alpha").get(t), p.logits()) <= TOLERANCE);
+      }
+    } finally {
+      rt.unload("alpha-peft");
     }
   }
 

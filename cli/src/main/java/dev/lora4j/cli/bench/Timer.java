@@ -3,16 +3,16 @@ package dev.lora4j.cli.bench;
 import java.util.Arrays;
 
 /** Median wall time of a repeated action, after warm-up: robust to the odd slow run on a busy machine. */
-final class Timer {
+public final class Timer {
   @FunctionalInterface
-  interface Action {
+  public interface Action {
     void run() throws Exception;
   }
 
   private Timer() {}
 
   /** Median milliseconds of {@code runs} timed calls after {@code warmup} untimed ones. */
-  static double medianMs(int warmup, int runs, Action a) throws Exception {
+  public static double medianMs(int warmup, int runs, Action a) throws Exception {
     for (int i = 0; i < warmup; i++) {
       a.run();
     }

@@ -31,6 +31,7 @@ public final class DjlEncoder implements AutoCloseable {
   private final float maskConstant;
   private final NDManager manager;
   private final Map<String, NDArray> w = new LinkedHashMap<>();
+  private final Scalars scalars;
 
   private DjlEncoder(EncoderDescription base, NDManager parent) {
     this.spec = base.spec();
@@ -39,6 +40,7 @@ public final class DjlEncoder implements AutoCloseable {
       throw new Lora4jException(base + ": unsupported activation " + spec.activation());
     }
     this.manager = parent.newSubManager();
+    this.scalars = new Scalars(manager);
     for (Map.Entry<String, FloatTensor> e : base.weights().entrySet()) {
       NDArray a = manager.create(e.getValue().data(), new Shape(e.getValue().shape()));
       a.setName(e.getKey());
@@ -102,7 +104,7 @@ public final class DjlEncoder implements AutoCloseable {
     NDArray q = heads(linear(l, ModuleKind.QUERY, x, hook), batch, seq, heads, hd);
     NDArray k = heads(linear(l, ModuleKind.KEY, x, hook), batch, seq, heads, hd);
     NDArray v = heads(linear(l, ModuleKind.VALUE, x, hook), batch, seq, heads, hd);
-    NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).div((float) Math.sqrt(hd)).add(maskAdd);
+    NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).div(scalars.of((float) Math.sqrt(hd))).add(maskAdd);
     NDArray ctx = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(batch, seq, spec.hidden());
     NDArray attn = linear(l, ModuleKind.ATTENTION_OUTPUT, ctx, hook);
     x = layerNorm(attn.add(x), "encoder.layer." + l + ".attention.output.LayerNorm");
@@ -135,8 +137,9 @@ public final class DjlEncoder implements AutoCloseable {
       return Activation.gelu(x);
     }
     // tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-    NDArray inner = x.pow(3).mul(0.044715f).add(x).mul((float) Math.sqrt(2 / Math.PI)).tanh();
-    return inner.add(1f).mul(x).mul(0.5f);
+    NDArray inner = x.pow(scalars.of(3f)).mul(scalars.of(0.044715f)).add(x)
+        .mul(scalars.of((float) Math.sqrt(2 / Math.PI))).tanh();
+    return inner.add(scalars.of(1f)).mul(x).mul(scalars.of(0.5f));
   }
 
   @Override

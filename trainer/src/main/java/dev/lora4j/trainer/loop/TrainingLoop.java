@@ -173,6 +173,11 @@ public final class TrainingLoop {
             + "; lower --lr (now " + config.learningRate() + ")");
       }
       gradNorm = GradientClipping.clip(params, config.maxGradNorm());
+      if (!Double.isFinite(gradNorm)) {
+        // clipping cannot rescue an infinite norm, and one AdamW step on it would poison every weight
+        throw new Lora4jException("training diverged at step " + (info.step() + 1) + ": the gradient norm is "
+            + gradNorm + "; lower --lr (now " + config.learningRate() + ")");
+      }
       adam.step(params, info.learningRate(), headLr, config.weightDecay());
       method.afterOptimizerStep(info);
       GradientClipping.zero(params);

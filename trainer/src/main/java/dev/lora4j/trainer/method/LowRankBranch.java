@@ -8,6 +8,7 @@ import ai.djl.nn.norm.Dropout;
 import dev.lora4j.models.adapter.LowRankModule;
 import dev.lora4j.models.tensor.Matrix;
 import dev.lora4j.trainer.Arrays2;
+import dev.lora4j.trainer.encoder.Scalars;
 import java.util.Random;
 
 /**
@@ -24,6 +25,7 @@ public final class LowRankBranch {
   private final BranchFactor gate;
   private final BranchFactor transform;
   private final double scaling;
+  private final NDArray scale;
   private final float dropout;
   private int activeRank;
 
@@ -35,6 +37,8 @@ public final class LowRankBranch {
     this.gate = gate;
     this.transform = transform;
     this.scaling = scaling;
+    // a scalar array owned by the branch, never mul(Number): see Scalars for why
+    this.scale = scaling == 1.0 ? null : new Scalars(a.getManager()).of((float) scaling);
     this.dropout = (float) dropout;
     this.activeRank = (int) a.getShape().get(0);
   }
@@ -141,7 +145,8 @@ public final class LowRankBranch {
       NDArray t = transform.value(training);
       h = Linear.linear(h, cut ? t.get(r + "," + r) : t).singletonOrThrow();
     }
-    return Linear.linear(h, bv).singletonOrThrow().mul((float) scaling);
+    NDArray out = Linear.linear(h, bv).singletonOrThrow();
+    return scale == null ? out : out.mul(scale);
   }
 
   /** {@code x} with its first {@code n} slices along {@code axis} cut off from autograd. */

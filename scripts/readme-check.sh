@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every ./lora4j command shown in README.md, in order, on the real base model and SST-2, so the
+# README cannot rot. Called by .ci/run after the tests; CliReferenceTest checks that each README
+# command appears here verbatim. Takes a few minutes on two CPU cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK="$(mktemp -d)"
+trap 'kill "${SERVER:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+step() { echo; echo "== readme-check: $*"; }
+
+step "./lora4j demo"
+./lora4j demo --quiet --out "$WORK/demo" | tail -n 6
+
+# the README's five steps, verbatim (they write adapters/ and export/, which git ignores)
+run() { echo "+ $*"; "$@"; }
+step "five steps"
+run ./lora4j inspect minilm-l6 | head -n 12
+run ./lora4j train --method sora --rank 16 --epochs 1 --out adapters/sst2-sora --quiet | tail -n 3
+run ./lora4j export --adapter adapters/sst2-sora --out export/sst2 | tail -n 4
+run ./lora4j run --base export/sst2 --adapter sst2-sora "a gripping , funny film"
+./lora4j serve --base export/sst2 --port 8080 > "$WORK/serve.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 1 60); do
+  if curl -sf http://127.0.0.1:8080/health > /dev/null; then break; fi
+  sleep 1
+done
+curl -sf http://127.0.0.1:8080/predict -d '{"adapter": "sst2-sora", "text": "a gripping , funny film"}'
+echo
+kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+echo "readme-check: every README command ran"
