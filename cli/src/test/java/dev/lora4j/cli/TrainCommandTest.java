@@ -68,7 +68,7 @@ class TrainCommandTest {
         r.err().strip());
     MainTest.Run m = MainTest.run("train", "--method", "magic", "--out", dir.resolve("x").toString());
     assertEquals(2, m.code());
-    assertTrue(m.err().contains("unknown method 'magic'; known: lora, sora, probe"), m.err());
+    assertTrue(m.err().contains("unknown method 'magic'; known: lora, sora, salora, mtlora, dylora, erat, probe"), m.err());
     assertFalse(m.err().contains("\tat "), m.err());
   }
 }
