@@ -42,8 +42,10 @@ train lora-r8 --method lora --rank 8 --alpha 16 $A
 train sora-r16 --method sora --rank 16 --alpha 32 $A --gate-lr "${SORA_GATE_LR:-200}" --sparsity-lambda "${SORA_LAMBDA:-5e-4}" --lambda-schedule linear
 train salora-r16 --method salora --rank 16 --alpha 32 $A --target-sparsity 0.5
 train mtlora-r8 --method mtlora --rank 8 --alpha 16 $A --transform full
-train dylora-r8 --method dylora --rank 8 --alpha 16 $A --export-rank auto
-train erat-r8 --method erat --rank 8 --alpha 16 $A --export-rank auto
+# the rank sweep scores 200 dev sentences per probe (about 37 probes): tolerance 1% = 2 sentences
+SWEEP="--export-rank auto --sweep-examples 200 --tolerance 0.01"
+train dylora-r8 --method dylora --rank 8 --alpha 16 $A $SWEEP
+train erat-r8 --method erat --rank 8 --alpha 16 $A $SWEEP
 
 java ${LORA4J_JAVA_OPTS:--Xmx8g} -Dai.djl.offline=true -Djava.awt.headless=true \
   -cp "$ROOT/cli/target/classes:$(cat "$ROOT/cli/target/lora4j.classpath")" \

@@ -2,6 +2,7 @@ package dev.lora4j.trainer.method;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Activation;
+import dev.lora4j.trainer.encoder.Scalars;
 
 /**
  * The hard-concrete distribution of Louizos, Welling and Kingma, "Learning Sparse Neural Networks
@@ -45,20 +46,24 @@ public final class HardConcrete {
     return Math.log(1 - p) - Math.log(p);
   }
 
-  /** One sample per entry of {@code logAlpha}, with noise from the engine's (seeded) generator. */
-  public static NDArray sample(NDArray logAlpha) {
+  /**
+   * One sample per entry of {@code logAlpha}, with noise from the engine's (seeded) generator. The
+   * multipliers come from {@code scalars} because backward reads them (see {@link Scalars}); adding
+   * or subtracting a number is safe, its backward does not.
+   */
+  public static NDArray sample(NDArray logAlpha, Scalars scalars) {
     NDArray u = logAlpha.getManager().randomUniform(EPS, 1 - EPS, logAlpha.getShape());
     NDArray noise = u.log().sub(u.neg().add(1f).log());
-    NDArray s = Activation.sigmoid(noise.add(logAlpha).div((float) BETA));
-    return s.mul((float) (ZETA - GAMMA)).add((float) GAMMA).clip(0f, 1f);
+    NDArray s = Activation.sigmoid(noise.add(logAlpha).mul(scalars.of((float) (1 / BETA))));
+    return s.mul(scalars.of((float) (ZETA - GAMMA))).add((float) GAMMA).clip(0f, 1f);
   }
 
   public static NDArray expectedL0(NDArray logAlpha) {
     return Activation.sigmoid(logAlpha.sub((float) (BETA * Math.log(-GAMMA / ZETA))));
   }
 
-  public static NDArray testGate(NDArray logAlpha) {
-    return Activation.sigmoid(logAlpha).mul((float) (ZETA - GAMMA)).add((float) GAMMA).clip(0f, 1f);
+  public static NDArray testGate(NDArray logAlpha, Scalars scalars) {
+    return Activation.sigmoid(logAlpha).mul(scalars.of((float) (ZETA - GAMMA))).add((float) GAMMA).clip(0f, 1f);
   }
 
   static double sigmoid(double x) {

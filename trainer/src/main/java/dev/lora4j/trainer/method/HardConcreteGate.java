@@ -3,6 +3,7 @@ package dev.lora4j.trainer.method;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.lora4j.trainer.encoder.Scalars;
 import java.util.List;
 
 /**
@@ -12,9 +13,11 @@ import java.util.List;
  */
 public final class HardConcreteGate implements BranchFactor {
   private final NDArray logAlpha;
+  private final Scalars scalars;
 
   public HardConcreteGate(NDArray logAlpha) {
     this.logAlpha = logAlpha;
+    this.scalars = new Scalars(logAlpha.getManager());
   }
 
   /** Every log-alpha at {@code HardConcrete.logAlphaForDropRate(dropRate)}. */
@@ -34,7 +37,7 @@ public final class HardConcreteGate implements BranchFactor {
 
   @Override
   public NDArray value(boolean training) {
-    return training ? HardConcrete.sample(logAlpha) : HardConcrete.testGate(logAlpha);
+    return training ? HardConcrete.sample(logAlpha, scalars) : HardConcrete.testGate(logAlpha, scalars);
   }
 
   @Override

@@ -3,6 +3,7 @@ package dev.lora4j.trainer.method;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import dev.lora4j.trainer.SaloraConfig;
+import dev.lora4j.trainer.encoder.Scalars;
 import dev.lora4j.trainer.loop.AdamW;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -50,11 +51,14 @@ public final class SaloraMethod implements TrainingMethod {
     private final AdamW l0Adam;
     private double lastDensity = Double.NaN;
     private double lastOrtho = Double.NaN;
+    /** Multipliers inside the loss graph (backward reads them; see Scalars). */
+    private final Scalars scalars;
 
     State(MethodSetup setup) {
       super(setup, (module, rank, m) -> HardConcreteGate.initial(module, rank, setup.config().salora().droprateInit(),
           m), null);
       this.config = setup.config().salora();
+      this.scalars = new Scalars(manager());
       this.lambda1 = BranchFactor.trainable(manager().zeros(new Shape(1)), "salora.lambda1");
       this.lambda2 = BranchFactor.trainable(manager().zeros(new Shape(1)), "salora.lambda2");
       for (TrainableParameter p : super.parameters()) {
@@ -101,17 +105,18 @@ public final class SaloraMethod implements TrainingMethod {
       if (live == null) {
         return null;
       }
-      NDArray density = live.div((float) initialRanks());
+      NDArray density = live.mul(scalars.of(1f / initialRanks()));
       lastDensity = density.getFloat();
       lastOrtho = ortho.getFloat();
       NDArray sparsityTerm;
       if (config.hasTarget()) {
+        // subtracting a number is safe: the backward of sub does not read it
         NDArray gap = density.sub((float) (1 - config.targetAt(step.progress())));
         sparsityTerm = lambda1.mul(gap).add(lambda2.mul(gap.square())).sum();
       } else {
-        sparsityTerm = live.mul((float) config.l0Lambda());
+        sparsityTerm = live.mul(scalars.of((float) config.l0Lambda()));
       }
-      return sparsityTerm.add(ortho.mul((float) config.orthoWeight()));
+      return sparsityTerm.add(ortho.mul(scalars.of((float) config.orthoWeight())));
     }
 
     @Override

@@ -7,6 +7,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.lora4j.trainer.Engines;
+import dev.lora4j.trainer.encoder.Scalars;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -57,8 +58,8 @@ class HardConcreteTest {
       float[] la = {-4f, -1f, 0f, 0.5f, 3f};
       NDArray x = m.create(la);
       float[] e = HardConcrete.expectedL0(x).toFloatArray();
-      float[] t = HardConcrete.testGate(x).toFloatArray();
-      float[] s = HardConcrete.sample(x).toFloatArray();
+      float[] t = HardConcrete.testGate(x, new Scalars(m)).toFloatArray();
+      float[] s = HardConcrete.sample(x, new Scalars(m)).toFloatArray();
       for (int i = 0; i < la.length; i++) {
         assertEquals(HardConcrete.expectedL0(la[i]), e[i], 1e-6);
         assertEquals(HardConcrete.testGate(la[i]), t[i], 1e-6);

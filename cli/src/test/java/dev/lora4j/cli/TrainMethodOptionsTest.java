@@ -1,0 +1,47 @@
+package dev.lora4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lora4j.models.Lora4jException;
+import dev.lora4j.trainer.NestedRankConfig;
+import dev.lora4j.trainer.TrainingConfig;
+import dev.lora4j.trainer.TransformKind;
+import org.apache.commons.cli.DefaultParser;
+import org.junit.jupiter.api.Test;
+
+/** The method options of {@code lora4j train}: parsed into the config, refused for other methods. */
+class TrainMethodOptionsTest {
+  static TrainingConfig parse(String... args) throws Exception {
+    return TrainCommand.config(new DefaultParser().parse(new TrainCommand().options(), args));
+  }
+
+  @Test
+  void methodOptionsReachTheConfig() throws Exception {
+    TrainingConfig s = parse("--method", "salora", "--target-sparsity", "0.4", "--ortho-weight", "0.05");
+    assertEquals(0.4, s.salora().targetSparsity());
+    assertEquals(0.05, s.salora().orthoWeight());
+    assertEquals(TransformKind.DUAL, parse("--method", "mtlora", "--transform", "dual").transform());
+    TrainingConfig d = parse("--method", "dylora", "--dylora-mode", "frozen", "--export-rank", "auto",
+        "--tolerance", "0.01");
+    assertEquals(NestedRankConfig.Mode.FROZEN, d.nested().mode());
+    assertTrue(d.nested().autoExportRank());
+    assertEquals("auto", d.toMap().get("export-rank"));
+    assertEquals(0.75, parse("--method", "erat", "--erat-depth-min", "0.75").nested().depthMin());
+  }
+
+  @Test
+  void badOrMisplacedOptionsAreNamed() {
+    Lora4jException e = assertThrows(Lora4jException.class, () -> parse("--method", "lora", "--transform", "psd"));
+    assertEquals("--transform applies to --method mtlora, not lora", e.getMessage());
+    e = assertThrows(Lora4jException.class, () -> parse("--method", "salora", "--export-rank", "2"));
+    assertEquals("--export-rank applies to --method dylora or erat, not salora", e.getMessage());
+    e = assertThrows(Lora4jException.class, () -> parse("--method", "mtlora", "--transform", "diagonal"));
+    assertEquals("--transform must be full, psd, staged or dual, not 'diagonal'", e.getMessage());
+    e = assertThrows(Lora4jException.class, () -> parse("--method", "salora", "--target-sparsity", "1.5"));
+    assertEquals("--target-sparsity must be in [0, 1), not 1.5", e.getMessage());
+    e = assertThrows(Lora4jException.class, () -> parse("--method", "dylora", "--rank", "4", "--export-rank", "6"));
+    assertEquals("--export-rank 6 exceeds --rank 4", e.getMessage());
+  }
+}
