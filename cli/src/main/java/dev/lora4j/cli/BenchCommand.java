@@ -79,7 +79,7 @@ final class BenchCommand implements Command {
         sentences.addAll(FALLBACK_SENTENCES);
       }
     }
-    int runs = RuntimeOptionsCli.intOption(line, "runs", 30);
+    int runs = OptionValues.integer(line, "runs", 30);
     Path work = Files.createTempDirectory("lora4j-bench");
     try {
       RuntimeBenchmark.Report r = new RuntimeBenchmark(base, sentences, runs, s -> out.println("bench: " + s)).run(work);

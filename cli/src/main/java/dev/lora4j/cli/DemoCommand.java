@@ -99,8 +99,8 @@ final class DemoCommand implements Command {
     Path outDir = Path.of(line.getOptionValue("out", "lora4j-demo"));
     Path data = line.hasOption("data") ? Path.of(line.getOptionValue("data")) : DataDefaults.SST2;
     boolean full = line.hasOption("full");
-    int epochs = RuntimeOptionsCli.intOption(line, "epochs", full ? 3 : 1);
-    int maxTrain = RuntimeOptionsCli.intOption(line, "max-train", 0);
+    int epochs = OptionValues.integer(line, "epochs", full ? 3 : 1);
+    int maxTrain = OptionValues.integer(line, "max-train", 0);
     TsvDataset train = TsvDataset.read(data.resolve("train.tsv"));
     TsvDataset dev = TsvDataset.read(data.resolve("dev.tsv"));
 

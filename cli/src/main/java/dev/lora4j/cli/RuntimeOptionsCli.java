@@ -25,22 +25,10 @@ final class RuntimeOptionsCli {
     RuntimeOptions d = RuntimeOptions.defaults();
     RuntimeOptions o = d.withSession(d.session()
         .withDevice(Device.parse(line.getOptionValue("device", "auto")))
-        .withThreads(intOption(line, "threads", 0)));
-    int tokens = intOption(line, "max-tokens", d.maxTokens());
+        .withThreads(OptionValues.integer(line, "threads", 0)));
+    int tokens = OptionValues.integer(line, "max-tokens", d.maxTokens());
     return new RuntimeOptions(o.session(), o.adapterBudgetBytes(), tokens, o.maxTextChars(), o.maxBatch(),
         o.batchWindow(), o.batchRows(), o.queueCapacity());
-  }
-
-  static int intOption(CommandLine line, String name, int fallback) {
-    String v = line.getOptionValue(name);
-    if (v == null) {
-      return fallback;
-    }
-    try {
-      return Integer.parseInt(v.trim());
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("--" + name + " needs a whole number, not '" + v + "'");
-    }
   }
 
   static java.nio.file.Path requireBase(CommandLine line) {

@@ -71,8 +71,8 @@ final class ServeCommand implements Command {
     Path adapters = Path.of(line.getOptionValue("adapters", base.toString()));
     ServerSettings d = ServerSettings.defaults();
     ServerSettings settings = d.withHost(line.getOptionValue("host", d.host()))
-        .withPort(RuntimeOptionsCli.intOption(line, "port", d.port()))
-        .withMaxBatch(RuntimeOptionsCli.intOption(line, "max-batch", d.maxBatch()));
+        .withPort(OptionValues.integer(line, "port", d.port()))
+        .withMaxBatch(OptionValues.integer(line, "max-batch", d.maxBatch()));
     AdapterRuntime rt = AdapterRuntime.open(base, RuntimeOptionsCli.parse(line));
     for (Path f : adapterFiles(adapters)) {
       String file = f.getFileName().toString();

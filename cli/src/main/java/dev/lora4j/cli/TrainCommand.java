@@ -210,32 +210,32 @@ final class TrainCommand implements Command {
     SparsityConfig s = DEFAULTS.sparsity();
     b.method(Methods.byId(line.getOptionValue("method", DEFAULTS.method())).id());
     b.targets(line.getOptionValue("targets", DEFAULTS.targets()));
-    b.rank(integer(line, "rank", DEFAULTS.rank()));
-    b.alpha(real(line, "alpha", DEFAULTS.alpha()));
+    b.rank(OptionValues.integer(line, "rank", DEFAULTS.rank()));
+    b.alpha(OptionValues.real(line, "alpha", DEFAULTS.alpha()));
     b.rslora(line.hasOption("rslora"));
-    b.dropout(real(line, "dropout", DEFAULTS.dropout()));
+    b.dropout(OptionValues.real(line, "dropout", DEFAULTS.dropout()));
     b.pooling(line.hasOption("pooling") ? Pooling.parse(line.getOptionValue("pooling")) : DEFAULTS.pooling());
-    b.headDropout(real(line, "head-dropout", DEFAULTS.headDropout()));
-    b.epochs(integer(line, "epochs", DEFAULTS.epochs()));
-    b.batchSize(integer(line, "batch-size", DEFAULTS.batchSize()));
-    double lr = real(line, "lr", DEFAULTS.learningRate());
+    b.headDropout(OptionValues.real(line, "head-dropout", DEFAULTS.headDropout()));
+    b.epochs(OptionValues.integer(line, "epochs", DEFAULTS.epochs()));
+    b.batchSize(OptionValues.integer(line, "batch-size", DEFAULTS.batchSize()));
+    double lr = OptionValues.real(line, "lr", DEFAULTS.learningRate());
     b.learningRate(lr);
-    b.headLearningRate(real(line, "head-lr", lr));
-    b.weightDecay(real(line, "weight-decay", DEFAULTS.weightDecay()));
-    b.warmupRatio(real(line, "warmup", DEFAULTS.warmupRatio()));
-    b.maxGradNorm(real(line, "max-grad-norm", DEFAULTS.maxGradNorm()));
-    b.seed(integer(line, "seed", (int) DEFAULTS.seed()));
-    b.maxLength(integer(line, "max-length", DEFAULTS.maxLength()));
-    b.maxTrain(integer(line, "max-train", 0));
-    b.evalEvery(integer(line, "eval-every", 0));
+    b.headLearningRate(OptionValues.real(line, "head-lr", lr));
+    b.weightDecay(OptionValues.real(line, "weight-decay", DEFAULTS.weightDecay()));
+    b.warmupRatio(OptionValues.real(line, "warmup", DEFAULTS.warmupRatio()));
+    b.maxGradNorm(OptionValues.real(line, "max-grad-norm", DEFAULTS.maxGradNorm()));
+    b.seed(OptionValues.integer(line, "seed", (int) DEFAULTS.seed()));
+    b.maxLength(OptionValues.integer(line, "max-length", DEFAULTS.maxLength()));
+    b.maxTrain(OptionValues.integer(line, "max-train", 0));
+    b.evalEvery(OptionValues.integer(line, "eval-every", 0));
     b.keepBest(!line.hasOption("no-keep-best"));
-    b.checkpointEvery(integer(line, "checkpoint-every", 0));
-    b.logEvery(integer(line, "log-every", DEFAULTS.logEvery()));
+    b.checkpointEvery(OptionValues.integer(line, "checkpoint-every", 0));
+    b.logEvery(OptionValues.integer(line, "log-every", DEFAULTS.logEvery()));
     b.device(DeviceChoice.parse(line.getOptionValue("device", "auto")));
-    b.sparsity(new SparsityConfig(real(line, "gate-lr", s.gateLr()), real(line, "sparsity-lambda", s.lambda()),
+    b.sparsity(new SparsityConfig(OptionValues.real(line, "gate-lr", s.gateLr()), OptionValues.real(line, "sparsity-lambda", s.lambda()),
         line.hasOption("lambda-schedule") ? SparsityConfig.Schedule.parse(line.getOptionValue("lambda-schedule"))
             : s.schedule(),
-        integer(line, "lambda-steps", s.scheduleSteps())));
+        OptionValues.integer(line, "lambda-steps", s.scheduleSteps())));
     String method = Methods.byId(line.getOptionValue("method", DEFAULTS.method())).id();
     for (Map.Entry<String, Set<String>> e : METHOD_OPTIONS.entrySet()) {
       if (line.hasOption(e.getKey()) && !e.getValue().contains(method)) {
@@ -244,42 +244,18 @@ final class TrainCommand implements Command {
       }
     }
     SaloraConfig sa = DEFAULTS.salora();
-    b.salora(new SaloraConfig(real(line, "l0-lambda", sa.l0Lambda()), real(line, "target-sparsity",
-        sa.targetSparsity()), real(line, "sparsity-warmup", sa.sparsityWarmup()), real(line, "l0-lr", sa.l0Lr()),
-        real(line, "l0-droprate-init", sa.droprateInit()), real(line, "ortho-weight", sa.orthoWeight())));
+    b.salora(new SaloraConfig(OptionValues.real(line, "l0-lambda", sa.l0Lambda()), OptionValues.real(line, "target-sparsity",
+        sa.targetSparsity()), OptionValues.real(line, "sparsity-warmup", sa.sparsityWarmup()), OptionValues.real(line, "l0-lr", sa.l0Lr()),
+        OptionValues.real(line, "l0-droprate-init", sa.droprateInit()), OptionValues.real(line, "ortho-weight", sa.orthoWeight())));
     b.transform(line.hasOption("transform") ? TransformKind.parse(line.getOptionValue("transform"))
         : DEFAULTS.transform());
     NestedRankConfig n = DEFAULTS.nested();
     n = new NestedRankConfig(line.hasOption("dylora-mode") ? NestedRankConfig.Mode.parse(line.getOptionValue(
-        "dylora-mode")) : n.mode(), n.exportRank(), n.autoExportRank(), real(line, "tolerance", n.tolerance()),
-        integer(line, "sweep-examples", n.sweepExamples()), real(line, "erat-depth-min", n.depthMin()),
-        real(line, "erat-start", n.start()), real(line, "erat-ramp", n.ramp()), real(line, "erat-window", n.window()));
+        "dylora-mode")) : n.mode(), n.exportRank(), n.autoExportRank(), OptionValues.real(line, "tolerance", n.tolerance()),
+        OptionValues.integer(line, "sweep-examples", n.sweepExamples()), OptionValues.real(line, "erat-depth-min", n.depthMin()),
+        OptionValues.real(line, "erat-start", n.start()), OptionValues.real(line, "erat-ramp", n.ramp()), OptionValues.real(line, "erat-window", n.window()));
     b.nested(line.hasOption("export-rank") ? n.withExportRank(line.getOptionValue("export-rank")) : n);
     return b.build();
-  }
-
-  private static int integer(CommandLine line, String option, int fallback) {
-    String v = line.getOptionValue(option);
-    if (v == null) {
-      return fallback;
-    }
-    try {
-      return Integer.parseInt(v.trim());
-    } catch (NumberFormatException e) {
-      throw new Lora4jException("--" + option + " needs a whole number, not '" + v + "'");
-    }
-  }
-
-  private static double real(CommandLine line, String option, double fallback) {
-    String v = line.getOptionValue(option);
-    if (v == null) {
-      return fallback;
-    }
-    try {
-      return Double.parseDouble(v.trim());
-    } catch (NumberFormatException e) {
-      throw new Lora4jException("--" + option + " needs a number, not '" + v + "'");
-    }
   }
 
   private static void report(PrintStream out, TrainingResult r, Path outDir) {
