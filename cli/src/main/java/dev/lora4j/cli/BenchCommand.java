@@ -5,6 +5,7 @@ import dev.lora4j.cli.bench.RuntimeBenchmark;
 import dev.lora4j.models.base.BaseModelCatalog;
 import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.io.AtomicFiles;
+import dev.lora4j.trainer.data.TsvDataset;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -70,7 +71,7 @@ final class BenchCommand implements Command {
     if (Files.isRegularFile(data)) {
       // sentences of median length: every compared run then pads to about the same length, so the
       // ratios measure batching and switching, not how ragged one batch happens to be
-      List<String> all = new ArrayList<>(RunCommand.readTsv(data).stream().map(r -> r[0]).toList());
+      List<String> all = new ArrayList<>(TsvDataset.readTexts(data).texts());
       all.sort(java.util.Comparator.comparingInt((String x) -> x.split(" ").length).thenComparing(x -> x));
       int from = Math.max(0, all.size() / 2 - 16);
       sentences.addAll(all.subList(from, Math.min(all.size(), from + 32)));

@@ -114,16 +114,9 @@ final class ExportCommand implements Command {
 
   /** Layers in the plot: the base's, read from the module names the adapters use. */
   private static int layers(List<Adapter> adapters) {
-    int max = 0;
-    for (Adapter a : adapters) {
-      for (String m : a.modules().keySet()) {
-        java.util.regex.Matcher x = java.util.regex.Pattern.compile("^encoder\\.layer\\.(\\d+)\\.").matcher(m);
-        if (x.find()) {
-          max = Math.max(max, Integer.parseInt(x.group(1)) + 1);
-        }
-      }
-    }
-    return Math.max(max, 1);
+    int max = adapters.stream().flatMap(a -> a.modules().keySet().stream())
+        .mapToInt(m -> ModuleKind.layerOf(m).orElse(-1)).max().orElse(-1);
+    return Math.max(max + 1, 1);
   }
 
   private static void summary(PrintStream out, ExportResult r, int layers, long sourceBytes) {

@@ -9,8 +9,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.HeatMapChart;
 import org.knowm.xchart.HeatMapChartBuilder;
@@ -21,7 +19,6 @@ import org.knowm.xchart.HeatMapChartBuilder;
  * rank was pruned). One glance shows where the adapter kept its capacity.
  */
 final class RankPlot {
-  private static final Pattern MODULE = Pattern.compile("^encoder\\.layer\\.(\\d+)\\.(.+)$");
   private static final Color[] SCALE = {new Color(0xF7FBFF), new Color(0x9ECAE1), new Color(0x4292C6)};
 
   private RankPlot() {}
@@ -50,9 +47,9 @@ final class RankPlot {
     List<String> y = Arrays.stream(ModuleKind.values()).map(ModuleKind::shortName).toList();
     int[][] grid = new int[layers][ModuleKind.values().length];
     ranks.forEach((module, rank) -> {
-      Matcher m = MODULE.matcher(module);
-      if (m.matches() && Integer.parseInt(m.group(1)) < layers) {
-        grid[Integer.parseInt(m.group(1))][ModuleKind.parse(m.group(2)).ordinal()] = rank;
+      int layer = ModuleKind.layerOf(module).orElse(layers);
+      if (layer < layers) {
+        grid[layer][ModuleKind.ofModule(module).ordinal()] = rank;
       }
     });
     List<Number[]> cells = new ArrayList<>();

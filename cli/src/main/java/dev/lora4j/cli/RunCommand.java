@@ -1,15 +1,12 @@
 package dev.lora4j.cli;
 
-import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
 import dev.lora4j.runtime.AdapterRuntime;
 import dev.lora4j.runtime.Prediction;
-import java.io.IOException;
+import dev.lora4j.trainer.data.LabeledText;
+import dev.lora4j.trainer.data.TsvDataset;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.apache.commons.cli.CommandLine;
@@ -40,7 +37,7 @@ final class RunCommand implements Command {
     return """
         Runs texts through the runtime: the export's multi-adapter base graph with the adapter
         activated. Prints the label and every label's probability per text. With --input, reads a
-        TSV file (header line; the 'sentence' column, or the first; a 'label' column if present) and
+        TSV file (header line; the 'sentence' or 'text' column; a 'label' column if present) and
         reports accuracy when labels are there.
         Examples:
           lora4j run --base export/sst2 --adapter sst2-sora "a gripping, funny film"
@@ -105,19 +102,19 @@ final class RunCommand implements Command {
   }
 
   private static void evaluate(AdapterRuntime rt, String name, Path tsv, PrintStream out) {
-    List<String[]> rows = readTsv(tsv);
+    List<LabeledText> rows = TsvDataset.readTexts(tsv).rows();
     int correct = 0;
     int labelled = 0;
     for (int start = 0; start < rows.size(); start += CHUNK) {
-      List<String[]> chunk = rows.subList(start, Math.min(rows.size(), start + CHUNK));
-      List<Prediction> ps = rt.predict(name, chunk.stream().map(r -> r[0]).toList());
+      List<LabeledText> chunk = rows.subList(start, Math.min(rows.size(), start + CHUNK));
+      List<Prediction> ps = rt.predict(name, chunk.stream().map(LabeledText::text).toList());
       for (int i = 0; i < chunk.size(); i++) {
-        String gold = chunk.get(i)[1];
+        String gold = chunk.get(i).label();
         if (gold != null) {
           labelled++;
           correct += ps.get(i).label().equals(gold) ? 1 : 0;
         } else {
-          out.println(format(ps.get(i), chunk.get(i)[0]));
+          out.println(format(ps.get(i), chunk.get(i).text()));
         }
       }
     }
@@ -125,34 +122,5 @@ final class RunCommand implements Command {
       out.printf(Locale.ROOT, "accuracy %.2f%% (%d of %d) on %s with adapter %s%n", 100.0 * correct / labelled,
           correct, labelled, tsv, name);
     }
-  }
-
-  /** Rows as {text, label-or-null}. */
-  static List<String[]> readTsv(Path tsv) {
-    List<String> lines;
-    try {
-      lines = Files.readAllLines(tsv, StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      throw new Lora4jException(tsv + ": cannot read (" + e.getMessage() + ")", e);
-    }
-    if (lines.isEmpty()) {
-      throw new Lora4jException(tsv + ": empty file (expected a header line such as 'sentence<TAB>label')");
-    }
-    List<String> header = List.of(lines.get(0).split("\t", -1));
-    int text = Math.max(0, header.indexOf("sentence"));
-    int label = header.indexOf("label");
-    List<String[]> rows = new ArrayList<>();
-    for (int i = 1; i < lines.size(); i++) {
-      if (lines.get(i).isBlank()) {
-        continue;
-      }
-      String[] f = lines.get(i).split("\t", -1);
-      if (f.length != header.size()) {
-        throw new Lora4jException(tsv + ": line " + (i + 1) + " has " + f.length + " columns, the header has "
-            + header.size());
-      }
-      rows.add(new String[] {f[text], label >= 0 ? f[label] : null});
-    }
-    return rows;
   }
 }

@@ -17,18 +17,25 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.ToDoubleFunction;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
- * Writes {@code docs/RESULTS.md} from adapters trained by {@code scripts/train-results.sh}: dev
- * accuracy, ranks kept (table and heat map per adapter), trainable parameters, exported adapter size,
- * training and wall time and training tokens/s per method, and the
- * training-versus-inference throughput line (ONNX Runtime on the same base model and machine).
+ * Writes the training section of {@code docs/RESULTS.md} from adapters trained by
+ * {@code scripts/train-results.sh}: per method, dev accuracy as mean ± sample standard deviation over
+ * the seeds present, ranks kept, trainable parameters, exported adapter size, training and wall time
+ * and training tokens/s; ranks kept per module for the first seed (table and heat map per method);
+ * the training-versus-inference throughput line (ONNX Runtime on the same base model and machine).
  * Not a test: it reads real runs.
  *
- * <p>Usage: {@code TrainResults <results-dir> <out.md> <commands-file> <method-dir>...}
+ * <p>Usage: {@code TrainResults <results-dir> <out.md> <commands-file> <run>...}, where every run was
+ * trained into {@code <results-dir>/s<seed>/<run>}.
  */
 public final class TrainResults {
   private TrainResults() {}
@@ -37,76 +44,119 @@ public final class TrainResults {
     Path results = Path.of(args[0]);
     Path out = Path.of(args[1]);
     String commands = Files.readString(Path.of(args[2]));
-    List<Adapter> adapters = new ArrayList<>();
+    List<Integer> seeds = seeds(results);
+    Map<String, List<Adapter>> runs = new LinkedHashMap<>();
     for (int i = 3; i < args.length; i++) {
-      Path dir = results.resolve(args[i]);
-      if (Files.isDirectory(dir)) {
-        adapters.add(PeftAdapters.read(dir));
-      } else {
-        System.err.println("skipping " + dir + ": not trained (yet)");
+      List<Adapter> trained = new ArrayList<>();
+      for (int seed : seeds) {
+        Path dir = results.resolve("s" + seed).resolve(args[i]);
+        if (Files.isDirectory(dir)) {
+          trained.add(PeftAdapters.read(dir));
+        } else {
+          System.err.println("skipping " + dir + ": not trained (yet)");
+        }
+      }
+      if (!trained.isEmpty()) {
+        runs.put(args[i], trained);
       }
     }
     BaseModel base = BaseModel.open("minilm-l6");
     TsvDataset data = TsvDataset.read(DataDefaults.resolve(null, "train", "train.tsv"));
     double inference = ortTokensPerSecond(base, data.texts().subList(0, 2048), 64, 32);
+    List<Adapter> first = runs.values().stream().map(l -> l.get(0)).toList();
 
     StringBuilder md = new StringBuilder();
     md.append("## Training results: SST-2 on all-MiniLM-L6-v2\n\n");
     md.append("Produced by `scripts/train-results.sh` on this machine (")
-        .append(Runtime.getRuntime().availableProcessors()).append(" CPU cores, no GPU, other builds running "
-            + "beside it, so times are pessimistic). Dev set: ../shared/data/sst2/dev.tsv (1,821 sentences). "
-            + "Reference: a linear probe on frozen MiniLM (logistic regression) reaches 81.1%. "
-            + "Every run: seed 42, the same " + trainExamples(adapters) + " training sentences (seeded subset of "
-            + "SST-2 train), max length 64, batch 32; options per run under Commands.\n\n");
-    md.append("| method | dev accuracy | ranks kept / initial | trainable parameters | exported adapter | steps | "
-        + "train time | wall time | training tokens/s |\n|---|---|---|---|---|---|---|---|---|\n");
-    for (Adapter a : adapters) {
-      Map<String, Object> m = a.provenance().metrics();
+        .append(Runtime.getRuntime().availableProcessors()).append(" CPU cores, no GPU). Dev set: "
+            + "../shared/data/sst2/dev.tsv (1,821 sentences). Reference: a linear probe on frozen MiniLM (logistic "
+            + "regression) reaches 81.1%. Every run: the same " + trainExamples(first) + " training sentences, max "
+            + "length 64, batch 32, one budget per method (options under Commands); seeds ")
+        .append(seeds.stream().map(String::valueOf).collect(Collectors.joining(", ")))
+        .append(" (seed = initialisation, dropout and data order). Accuracy is the mean ± sample standard deviation "
+            + "over the seeds, the other columns are means; ranges are min–max over the seeds.\n\n");
+    md.append("| method | dev accuracy (%) | per seed | ranks kept / initial | trainable parameters | exported "
+        + "adapter | steps | train time | wall time | training tokens/s |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    runs.forEach((run, adapters) -> {
+      Adapter a = adapters.get(0);
       Map<String, Object> h = a.provenance().hyperParameters();
       String label = a.provenance().method() + ("probe".equals(a.provenance().method()) ? "" : " r=" + h.get("rank"));
-      md.append(String.format(Locale.ROOT, "| %s | %.2f%% | %s / %s | %,d | %s | %s | %.0f s | %.0f s | %.0f |%n",
-          label, 100 * num(m, "dev_accuracy"), m.get("ranks_kept"), m.get("ranks_initial"),
-          (long) num(m, "trainable_parameters"), kib(exportedBytes(a)), m.get("steps"), num(m, "train_seconds"),
-          num(m, "wall_seconds"), num(m, "train_tokens_per_second")));
-    }
+      Spread acc = spread(adapters, x -> 100 * num(x.provenance().metrics(), "dev_accuracy"));
+      md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s / %s | %,d | %s KiB | %s | %.0f s | %.0f s | %.0f |%n",
+          label, acc.meanSd(2),
+          adapters.stream().map(x -> String.format(Locale.ROOT, "%.2f", 100 * num(x.provenance().metrics(),
+              "dev_accuracy"))).collect(Collectors.joining(" / ")),
+          spread(adapters, x -> num(x.provenance().metrics(), "ranks_kept")).meanRange(0),
+          a.provenance().metrics().get("ranks_initial"),
+          (long) num(a.provenance().metrics(), "trainable_parameters"),
+          spread(adapters, x -> exportedBytes(x) / 1024.0).meanRange(1),
+          a.provenance().metrics().get("steps"),
+          spread(adapters, x -> num(x.provenance().metrics(), "train_seconds")).mean(),
+          spread(adapters, x -> num(x.provenance().metrics(), "wall_seconds")).mean(),
+          spread(adapters, x -> num(x.provenance().metrics(), "train_tokens_per_second")).mean()));
+    });
     md.append("\nExported adapter: the compact adapter (dead ranks dropped, gates / T / scaling folded into B) as "
         + "an ONNX Runtime `.onnx_adapter` file, classifier head included. Wall time: the whole `train` call "
         + "(tokenizing, training, evaluations, rank sweeps).\n");
-    md.append("\n### Ranks kept per module\n\n");
-    int layers = base.description().spec().layers();
-    Path docs = out.toAbsolutePath().getParent();
-    for (Adapter a : adapters) {
-      if (a.modules().isEmpty()) {
-        continue;
-      }
-      String png = "results-ranks-" + a.name() + ".png";
-      int rank = ((Number) a.provenance().hyperParameters().get("rank")).intValue();
-      Map<String, Integer> trained = new LinkedHashMap<>();
-      a.modules().keySet().forEach(k -> trained.put(k, rank));
-      Files.createDirectories(docs);
-      Files.write(docs.resolve(png), RankPlot.png(a.name(), layers, trained, a.compact().ranks()));
-      md.append("**").append(a.name()).append("** (").append(a.provenance().method()).append(")\n\n")
-          .append("![ranks of ").append(a.name()).append("](").append(png).append(")\n\n")
-          .append("| module | ranks |\n|---|---|\n");
-      a.modules().keySet().forEach(k -> md.append("| ").append(k).append(" | ")
-          .append(a.compact().ranks().getOrDefault(k, 0)).append(" |\n"));
-      md.append('\n');
-    }
+    appendRanks(md, first, base.description().spec().layers(), out.toAbsolutePath().getParent(), seeds.get(0));
     md.append("### Training vs inference throughput\n\n");
-    double best = adapters.stream().filter(a -> !"probe".equals(a.provenance().method()))
+    double best = runs.values().stream().flatMap(List::stream).filter(a -> !"probe".equals(a.provenance().method()))
         .mapToDouble(a -> num(a.provenance().metrics(), "train_tokens_per_second")).max().orElse(0);
     md.append(String.format(Locale.ROOT, "ONNX Runtime inference (base graph, 2 threads, batches of 32, max length "
         + "64, 2,048 SST-2 train sentences): %.0f tokens/s. Fastest adapter training above: %.0f tokens/s "
         + "(forward + backward + optimizer). Ratio %.2f (goal >= 0.30).%n%n", inference, best,
         inference > 0 ? best / inference : 0));
     md.append("### Hyper-parameters\n\n");
-    for (Adapter a : adapters) {
+    for (Adapter a : first) {
       md.append("- **").append(a.name()).append("**: ").append(a.provenance().hyperParameters()).append('\n');
     }
     md.append("\n### Commands\n\n```\n").append(commands.strip()).append("\n```\n");
     Files.createDirectories(out.toAbsolutePath().getParent());
     dev.lora4j.cli.bench.ResultsDoc.replaceSection(out, "training", md.toString());
     System.out.print(md);
+  }
+
+  /** One table, modules down and methods across, then each method's heat map (layers x module types). */
+  private static void appendRanks(StringBuilder md, List<Adapter> adapters, int layers, Path docs, int seed)
+      throws Exception {
+    List<Adapter> adapted = adapters.stream().filter(a -> !a.modules().isEmpty()).toList();
+    md.append("\n### Ranks kept per module (seed ").append(seed).append(")\n\n| module |");
+    adapted.forEach(a -> md.append(' ').append(a.name()).append(" |"));
+    md.append("\n|---|").append("---|".repeat(adapted.size())).append('\n');
+    Set<String> modules = new LinkedHashSet<>();
+    adapted.forEach(a -> modules.addAll(a.modules().keySet()));
+    for (String module : modules) {
+      md.append("| ").append(module).append(" |");
+      adapted.forEach(a -> md.append(' ').append(a.modules().containsKey(module)
+          ? String.valueOf(a.compact().ranks().getOrDefault(module, 0)) : "-").append(" |"));
+      md.append('\n');
+    }
+    md.append('\n');
+    Files.createDirectories(docs);
+    for (Adapter a : adapted) {
+      String png = "results-ranks-" + a.name() + ".png";
+      int rank = ((Number) a.provenance().hyperParameters().get("rank")).intValue();
+      Map<String, Integer> trained = new LinkedHashMap<>();
+      a.modules().keySet().forEach(k -> trained.put(k, rank));
+      Files.write(docs.resolve(png), RankPlot.png(a.name(), layers, trained, a.compact().ranks()));
+      md.append("![ranks of ").append(a.name()).append("](").append(png).append(")\n\n");
+    }
+  }
+
+  /** The seeds trained so far: the {@code s<seed>} directories under the results directory, in order. */
+  private static List<Integer> seeds(Path results) throws Exception {
+    try (Stream<Path> dirs = Files.list(results)) {
+      List<Integer> seeds = dirs.filter(Files::isDirectory).map(p -> p.getFileName().toString())
+          .filter(n -> n.matches("s\\d+")).map(n -> Integer.parseInt(n.substring(1))).sorted().toList();
+      if (seeds.isEmpty()) {
+        throw new IllegalArgumentException("no s<seed> directories in " + results);
+      }
+      return seeds;
+    }
+  }
+
+  private static Spread spread(List<Adapter> adapters, ToDoubleFunction<Adapter> value) {
+    return Spread.of(adapters.stream().mapToDouble(value).toArray());
   }
 
   private static String trainExamples(List<Adapter> adapters) {

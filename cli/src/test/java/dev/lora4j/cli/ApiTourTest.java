@@ -9,6 +9,7 @@ import dev.lora4j.exporter.ExportRequest;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.PeftAdapters;
 import dev.lora4j.models.testing.TinyBert;
+import dev.lora4j.models.testing.TinySentiment;
 import dev.lora4j.runtime.AdapterRuntime;
 import dev.lora4j.runtime.Prediction;
 import dev.lora4j.trainer.BaseModel;
@@ -33,8 +34,8 @@ class ApiTourTest {
   void trainExportServe(@TempDir Path dir) throws Exception {
     Path tiny = TinyBert.writeBaseModel(dir.resolve("tiny"), 4);
     Path data = Files.createDirectories(dir.resolve("data"));
-    DemoCommandTest.writeSentiment(data.resolve("train.tsv"), 128, 1);
-    DemoCommandTest.writeSentiment(data.resolve("dev.tsv"), 32, 2);
+    TinySentiment.writeTsv(data.resolve("train.tsv"), 128, 1);
+    TinySentiment.writeTsv(data.resolve("dev.tsv"), 32, 2);
     Path out = dir;
 
     // --- README tour starts (base: "minilm-l6" there) ---

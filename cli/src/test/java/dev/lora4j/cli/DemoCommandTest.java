@@ -5,37 +5,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.models.testing.TinyBert;
+import dev.lora4j.models.testing.TinySentiment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The demo's whole pipeline (train both methods, export, serve, report) on the tiny fixture. */
 class DemoCommandTest {
-  static final List<String> GOOD = List.of("good", "great", "wonderful", "brilliant", "fun", "moving", "best", "loved");
-  static final List<String> BAD = List.of("bad", "awful", "boring", "dull", "worst", "hated", "terrible", "tedious");
-  static final List<String> FILLER = List.of("the", "film", "movie", "story", "plot", "was", "really", "acting");
-
-  static void writeSentiment(Path file, int rows, long seed) throws Exception {
-    Random r = new Random(seed);
-    StringBuilder sb = new StringBuilder("sentence\tlabel\n");
-    for (int i = 0; i < rows; i++) {
-      boolean pos = r.nextBoolean();
-      List<String> cue = pos ? GOOD : BAD;
-      sb.append(FILLER.get(r.nextInt(FILLER.size()))).append(' ').append(FILLER.get(r.nextInt(FILLER.size())))
-          .append(" was ").append(cue.get(r.nextInt(cue.size()))).append('\t').append(pos ? 1 : 0).append('\n');
-    }
-    Files.writeString(file, sb.toString());
-  }
-
   @Test
   void runsTheWholePipelineOnTheTinyModel(@TempDir Path dir) throws Exception {
     Path base = TinyBert.writeBaseModel(dir.resolve("tiny"), 4);
     Path data = Files.createDirectories(dir.resolve("data"));
-    writeSentiment(data.resolve("train.tsv"), 256, 1);
-    writeSentiment(data.resolve("dev.tsv"), 64, 2);
+    TinySentiment.writeTsv(data.resolve("train.tsv"), 256, 1);
+    TinySentiment.writeTsv(data.resolve("dev.tsv"), 64, 2);
     Path out = dir.resolve("demo");
     MainTest.Run r = MainTest.run("demo", "--base", base.toString(), "--data", data.toString(), "--out",
         out.toString(), "--epochs", "3", "--quiet");

@@ -37,7 +37,8 @@ class RunCommandTest {
     Files.writeString(tsv, "sentence\tlabel\nonly one column\n");
     MainTest.Run bad = MainTest.run("run", "--base", out.toString(), "--adapter", "sst2", "--input", tsv.toString());
     assertEquals(2, bad.code());
-    assertEquals("lora4j run: " + tsv + ": line 2 has 1 columns, the header has 2", bad.err().strip());
+    assertEquals("lora4j run: " + tsv + ":2: expected 2 tab-separated columns (sentence, label), found 1",
+        bad.err().strip());
   }
 
   @Test

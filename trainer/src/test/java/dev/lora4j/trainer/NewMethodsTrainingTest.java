@@ -25,10 +25,10 @@ class NewMethodsTrainingTest {
 
   @BeforeAll
   static void data() throws Exception {
-    TinyTask.write(dir, 96, 48);
-    base = BaseModel.open(dir.resolve("base").toString());
-    train = TsvDataset.read(dir.resolve("train.tsv"));
-    dev = TsvDataset.read(dir.resolve("dev.tsv"));
+    TinyTask t = TinyTask.open(dir, 96, 48);
+    base = t.base();
+    train = t.train();
+    dev = t.dev();
   }
 
   static TrainingConfig.Builder tiny(String method) {

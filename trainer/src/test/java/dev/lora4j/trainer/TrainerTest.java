@@ -30,10 +30,10 @@ class TrainerTest {
 
   @BeforeAll
   static void data() throws Exception {
-    TinyTask.write(dir, 256, 96);
-    base = BaseModel.open(dir.resolve("base").toString());
-    train = TsvDataset.read(dir.resolve("train.tsv"));
-    dev = TsvDataset.read(dir.resolve("dev.tsv"));
+    TinyTask t = TinyTask.open(dir, 256, 96);
+    base = t.base();
+    train = t.train();
+    dev = t.dev();
   }
 
   static TrainingConfig.Builder tiny() {

@@ -3,6 +3,9 @@ package dev.lora4j.models.base;
 import dev.lora4j.models.Lora4jException;
 import java.util.Arrays;
 import java.util.Locale;
+import java.util.OptionalInt;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
@@ -16,6 +19,8 @@ public enum ModuleKind {
   ATTENTION_OUTPUT("attention.output.dense", "attention.output"),
   INTERMEDIATE("intermediate.dense", "intermediate"),
   OUTPUT("output.dense", "output");
+
+  private static final Pattern CANONICAL = Pattern.compile("^encoder\\.layer\\.(\\d+)\\.(.+)$");
 
   private final String path;
   private final String shortName;
@@ -38,6 +43,21 @@ public enum ModuleKind {
   /** The canonical module name in layer {@code layer}. */
   public String moduleName(int layer) {
     return "encoder.layer." + layer + "." + path;
+  }
+
+  /** The layer of a canonical module name, empty for a name outside the encoder layers. */
+  public static OptionalInt layerOf(String moduleName) {
+    Matcher m = CANONICAL.matcher(moduleName);
+    return m.matches() ? OptionalInt.of(Integer.parseInt(m.group(1))) : OptionalInt.empty();
+  }
+
+  /** The kind of a canonical module name ({@code encoder.layer.3.attention.self.query} is QUERY). */
+  public static ModuleKind ofModule(String moduleName) {
+    Matcher m = CANONICAL.matcher(moduleName);
+    if (!m.matches()) {
+      throw new Lora4jException("'" + moduleName + "' is not a canonical module name (encoder.layer.<i>.<path>)");
+    }
+    return parse(m.group(2));
   }
 
   /** Accepts the short name, the in-layer path or the enum name, case-insensitively. */

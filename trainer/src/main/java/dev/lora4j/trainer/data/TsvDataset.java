@@ -16,7 +16,8 @@ import java.util.Map;
 /**
  * A labelled text file, tab-separated, UTF-8, with a header naming the columns (GLUE style:
  * {@code sentence<TAB>label}). The text column may also be called {@code text}; other columns are
- * ignored. Every problem names the file and line.
+ * ignored. Every problem names the file and line. {@link #readTexts} also takes files without a label
+ * column (texts to classify); their rows carry a null label.
  */
 public record TsvDataset(Path source, List<LabeledText> rows) {
 
@@ -24,7 +25,17 @@ public record TsvDataset(Path source, List<LabeledText> rows) {
     rows = List.copyOf(rows);
   }
 
+  /** A labelled file: the header must name a text and a label column, every row must have both. */
   public static TsvDataset read(Path file) {
+    return read(file, true);
+  }
+
+  /** Texts to classify, with gold labels where the header names a label column (else each label is null). */
+  public static TsvDataset readTexts(Path file) {
+    return read(file, false);
+  }
+
+  private static TsvDataset read(Path file, boolean labelRequired) {
     if (!Files.isRegularFile(file)) {
       throw new Lora4jException("data file " + file.toAbsolutePath() + " does not exist");
     }
@@ -37,9 +48,9 @@ public record TsvDataset(Path source, List<LabeledText> rows) {
       String[] cols = header.replace("\uFEFF", "").split("\t", -1);
       int text = column(cols, "sentence", "text");
       int label = column(cols, "label");
-      if (text < 0 || label < 0) {
-        throw new Lora4jException(file + ":1: header must name a 'sentence' (or 'text') and a 'label' column "
-            + "separated by a tab, found '" + header + "'");
+      if (text < 0 || (label < 0 && labelRequired)) {
+        throw new Lora4jException(file + ":1: header must name a 'sentence' (or 'text')"
+            + (labelRequired ? " and a 'label' column separated by a tab" : " column") + ", found '" + header + "'");
       }
       int n = 1;
       for (String line; (line = in.readLine()) != null; ) {
@@ -55,10 +66,10 @@ public record TsvDataset(Path source, List<LabeledText> rows) {
         if (f[text].isBlank()) {
           throw new Lora4jException(file + ":" + n + ": empty text");
         }
-        if (f[label].isBlank()) {
+        if (label >= 0 && f[label].isBlank()) {
           throw new Lora4jException(file + ":" + n + ": empty label");
         }
-        rows.add(new LabeledText(f[text], f[label].trim(), n));
+        rows.add(new LabeledText(f[text], label >= 0 ? f[label].trim() : null, n));
       }
     } catch (MalformedInputException e) {
       throw new Lora4jException(file + " is not UTF-8 text", e);

@@ -11,7 +11,7 @@ public final class Methods {
 
   static {
     for (TrainingMethod m : List.of(new LoraMethod(), new SoraMethod(), new SaloraMethod(), new MtloraMethod(),
-        new DyloraMethod(), new EratMethod(), new ProbeMethod())) {
+        NestedRankMethod.dylora(), NestedRankMethod.erat(), new ProbeMethod())) {
       METHODS.put(m.id(), m);
     }
   }

@@ -29,6 +29,20 @@ class TsvDatasetTest {
   }
 
   @Test
+  void textsToClassifyMayComeWithoutLabels() throws Exception {
+    Path unlabelled = file("texts.tsv", "id\tsentence", "1\ta fine film", "2\tdull");
+    TsvDataset d = TsvDataset.readTexts(unlabelled);
+    assertEquals(List.of("a fine film", "dull"), d.texts());
+    assertEquals(new LabeledText("dull", null, 3), d.rows().get(1));
+    assertEquals("pos", TsvDataset.readTexts(file("l.tsv", "sentence\tlabel", "x\tpos")).rows().get(0).label());
+    Lora4jException e = assertThrows(Lora4jException.class, () -> TsvDataset.read(unlabelled));
+    assertTrue(e.getMessage().contains("and a 'label' column"), e.getMessage());
+    Path noText = file("notext.tsv", "review", "x");
+    e = assertThrows(Lora4jException.class, () -> TsvDataset.readTexts(noText));
+    assertEquals(noText + ":1: header must name a 'sentence' (or 'text') column, found 'review'", e.getMessage());
+  }
+
+  @Test
   void problemsNameTheFileAndLine() throws Exception {
     Path missing = dir.resolve("nope.tsv");
     Lora4jException e = assertThrows(Lora4jException.class, () -> TsvDataset.read(missing));
