@@ -8,6 +8,8 @@
 #   MAX_TRAIN  training examples after a seeded shuffle, 0 = all 6,920 (default 0)
 #   SORA_LAMBDA, SORA_GATE_LR  SoRA's final L1 strength and gate step (default 5e-4, 200)
 #   ONLY       space-separated run names to train (default: all); others already in $OUT are reused
+#   SEEDS      space-separated seeds (default 42); each seed's runs go to $OUT/s<seed>/, and the report
+#              gives the mean and spread over the seeds present
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -16,36 +18,41 @@ EPOCHS="${EPOCHS:-1}"
 PROBE_EPOCHS="${PROBE_EPOCHS:-2}"
 MAX_TRAIN="${MAX_TRAIN:-0}"
 ONLY="${ONLY:-}"
+SEEDS="${SEEDS:-42}"
 mkdir -p "$OUT"
-COMMON="--base minilm-l6 --max-length 64 --batch-size 32 --seed 42 --max-train $MAX_TRAIN --quiet"
 COMMANDS="$OUT/commands.txt"
 touch "$COMMANDS"
 
 train() { # name, options...
   local name="$1"; shift
-  local cmd="./lora4j train $COMMON --out $OUT/$name $*"
+  local dir="$OUT/s$SEED/$name"
+  local cmd="./lora4j train --base minilm-l6 --max-length 64 --batch-size 32 --seed $SEED --max-train $MAX_TRAIN --quiet --out $dir $*"
   if [ -n "$ONLY" ] && [[ " $ONLY " != *" $name "* ]]; then
     return 0
   fi
-  grep -v -- "--out $OUT/$name " "$COMMANDS" > "$COMMANDS.tmp" || true
+  grep -v -- "--out $dir " "$COMMANDS" > "$COMMANDS.tmp" || true
   mv "$COMMANDS.tmp" "$COMMANDS"
   echo "$cmd" >> "$COMMANDS"
   echo "== $cmd"
-  $cmd > "$OUT/$name.log" 2>&1
-  tail -n 4 "$OUT/$name.log"
+  mkdir -p "$OUT/s$SEED"
+  $cmd > "$dir.log" 2>&1
+  tail -n 4 "$dir.log"
 }
 
 # one budget for every adapter: rank 8 (SoRA / SaLoRA start at 16 and prune), alpha = 2r, lr 1e-3
 A="--lr 1e-3 --epochs $EPOCHS"
+# the rank sweep scores 200 dev sentences per probe (about 37 probes): tolerance 1% = 2 sentences
+SWEEP="--export-rank auto --sweep-examples 200 --tolerance 0.01"
+for SEED in $SEEDS; do
 train probe --method probe --lr 5e-3 --epochs "$PROBE_EPOCHS"
 train lora-r8 --method lora --rank 8 --alpha 16 $A
 train sora-r16 --method sora --rank 16 --alpha 32 $A --gate-lr "${SORA_GATE_LR:-200}" --sparsity-lambda "${SORA_LAMBDA:-5e-4}" --lambda-schedule linear
 train salora-r16 --method salora --rank 16 --alpha 32 $A --target-sparsity 0.5
 train mtlora-r8 --method mtlora --rank 8 --alpha 16 $A --transform full
-# the rank sweep scores 200 dev sentences per probe (about 37 probes): tolerance 1% = 2 sentences
-SWEEP="--export-rank auto --sweep-examples 200 --tolerance 0.01"
 train dylora-r8 --method dylora --rank 8 --alpha 16 $A $SWEEP
 train erat-r8 --method erat --rank 8 --alpha 16 $A $SWEEP
+done
+[ -n "${NO_REPORT:-}" ] && exit 0
 
 java ${LORA4J_JAVA_OPTS:--Xmx8g} -Dai.djl.offline=true -Djava.awt.headless=true \
   -cp "$ROOT/cli/target/classes:$(cat "$ROOT/cli/target/lora4j.classpath")" \

@@ -20,8 +20,14 @@ import java.util.Map;
 public record SaloraConfig(double l0Lambda, double targetSparsity, double sparsityWarmup, double l0Lr,
     double droprateInit, double orthoWeight) {
 
-  /** CoFi's defaults for the L0 learning rate; a 10% initial drop rate keeps the gates open at first. */
-  public static final SaloraConfig DEFAULT = new SaloraConfig(0.01, Double.NaN, 0.5, 0.1, 0.1, 0.1);
+  /**
+   * A 10% initial drop rate keeps the gates open at first. The orthogonality weight is 0.01, not
+   * AdaLoRA's 0.1: B starts at zero, so the penalty first pulls B towards orthonormal columns whatever
+   * the task wants, and at 0.1 it dominates the clipped gradient for the first ~60 steps. Measured on
+   * SST-2 / MiniLM, one epoch, seed 42: 0.1 gives 83.96% even with no rank pruned, 0.01 gives 84.51%
+   * while pruning half the ranks (docs/RESULTS.md).
+   */
+  public static final SaloraConfig DEFAULT = new SaloraConfig(0.01, Double.NaN, 0.5, 0.1, 0.1, 0.01);
 
   public SaloraConfig {
     require(l0Lambda >= 0 && Double.isFinite(l0Lambda), "--l0-lambda must be zero or positive, not " + l0Lambda);
