@@ -53,6 +53,7 @@ train dylora-r8 --method dylora --rank 8 --alpha 16 $A $SWEEP
 train erat-r8 --method erat --rank 8 --alpha 16 $A $SWEEP
 done
 [ -n "${NO_REPORT:-}" ] && exit 0
+./lora4j --help > /dev/null # builds the report's classes too when sources changed since the last build
 
 java ${LORA4J_JAVA_OPTS:--Xmx8g} -Dai.djl.offline=true -Djava.awt.headless=true \
   -cp "$ROOT/cli/target/classes:$(cat "$ROOT/cli/target/lora4j.classpath")" \

@@ -98,6 +98,7 @@ public final class TrainResults {
     md.append("\nExported adapter: the compact adapter (dead ranks dropped, gates / T / scaling folded into B) as "
         + "an ONNX Runtime `.onnx_adapter` file, classifier head included. Wall time: the whole `train` call "
         + "(tokenizing, training, evaluations, rank sweeps).\n");
+    appendSweeps(md, runs);
     appendRanks(md, first, base.description().spec().layers(), out.toAbsolutePath().getParent(), seeds.get(0));
     md.append("### Training vs inference throughput\n\n");
     double best = runs.values().stream().flatMap(List::stream).filter(a -> !"probe".equals(a.provenance().method()))
@@ -114,6 +115,28 @@ public final class TrainResults {
     Files.createDirectories(out.toAbsolutePath().getParent());
     dev.lora4j.cli.bench.ResultsDoc.replaceSection(out, "training", md.toString());
     System.out.print(md);
+  }
+
+  /**
+   * DyLoRA and ERAT-DLoRA export a truncation picked by a dev-set sweep: what the truncation costs
+   * against the adapter as trained (the last evaluation, at every rank or ERAT's per-layer cap).
+   */
+  private static void appendSweeps(StringBuilder md, Map<String, List<Adapter>> runs) {
+    List<Map.Entry<String, List<Adapter>>> swept = runs.entrySet().stream()
+        .filter(e -> e.getValue().get(0).provenance().hyperParameters().get("export-rank") != null
+            && e.getValue().get(0).provenance().metrics().get("last_dev_accuracy") != null).toList();
+    if (swept.isEmpty()) {
+      return;
+    }
+    md.append("\n### Truncation sweep (DyLoRA, ERAT-DLoRA)\n\n| run | dev accuracy as trained (%) | after the sweep (%) "
+        + "| ranks kept |\n|---|---|---|---|\n");
+    for (Map.Entry<String, List<Adapter>> e : swept) {
+      List<Adapter> a = e.getValue();
+      md.append("| ").append(e.getKey()).append(" | ")
+          .append(spread(a, x -> 100 * num(x.provenance().metrics(), "last_dev_accuracy")).meanSd(2)).append(" | ")
+          .append(spread(a, x -> 100 * num(x.provenance().metrics(), "dev_accuracy")).meanSd(2)).append(" | ")
+          .append(spread(a, x -> num(x.provenance().metrics(), "ranks_kept")).meanRange(0)).append(" |\n");
+    }
   }
 
   /** One table, modules down and methods across, then each method's heat map (layers x module types). */
