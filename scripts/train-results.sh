@@ -8,6 +8,8 @@
 #   MAX_TRAIN  training examples after a seeded shuffle, 0 = all 6,920 (default 0)
 #   SORA_LAMBDA, SORA_GATE_LR  SoRA's final L1 strength and gate step (default 5e-4, 200)
 #   ONLY       space-separated run names to train (default: all); others already in $OUT are reused
+#   REPORT_ONLY=1  train nothing, write docs/RESULTS.md from the runs already in $OUT
+#   NO_REPORT=1    train, but leave docs/RESULTS.md alone
 #   SEEDS      space-separated seeds (default 42); each seed's runs go to $OUT/s<seed>/, and the report
 #              gives the mean and spread over the seeds present
 set -euo pipefail
@@ -27,7 +29,7 @@ train() { # name, options...
   local name="$1"; shift
   local dir="$OUT/s$SEED/$name"
   local cmd="./lora4j train --base minilm-l6 --max-length 64 --batch-size 32 --seed $SEED --max-train $MAX_TRAIN --quiet --out $dir $*"
-  if [ -n "$ONLY" ] && [[ " $ONLY " != *" $name "* ]]; then
+  if [ -n "${REPORT_ONLY:-}" ] || { [ -n "$ONLY" ] && [[ " $ONLY " != *" $name "* ]]; }; then
     return 0
   fi
   grep -v -- "--out $dir " "$COMMANDS" > "$COMMANDS.tmp" || true
