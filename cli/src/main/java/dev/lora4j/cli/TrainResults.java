@@ -45,6 +45,7 @@ public final class TrainResults {
     Path out = Path.of(args[1]);
     String commands = Files.readString(Path.of(args[2]));
     List<Integer> seeds = seeds(results);
+    Files.createDirectories(out.toAbsolutePath().getParent());
     Map<String, List<Adapter>> runs = new LinkedHashMap<>();
     for (int i = 3; i < args.length; i++) {
       List<Adapter> trained = new ArrayList<>();
@@ -112,7 +113,6 @@ public final class TrainResults {
       md.append("- **").append(a.name()).append("**: ").append(a.provenance().hyperParameters()).append('\n');
     }
     md.append("\n### Commands\n\n```\n").append(commands.strip()).append("\n```\n");
-    Files.createDirectories(out.toAbsolutePath().getParent());
     dev.lora4j.cli.bench.ResultsDoc.replaceSection(out, "training", md.toString());
     System.out.print(md);
   }
@@ -155,7 +155,6 @@ public final class TrainResults {
       md.append('\n');
     }
     md.append('\n');
-    Files.createDirectories(docs);
     for (Adapter a : adapted) {
       String png = "results-ranks-" + a.name() + ".png";
       int rank = ((Number) a.provenance().hyperParameters().get("rank")).intValue();

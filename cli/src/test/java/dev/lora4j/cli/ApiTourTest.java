@@ -8,7 +8,6 @@ import dev.lora4j.exporter.ExportFormat;
 import dev.lora4j.exporter.ExportRequest;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.PeftAdapters;
-import dev.lora4j.models.testing.TinyBert;
 import dev.lora4j.models.testing.TinySentiment;
 import dev.lora4j.runtime.AdapterRuntime;
 import dev.lora4j.runtime.Prediction;
@@ -18,7 +17,6 @@ import dev.lora4j.trainer.TrainingConfig;
 import dev.lora4j.trainer.TrainingRun;
 import dev.lora4j.trainer.data.TsvDataset;
 import dev.lora4j.trainer.loop.TrainingListener;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.List;
@@ -32,10 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
 class ApiTourTest {
   @Test
   void trainExportServe(@TempDir Path dir) throws Exception {
-    Path tiny = TinyBert.writeBaseModel(dir.resolve("tiny"), 4);
-    Path data = Files.createDirectories(dir.resolve("data"));
-    TinySentiment.writeTsv(data.resolve("train.tsv"), 128, 1);
-    TinySentiment.writeTsv(data.resolve("dev.tsv"), 32, 2);
+    Path data = TinySentiment.write(dir.resolve("data"), 128, 32);
+    Path tiny = data.resolve("base");
     Path out = dir;
 
     // --- README tour starts (base: "minilm-l6" there) ---

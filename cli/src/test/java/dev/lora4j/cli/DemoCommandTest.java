@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lora4j.models.export.ExportLayout;
-import dev.lora4j.models.testing.TinyBert;
 import dev.lora4j.models.testing.TinySentiment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,10 +15,8 @@ import org.junit.jupiter.api.io.TempDir;
 class DemoCommandTest {
   @Test
   void runsTheWholePipelineOnTheTinyModel(@TempDir Path dir) throws Exception {
-    Path base = TinyBert.writeBaseModel(dir.resolve("tiny"), 4);
-    Path data = Files.createDirectories(dir.resolve("data"));
-    TinySentiment.writeTsv(data.resolve("train.tsv"), 256, 1);
-    TinySentiment.writeTsv(data.resolve("dev.tsv"), 64, 2);
+    Path data = TinySentiment.write(dir.resolve("data"), 256, 64);
+    Path base = data.resolve("base");
     Path out = dir.resolve("demo");
     MainTest.Run r = MainTest.run("demo", "--base", base.toString(), "--data", data.toString(), "--out",
         out.toString(), "--epochs", "3", "--quiet");

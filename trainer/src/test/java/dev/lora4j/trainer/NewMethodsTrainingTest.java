@@ -8,7 +8,6 @@ import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.LowRankModule;
 import dev.lora4j.models.tensor.Matrix;
-import dev.lora4j.trainer.data.TsvDataset;
 import dev.lora4j.trainer.loop.TrainingListener;
 import java.nio.file.Path;
 import java.util.Map;
@@ -19,16 +18,11 @@ import org.junit.jupiter.api.io.TempDir;
 /** Each new method trains on the tiny model for a few steps and exports an adapter that compacts. */
 class NewMethodsTrainingTest {
   @TempDir static Path dir;
-  static BaseModel base;
-  static TsvDataset train;
-  static TsvDataset dev;
+  static TinyTask task;
 
   @BeforeAll
   static void data() throws Exception {
-    TinyTask t = TinyTask.open(dir, 96, 48);
-    base = t.base();
-    train = t.train();
-    dev = t.dev();
+    task = TinyTask.open(dir, 96, 48);
   }
 
   static TrainingConfig.Builder tiny(String method) {
@@ -36,7 +30,7 @@ class NewMethodsTrainingTest {
   }
 
   static TrainingResult train(TrainingConfig c) {
-    return Trainer.train(new TrainingRun(c, base, train, dev, null, false, c.method()), TrainingListener.NONE);
+    return Trainer.train(task.run(c, null, false, c.method()), TrainingListener.NONE);
   }
 
   /** The exported adapter compacts to the ranks the summary reports, with the same delta W. */
@@ -106,7 +100,7 @@ class NewMethodsTrainingTest {
         r.summary().kept().accuracy() + " vs full " + fullAcc);
     assertTrue(r.summary().keptRanks() <= r.summary().initialRanks());
     Lora4jException e = assertThrows(Lora4jException.class, () -> Trainer.train(
-        new TrainingRun(auto, base, train, null, null, false, "x"), TrainingListener.NONE));
+        new TrainingRun(auto, task.base(), task.train(), null, null, false, "x"), TrainingListener.NONE));
     assertTrue(e.getMessage().startsWith("--export-rank auto picks ranks on the dev set"), e.getMessage());
   }
 

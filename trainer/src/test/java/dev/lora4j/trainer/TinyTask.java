@@ -11,4 +11,9 @@ record TinyTask(BaseModel base, TsvDataset train, TsvDataset dev) {
     return new TinyTask(BaseModel.open(dir.resolve("base").toString()), TsvDataset.read(dir.resolve("train.tsv")),
         TsvDataset.read(dir.resolve("dev.tsv")));
   }
+
+  /** A run on this task's base model and data; {@code runDir} null for no checkpoints or metrics. */
+  TrainingRun run(TrainingConfig config, Path runDir, boolean resume, String name) {
+    return new TrainingRun(config, base, train, dev, runDir, resume, name);
+  }
 }

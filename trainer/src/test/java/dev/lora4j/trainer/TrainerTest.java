@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.LowRankModule;
-import dev.lora4j.trainer.data.TsvDataset;
 import dev.lora4j.trainer.loop.EvalReport;
 import dev.lora4j.trainer.loop.StepReport;
 import dev.lora4j.trainer.loop.TrainingListener;
@@ -26,16 +25,11 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** End to end on the tiny model: learning happens, and a resumed run is the uninterrupted run. */
 class TrainerTest {
   @TempDir static Path dir;
-  static BaseModel base;
-  static TsvDataset train;
-  static TsvDataset dev;
+  static TinyTask task;
 
   @BeforeAll
   static void data() throws Exception {
-    TinyTask t = TinyTask.open(dir, 256, 96);
-    base = t.base();
-    train = t.train();
-    dev = t.dev();
+    task = TinyTask.open(dir, 256, 96);
   }
 
   static TrainingConfig.Builder tiny() {
@@ -47,7 +41,7 @@ class TrainerTest {
   void loraLearnsTheSeparableTask() throws Exception {
     List<Double> losses = new ArrayList<>();
     List<EvalReport> evals = new ArrayList<>();
-    TrainingResult r = Trainer.train(new TrainingRun(tiny().build(), base, train, dev, dir.resolve("run-lora"), false,
+    TrainingResult r = Trainer.train(task.run(tiny().build(), dir.resolve("run-lora"), false,
         "tiny-lora"), new TrainingListener() {
           @Override
           public void onStep(StepReport s) {
@@ -72,12 +66,12 @@ class TrainerTest {
     assertEquals(List.of("0", "1"), a.head().labels());
     assertEquals("lora", a.provenance().method());
     assertEquals(acc, ((Number) a.provenance().metrics().get("dev_accuracy")).doubleValue());
-    assertEquals(base.ref(), a.base());
+    assertEquals(task.base().ref(), a.base());
     assertTrue(Files.readAllLines(r.metricsFile()).stream().anyMatch(l -> l.contains("\"event\":\"eval\"")));
 
     // the adapter, reloaded for inference, scores the dev set as training last measured it
-    try (AdapterModel m = AdapterModel.load(a, base, DeviceChoice.CPU)) {
-      assertEquals(acc, m.evaluate(dev).accuracy(), 1e-9);
+    try (AdapterModel m = AdapterModel.load(a, task.base(), DeviceChoice.CPU)) {
+      assertEquals(acc, m.evaluate(task.dev()).accuracy(), 1e-9);
     }
   }
 
@@ -90,12 +84,12 @@ class TrainerTest {
         .dropout(0.1)
         .sparsity(new SparsityConfig(0.5, 0.5, SparsityConfig.Schedule.LINEAR, 4))
         .salora(new SaloraConfig(0.01, 0.5, 0.5, 0.1, 0.1, 0.1)).build();
-    Adapter straight = Trainer.train(new TrainingRun(config, base, train, dev, dir.resolve(method + "-a"), false,
+    Adapter straight = Trainer.train(task.run(config, dir.resolve(method + "-a"), false,
         "a"), TrainingListener.NONE).adapter();
 
     Path runB = dir.resolve(method + "-b");
     class Crash extends RuntimeException {}
-    assertThrows(Crash.class, () -> Trainer.train(new TrainingRun(config, base, train, dev, runB, false, "b"),
+    assertThrows(Crash.class, () -> Trainer.train(task.run(config, runB, false, "b"),
         new TrainingListener() {
           @Override
           public void onStep(StepReport s) {
@@ -104,7 +98,7 @@ class TrainerTest {
             }
           }
         }));
-    TrainingResult resumed = Trainer.train(new TrainingRun(config, base, train, dev, runB, true, "b"),
+    TrainingResult resumed = Trainer.train(task.run(config, runB, true, "b"),
         TrainingListener.NONE);
     Adapter b = resumed.adapter();
     assertEquals(straight.modules().keySet(), b.modules().keySet());
@@ -128,17 +122,17 @@ class TrainerTest {
   void resumeRefusesOtherOptions() {
     TrainingConfig config = tiny().targets("value").epochs(1).checkpointEvery(4).build();
     Path run = dir.resolve("run-c");
-    Trainer.train(new TrainingRun(config, base, train, dev, run, false, "c"), TrainingListener.NONE);
+    Trainer.train(task.run(config, run, false, "c"), TrainingListener.NONE);
     Lora4jException e = assertThrows(Lora4jException.class, () -> Trainer.train(
-        new TrainingRun(config.toBuilder().rank(8).build(), base, train, dev, run, true, "c"), TrainingListener.NONE));
+        task.run(config.toBuilder().rank(8).build(), run, true, "c"), TrainingListener.NONE));
     assertTrue(e.getMessage().contains("--rank 4 -> 8"), e.getMessage());
     assertThrows(Lora4jException.class, () -> Trainer.train(
-        new TrainingRun(config, base, train, train, run, true, "c"), TrainingListener.NONE), "other dev data");
+        new TrainingRun(config, task.base(), task.train(), task.train(), run, true, "c"), TrainingListener.NONE), "other dev data");
   }
 
   @Test
   void probeTrainsOnlyTheHead() {
-    TrainingResult r = Trainer.train(new TrainingRun(tiny().method("probe").epochs(1).build(), base, train, dev, null,
+    TrainingResult r = Trainer.train(task.run(tiny().method("probe").epochs(1).build(), null,
         false, "probe"), TrainingListener.NONE);
     assertTrue(r.adapter().modules().isEmpty());
     assertEquals(2L * 32 + 2, r.summary().trainableParameters());
@@ -148,10 +142,10 @@ class TrainerTest {
   @Test
   void unknownMethodsAndTargetsAreNamed() {
     Lora4jException e = assertThrows(Lora4jException.class, () -> Trainer.train(
-        new TrainingRun(tiny().method("qlora").build(), base, train, dev, null, false, "x"), TrainingListener.NONE));
+        task.run(tiny().method("qlora").build(), null, false, "x"), TrainingListener.NONE));
     assertEquals("unknown method 'qlora'; known: lora, sora, salora, mtlora, dylora, erat, probe", e.getMessage());
     e = assertThrows(Lora4jException.class, () -> Trainer.train(
-        new TrainingRun(tiny().targets("query,gate").build(), base, train, dev, null, false, "x"),
+        task.run(tiny().targets("query,gate").build(), null, false, "x"),
         TrainingListener.NONE));
     assertTrue(e.getMessage().startsWith("unknown module type 'gate'"), e.getMessage());
   }

@@ -32,11 +32,6 @@ public final class TinySentiment {
     return dir;
   }
 
-  /** Writes one TSV ({@code sentence}, {@code label}) of {@code n} reviews drawn with {@code seed}. */
-  public static Path writeTsv(Path file, int n, long seed) throws IOException {
-    return Files.write(file, rows(new Random(seed), n));
-  }
-
   private static List<String> rows(Random rnd, int n) {
     List<String> lines = new ArrayList<>();
     lines.add("sentence\tlabel");
