@@ -1,6 +1,7 @@
 package dev.lora4j.cli;
 
 import java.io.PrintStream;
+import java.util.Set;
 import org.apache.commons.cli.CommandLine;
 import org.apache.commons.cli.Options;
 
@@ -19,6 +20,15 @@ public interface Command {
   String description();
 
   Options options();
+
+  /**
+   * Long names of the options that may be given more than once (each adds a value, like export's
+   * {@code --adapter}). Any other option with a value given twice is refused: keeping one silently
+   * would run with a value the user did not mean.
+   */
+  default Set<String> repeatable() {
+    return Set.of();
+  }
 
   /** Runs the command; returns the process exit code. */
   int run(CommandLine line, PrintStream out) throws Exception;

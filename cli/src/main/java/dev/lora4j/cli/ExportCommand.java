@@ -6,10 +6,13 @@ import dev.lora4j.exporter.ExportRequest;
 import dev.lora4j.exporter.ExportResult;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
 import dev.lora4j.models.base.BaseModelCatalog;
 import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.base.ModuleKind;
 import dev.lora4j.models.export.ExportLayout;
+import dev.lora4j.models.export.AdapterFiles;
+import dev.lora4j.models.io.OutputTargets;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -67,7 +70,9 @@ final class ExportCommand implements Command {
     o.addOption(Option.builder().longOpt("adapter").hasArg().argName("path")
         .desc("Adapter to export; repeat for several adapters in one directory.").get());
     o.addOption(Option.builder().longOpt("out").hasArg().argName("dir")
-        .desc("Export directory (replaced when the export completes).").get());
+        .desc("Export directory: new, empty, or an earlier export, replaced when the export completes.").get());
+    o.addOption(Option.builder().longOpt("overwrite")
+        .desc("Replace --out even when it is not an earlier export (a file, a directory of other files).").get());
     o.addOption(Option.builder().longOpt("format").hasArg().argName("list")
         .desc("Comma-separated: merged, factored, multi, mixed, peft, or all (default " + DEFAULT_FORMATS + ").").get());
     o.addOption(Option.builder().longOpt("embeddings")
@@ -75,6 +80,11 @@ final class ExportCommand implements Command {
     o.addOption(Option.builder().longOpt("name").hasArg().argName("name")
         .desc("Name for the exported adapter (one adapter only); default: its own name.").get());
     return o;
+  }
+
+  @Override
+  public Set<String> repeatable() {
+    return Set.of("adapter");
   }
 
   @Override
@@ -88,6 +98,14 @@ final class ExportCommand implements Command {
     Set<ExportFormat> formats = ExportFormat.parseList(line.getOptionValue("format", DEFAULT_FORMATS));
     BaseModelFiles base = BaseModelCatalog.atDefaultCache().resolve(line.getOptionValue("base"));
     String[] sources = line.getOptionValues("adapter");
+    Path dir = Path.of(line.getOptionValue("out"));
+    for (String s : sources) {
+      Path source = Path.of(s);
+      OutputTargets.requireApart(dir, "--out", source, "--adapter");
+      if (s.endsWith(OrtAdapterFile.EXTENSION)) {
+        OutputTargets.requireApart(dir, "--out", AdapterFiles.sidecarOf(source), "--adapter's sidecar");
+      }
+    }
     if (line.hasOption("name") && sources.length != 1) {
       throw new Lora4jException("--name renames one adapter; " + sources.length + " were given");
     }
@@ -105,8 +123,8 @@ final class ExportCommand implements Command {
     for (Adapter a : adapters) {
       plots.put(ExportLayout.rankPlot(a.name()), RankPlot.png(a.name(), layers, a.ranks(), a.compact().ranks()));
     }
-    Path dir = Path.of(line.getOptionValue("out"));
-    ExportRequest request = new ExportRequest(base, adapters, formats, line.hasOption("embeddings"), dir, plots);
+    ExportRequest request = new ExportRequest(base, adapters, formats, line.hasOption("embeddings"), dir, plots,
+        line.hasOption("overwrite"));
     ExportResult r = ExportBundle.export(request, out::println);
     summary(out, r, layers, sourceBytes);
     return 0;

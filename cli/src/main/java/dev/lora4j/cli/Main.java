@@ -4,6 +4,7 @@ import dev.lora4j.models.Lora4jException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -66,6 +67,12 @@ public final class Main {
       out.print(help(c));
       return 0;
     }
+    String repeated = repeated(line, c);
+    if (repeated != null) {
+      err.println("lora4j " + c.name() + ": " + repeated);
+      err.println("Run 'lora4j " + c.name() + " --help' for usage.");
+      return USAGE;
+    }
     try {
       return c.run(line, out);
     } catch (Lora4jException | IllegalArgumentException e) {
@@ -78,6 +85,25 @@ public final class Main {
       e.printStackTrace(err);
       return 1;
     }
+  }
+
+  /** The first option with a value given more than once that {@code c} does not take repeatedly, said as an error. */
+  static String repeated(CommandLine line, Command c) {
+    Map<String, List<String>> values = new LinkedHashMap<>();
+    for (Option o : line.getOptions()) { // one entry per occurrence, in command-line order
+      String key = o.getLongOpt() != null ? o.getLongOpt() : o.getOpt();
+      if (o.hasArg() && !c.repeatable().contains(key)) {
+        values.computeIfAbsent(key, k -> new ArrayList<>()).add(o.getValue());
+      }
+    }
+    for (Map.Entry<String, List<String>> e : values.entrySet()) {
+      if (e.getValue().size() > 1) {
+        String name = (e.getKey().length() == 1 ? "-" : "--") + e.getKey();
+        return name + " is given " + e.getValue().size() + " times (" + String.join(", ", e.getValue().stream()
+            .map(v -> "'" + v + "'").toList()) + "); give it once";
+      }
+    }
+    return null;
   }
 
   String overview() {

@@ -35,6 +35,7 @@ final class RuntimeOptionsCli {
     if (!line.hasOption("base")) {
       throw new IllegalArgumentException("--base <export dir> is required");
     }
-    return java.nio.file.Path.of(line.getOptionValue("base"));
+    return dev.lora4j.models.io.InputFiles.requireDirectory(java.nio.file.Path.of(line.getOptionValue("base")),
+        "export directory");
   }
 }

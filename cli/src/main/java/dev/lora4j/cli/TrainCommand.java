@@ -3,6 +3,7 @@ package dev.lora4j.cli;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.PeftAdapters;
 import dev.lora4j.models.adapter.TaskHead.Pooling;
+import dev.lora4j.models.io.OutputTargets;
 import dev.lora4j.trainer.BaseModel;
 import dev.lora4j.trainer.DeviceChoice;
 import dev.lora4j.trainer.NestedRankConfig;
@@ -14,6 +15,7 @@ import dev.lora4j.trainer.TrainingConfig;
 import dev.lora4j.trainer.TrainingResult;
 import dev.lora4j.trainer.TrainingRun;
 import dev.lora4j.trainer.data.TsvDataset;
+import dev.lora4j.trainer.loop.Checkpoint;
 import dev.lora4j.trainer.loop.TrainingSummary;
 import dev.lora4j.trainer.method.Methods;
 import dev.lora4j.trainer.method.TrainingMethod;
@@ -77,7 +79,10 @@ final class TrainCommand implements Command {
     opt(o, "train", "file", "Training TSV (default ../shared/data/sst2/train.tsv).");
     opt(o, "dev", "file", "Dev TSV for evaluation and keep-best (default ../shared/data/sst2/dev.tsv).");
     opt(o, "no-dev", null, "Train without a dev set (keeps the last weights).");
-    opt(o, "out", "dir", "Adapter directory to write (PEFT layout). Required.");
+    opt(o, "out", "dir", "Adapter directory to write (PEFT layout): new, empty, or an earlier trained adapter. "
+        + "Required.");
+    opt(o, "overwrite", null, "Replace --out even when it is not an earlier trained adapter (a file, a directory "
+        + "of other files).");
     opt(o, "name", "name", "Adapter name (default: the --out directory's name).");
     opt(o, "run-dir", "dir", "Metrics and checkpoints (default <out>.run).");
     opt(o, "method", "id", "Training method: " + String.join(", ", Methods.all().stream()
@@ -169,18 +174,41 @@ final class TrainCommand implements Command {
     Path runDir = line.hasOption("run-dir") ? Path.of(line.getOptionValue("run-dir"))
         : outDir.resolveSibling(outDir.getFileName() + ".run");
     String name = line.getOptionValue("name", outDir.getFileName().toString());
-    TsvDataset train = TsvDataset.read(DataDefaults.resolve(line.getOptionValue("train"), "train", "train.tsv"));
-    TsvDataset dev = line.hasOption("no-dev") ? null
-        : TsvDataset.read(DataDefaults.resolve(line.getOptionValue("dev"), "dev", "dev.tsv"));
+    boolean overwrite = line.hasOption("overwrite");
+    Path trainFile = DataDefaults.resolve(line.getOptionValue("train"), "train", "train.tsv");
+    Path devFile = line.hasOption("no-dev") ? null : DataDefaults.resolve(line.getOptionValue("dev"), "dev", "dev.tsv");
+    TsvDataset train = TsvDataset.read(trainFile);
+    TsvDataset dev = devFile == null ? null : TsvDataset.read(devFile);
     BaseModel base = BaseModel.open(line.getOptionValue("base"));
+    // refused before training, not after an hour of it
+    requireOutputs(outDir, overwrite, runDir, config.checkpointEvery() > 0, trainFile, devFile, base);
     TrainingResult result;
     try (TrainProgress progress = new TrainProgress(out, !line.hasOption("quiet"))) {
       result = Trainer.train(new TrainingRun(config, base, train, dev, runDir, line.hasOption("resume"), name),
           progress);
     }
-    PeftAdapters.write(result.adapter(), outDir);
+    PeftAdapters.write(result.adapter(), outDir, overwrite);
     report(out, result, outDir);
     return 0;
+  }
+
+  /** What training will write may replace only what it may (see OutputTargets), and never an input. */
+  private static void requireOutputs(Path outDir, boolean overwrite, Path runDir, boolean checkpoints, Path trainFile,
+      Path devFile, BaseModel base) {
+    OutputTargets.requireReplaceable(outDir, PeftAdapters.OUTPUT_KIND, overwrite);
+    OutputTargets.requireApart(outDir, "--out", trainFile, "--train");
+    if (devFile != null) {
+      OutputTargets.requireApart(outDir, "--out", devFile, "--dev");
+    }
+    OutputTargets.requireApart(outDir, "--out", base.files().onnx(), "--base model file");
+    OutputTargets.requireApart(outDir, "--out", base.files().tokenizer(), "--base tokenizer");
+    // the adapter replaces --out whole: it must not hold the run's log or the checkpoint --resume reads
+    Path checkpoint = runDir.resolve(TrainingRun.CHECKPOINT_DIR);
+    OutputTargets.requireApart(outDir, "--out", checkpoint, "checkpoint directory");
+    OutputTargets.requireApart(outDir, "--out", runDir.resolve(TrainingRun.METRICS_FILE), "metrics file");
+    if (checkpoints) {
+      OutputTargets.requireReplaceable(checkpoint, Checkpoint.OUTPUT_KIND, false);
+    }
   }
 
   /** Options that only mean something to some methods: given to another, they are refused, not ignored. */

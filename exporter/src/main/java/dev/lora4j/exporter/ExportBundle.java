@@ -18,6 +18,8 @@ import dev.lora4j.models.export.AdapterSidecar;
 import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.models.export.ExportManifest;
 import dev.lora4j.models.io.AtomicFiles;
+import dev.lora4j.models.io.OutputKind;
+import dev.lora4j.models.io.OutputTargets;
 import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.onnx.proto.Onnx.StringStringEntryProto;
 import java.io.IOException;
@@ -67,6 +69,11 @@ public final class ExportBundle {
     if (!Files.isRegularFile(baseFiles.tokenizer())) {
       throw new Lora4jException(baseFiles.tokenizer() + ": the base model's tokenizer is missing");
     }
+    // before the work, not only when the directory is renamed into place minutes later
+    OutputKind kind = ExportLayout.outputKind(request.extraFiles().keySet());
+    OutputTargets.requireReplaceable(request.out(), kind, request.overwrite());
+    OutputTargets.requireApart(request.out(), "the export directory", baseFiles.onnx(), "base model file");
+    OutputTargets.requireApart(request.out(), "the export directory", baseFiles.tokenizer(), "base tokenizer");
     EncoderDescription base = EncoderDescription.of(OnnxModel.read(baseFiles.onnx()));
     String sha = baseFiles.onnxSha256();
     long baseBytes = size(baseFiles.onnx());
@@ -95,7 +102,7 @@ public final class ExportBundle {
     }
 
     try {
-      AtomicFiles.writeDirectory(request.out(), dir -> write(dir, base, sha, compact));
+      AtomicFiles.writeDirectory(request.out(), kind, request.overwrite(), dir -> write(dir, base, sha, compact));
     } catch (Lora4jException e) {
       // the cause names a file in the hidden temporary directory; say what it means for the user
       throw new Lora4jException("export to " + request.out() + " failed, nothing was changed there: "

@@ -18,6 +18,8 @@ import java.util.Set;
  * @param embeddings merged / factored graphs output {@code sentence_embedding} instead of logits
  * @param out the export directory; replaced as a whole once the new one is complete
  * @param extraFiles more files to place in the directory (e.g. the command line's rank plot)
+ * @param overwrite replace whatever is at {@code out}; without it only an earlier export (or an empty
+ *     directory) is replaced and anything else is refused
  */
 public record ExportRequest(
     BaseModelFiles base,
@@ -25,7 +27,13 @@ public record ExportRequest(
     Set<ExportFormat> formats,
     boolean embeddings,
     Path out,
-    Map<String, byte[]> extraFiles) {
+    Map<String, byte[]> extraFiles,
+    boolean overwrite) {
+
+  public ExportRequest(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, boolean embeddings,
+      Path out, Map<String, byte[]> extraFiles) {
+    this(base, adapters, formats, embeddings, out, extraFiles, false);
+  }
 
   public ExportRequest {
     Objects.requireNonNull(base, "base");
@@ -40,10 +48,14 @@ public record ExportRequest(
   }
 
   public ExportRequest withEmbeddings(boolean value) {
-    return new ExportRequest(base, adapters, formats, value, out, extraFiles);
+    return new ExportRequest(base, adapters, formats, value, out, extraFiles, overwrite);
   }
 
   public ExportRequest withExtraFiles(Map<String, byte[]> files) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, files);
+    return new ExportRequest(base, adapters, formats, embeddings, out, files, overwrite);
+  }
+
+  public ExportRequest withOverwrite(boolean value) {
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, value);
   }
 }

@@ -1,5 +1,6 @@
 package dev.lora4j.models.adapter;
 
+import dev.lora4j.models.io.OutputKind;
 import java.nio.file.Path;
 
 /**
@@ -34,6 +35,13 @@ public final class PeftAdapters {
   public static final String CONFIG_FILE = "adapter_config.json";
   public static final String WEIGHTS_FILE = "adapter_model.safetensors";
 
+  /**
+   * A directory {@link #write} made: its config carries lora4j's section, and it holds nothing but
+   * the two files. A PEFT adapter from elsewhere is someone's input, not ours to replace unasked.
+   */
+  public static final OutputKind OUTPUT_KIND = OutputKind.of("a lora4j adapter directory",
+      OutputKind.jsonObject(config -> config.path(Lora4jSection.KEY).isObject()), CONFIG_FILE, WEIGHTS_FILE);
+
   private PeftAdapters() {}
 
   public static Adapter read(Path dir) {
@@ -42,9 +50,15 @@ public final class PeftAdapters {
 
   /**
    * Writes {@code adapter} to {@code dir} atomically: the directory appears (or replaces an existing
-   * one) only once both files are complete.
+   * one) only once both files are complete. Only an earlier lora4j adapter directory or an empty
+   * one is replaced; anything else at {@code dir} is refused.
    */
   public static void write(Adapter adapter, Path dir) {
-    PeftWriter.write(adapter, dir);
+    write(adapter, dir, false);
+  }
+
+  /** {@link #write(Adapter, Path)}; with {@code overwrite}, whatever is at {@code dir} is replaced. */
+  public static void write(Adapter adapter, Path dir, boolean overwrite) {
+    PeftWriter.write(adapter, dir, overwrite);
   }
 }

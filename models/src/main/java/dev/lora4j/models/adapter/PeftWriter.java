@@ -37,7 +37,7 @@ final class PeftWriter {
 
   private PeftWriter() {}
 
-  static void write(Adapter adapter, Path dir) {
+  static void write(Adapter adapter, Path dir, boolean overwrite) {
     adapter.requireFinite(dir.toString());
     for (LowRankModule m : adapter.modules().values()) {
       if (m.rank() == 0) {
@@ -48,7 +48,7 @@ final class PeftWriter {
     PeftScaling scaling = PeftScaling.of(adapter.modules().values());
     Safetensors weights = weights(adapter);
     Path configFile = dir.resolve(PeftAdapters.CONFIG_FILE);
-    AtomicFiles.writeDirectory(dir, tmp -> {
+    AtomicFiles.writeDirectory(dir, PeftAdapters.OUTPUT_KIND, overwrite, tmp -> {
       weights.write(tmp.resolve(PeftAdapters.WEIGHTS_FILE));
       Files.write(tmp.resolve(PeftAdapters.CONFIG_FILE), config(adapter, scaling, configFile));
     });

@@ -5,6 +5,7 @@ import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.PeftAdapters;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
+import dev.lora4j.models.io.InputFiles;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -23,6 +24,7 @@ public final class AdapterFiles {
     if (Files.isDirectory(path)) {
       return PeftAdapters.read(path);
     }
+    InputFiles.requireRegularFile(path, "adapter");
     String file = path.getFileName().toString();
     if (file.endsWith(OrtAdapterFile.EXTENSION)) {
       Path sidecar = sidecarOf(path);

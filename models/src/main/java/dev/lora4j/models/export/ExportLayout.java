@@ -1,5 +1,8 @@
 package dev.lora4j.models.export;
 
+import dev.lora4j.models.io.OutputKind;
+import java.util.List;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
@@ -61,5 +64,24 @@ public final class ExportLayout {
 
   public static String rankPlot(String adapter) {
     return adapter + ".ranks.png";
+  }
+
+  /** Endings of the per-adapter entries above, and of the graphs' external data. */
+  private static final List<String> ENDINGS = List.of(".merged.onnx", ".factored.onnx", ".onnx_adapter",
+      ".adapter.json", ".peft", ".ranks.png", ".onnx.data");
+  private static final Set<String> FIXED = Set.of(MANIFEST, TOKENIZER, MULTI_GRAPH, MIXED_GRAPH);
+
+  /**
+   * An export directory as an output: {@code export.json} written by lora4j, and only entries of the
+   * layout above or {@code extraFiles} (what this export adds, e.g. the rank plots) beside it. A user's
+   * notes in the directory make it theirs: replacing it then needs an explicit overwrite.
+   */
+  public static OutputKind outputKind(Set<String> extraFiles) {
+    Set<String> extra = Set.copyOf(extraFiles);
+    return new OutputKind("an export directory", MANIFEST,
+        OutputKind.jsonObject(m -> m.path("format_version").isIntegralNumber()
+            && m.path("tool").asText("").startsWith("lora4j")),
+        n -> FIXED.contains(n) || extra.contains(n)
+            || ENDINGS.stream().anyMatch(e -> n.endsWith(e) && n.length() > e.length() && !n.startsWith(".")));
   }
 }

@@ -1,6 +1,7 @@
 package dev.lora4j.trainer.data;
 
 import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.io.InputFiles;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.nio.charset.MalformedInputException;
@@ -36,9 +37,7 @@ public record TsvDataset(Path source, List<LabeledText> rows) {
   }
 
   private static TsvDataset read(Path file, boolean labelRequired) {
-    if (!Files.isRegularFile(file)) {
-      throw new Lora4jException("data file " + file.toAbsolutePath() + " does not exist");
-    }
+    InputFiles.requireRegularFile(file, "data file");
     List<LabeledText> rows = new ArrayList<>();
     try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
       String header = in.readLine();

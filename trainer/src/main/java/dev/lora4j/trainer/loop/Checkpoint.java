@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.io.AtomicFiles;
+import dev.lora4j.models.io.OutputKind;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
@@ -30,8 +31,17 @@ public record Checkpoint(Map<String, Object> meta, Map<String, float[]> tensors)
   private static final int MAGIC = 0x4C344A43; // "L4JC"
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
+  /**
+   * A checkpoint directory as an output: {@code checkpoint.json} with the fields a checkpoint always
+   * has, and nothing but the two files. Each checkpoint replaces the previous one; anything else
+   * at that path is refused rather than deleted.
+   */
+  public static final OutputKind OUTPUT_KIND = OutputKind.of("a lora4j checkpoint directory",
+      OutputKind.jsonObject(m -> m.path("format").isIntegralNumber() && m.path("step").isIntegralNumber()
+          && m.has("config")), META, TENSORS);
+
   public void write(Path dir) {
-    AtomicFiles.writeDirectory(dir, tmp -> {
+    AtomicFiles.writeDirectory(dir, OUTPUT_KIND, false, tmp -> {
       JSON.writeValue(tmp.resolve(META).toFile(), meta);
       try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(
           Files.newOutputStream(tmp.resolve(TENSORS)), 1 << 16))) {
