@@ -1,5 +1,6 @@
 package dev.lora4j.exporter;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -182,6 +183,57 @@ class ExportBundleTest {
         dir.resolve("export")), s -> { }));
     assertEquals(missing + ": the base model's tokenizer is missing", e.getMessage());
     assertFalse(Files.exists(dir.resolve("export")));
+  }
+
+  @Test
+  void exportRefusesANonEmptyForeignDirectoryAndLeavesItByteIdentical() throws Exception {
+    Path out = Files.createDirectories(dir.resolve("export"));
+    Files.writeString(out.resolve("notes.md"), "my notes");
+    Files.write(out.resolve("model.onnx"), new byte[] {8, 1, 2});
+    Lora4jException e = assertThrows(Lora4jException.class, () -> ExportBundle.export(ExportRequest.of(files,
+        List.of(adapter("a", 1)), EnumSet.of(ExportFormat.MULTI), out), s -> { }));
+    assertEquals(out + " is a directory that is not an export directory (it has no export.json; it holds model.onnx, "
+        + "notes.md); refusing to replace it (--overwrite replaces it, deleting what is there)", e.getMessage());
+    assertEquals("my notes", Files.readString(out.resolve("notes.md")));
+    assertArrayEquals(new byte[] {8, 1, 2}, Files.readAllBytes(out.resolve("model.onnx")));
+    assertNoLeftovers();
+  }
+
+  @Test
+  void reExportingIntoItsOwnEarlierOutputReplacesIt() throws Exception {
+    Path out = dir.resolve("export");
+    Map<String, byte[]> plot = Map.of(ExportLayout.rankPlot("first"), new byte[] {1});
+    ExportBundle.export(ExportRequest.of(files, List.of(adapter("first", 1)), EnumSet.allOf(ExportFormat.class), out)
+        .withExtraFiles(plot), s -> { });
+    ExportBundle.export(ExportRequest.of(files, List.of(adapter("second", 2)), EnumSet.of(ExportFormat.MULTI), out)
+        .withExtraFiles(plot), s -> { });
+    try (Stream<Path> s = Files.list(out)) {
+      assertEquals(new TreeSet<>(List.of("export.json", "tokenizer.json", "base.multi.onnx", "second.onnx_adapter",
+          "second.adapter.json", "first.ranks.png")), new TreeSet<>(s.map(p -> p.getFileName().toString()).toList()));
+    }
+    assertNoLeftovers();
+  }
+
+  @Test
+  void overwriteReplacesAForeignDirectory() throws Exception {
+    Path out = Files.createDirectories(dir.resolve("export"));
+    Files.writeString(out.resolve("notes.md"), "my notes");
+    ExportBundle.export(ExportRequest.of(files, List.of(adapter("a", 1)), EnumSet.of(ExportFormat.MULTI), out)
+        .withOverwrite(true), s -> { });
+    assertFalse(Files.exists(out.resolve("notes.md")));
+    assertTrue(Files.exists(out.resolve("a.onnx_adapter")));
+    assertNoLeftovers();
+  }
+
+  @Test
+  void anExportIntoTheBaseModelsDirectoryIsRefusedEvenWithOverwrite() throws Exception {
+    Path out = model.getParent();
+    Lora4jException e = assertThrows(Lora4jException.class, () -> ExportBundle.export(ExportRequest.of(files,
+        List.of(adapter("a", 1)), EnumSet.of(ExportFormat.MULTI), out).withOverwrite(true), s -> { }));
+    assertEquals("the export directory " + out + " contains the input base model file " + model
+        + "; write the output elsewhere (an input is never replaced, not even with --overwrite)", e.getMessage());
+    assertTrue(Files.isRegularFile(model));
+    assertNoLeftovers();
   }
 
   private void assertRefused(Adapter bad, String message) throws Exception {
