@@ -49,7 +49,8 @@ final class ExportCommand implements Command {
     return """
         Checks each adapter against the base model (SHA-256, module names, shapes, finite weights),
         removes ranks whose gate is zero, folds gates, transforms and scaling into one factor pair per
-        module, and writes an export directory (replaced whole, never left half-written):
+        module, and writes an export directory (replaced whole, never left half-written; an existing
+        --out that is not an earlier export is refused unless --overwrite, an input never replaced):
           <adapter>.merged.onnx    base with the update merged into the weights, task head appended
           <adapter>.factored.onnx  base plus low-rank branches, task head appended
           base.multi.onnx          one base graph for all adapters + <adapter>.onnx_adapter (ONNX Runtime)

@@ -57,7 +57,8 @@ final class TrainCommand implements Command {
         PyTorch; a CUDA GPU when one is visible, else the CPU) together with a sequence-classification
         head, evaluates on the dev set every epoch, keeps the best weights, and writes the adapter as a
         PEFT directory (adapter_config.json + adapter_model.safetensors, lora4j extras: gates, head,
-        labels, base SHA-256, provenance) into --out, atomically.
+        labels, base SHA-256, provenance) into --out, atomically; an existing --out that is not an
+        earlier trained adapter is refused unless --overwrite, and is checked before training starts.
         Data: UTF-8 TSV with a header 'sentence<TAB>label'; labels are sorted (numerically when all are
         integers). --train / --dev default to ../shared/data/sst2/{train,dev}.tsv when present.
         Methods: %s.
