@@ -222,6 +222,48 @@ class AtomicFilesTest {
     }
   }
 
+  /** Started in its own JVM: begins writing {@code args[0]} and hangs until killed. */
+  public static final class HangingWriter {
+    public static void main(String[] args) {
+      AtomicFiles.writeDirectory(Path.of(args[0]), KIND, false, tmp -> {
+        Files.writeString(tmp.resolve("data.bin"), "partial");
+        try {
+          Thread.sleep(120_000);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      });
+    }
+  }
+
+  @Test
+  void aWriterInAnotherProcessIsLeftAloneWhileAliveAndCleanedUpAfterKill9() throws Exception {
+    Path target = dir.resolve("out");
+    Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        System.getProperty("java.class.path"), HangingWriter.class.getName(), target.toString())
+        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    try {
+      String temp = null;
+      for (int i = 0; i < 600 && temp == null; i++) {
+        temp = names(dir).stream().filter(n -> n.startsWith(".out." + child.pid() + "-")).findFirst().orElse(null);
+        if (temp == null) {
+          Thread.sleep(100);
+        }
+      }
+      assertTrue(temp != null, "the child started writing");
+      writeOutput(target, "mine", false);
+      assertEquals(new TreeSet<>(List.of(temp, "out")), names(dir), "a live writer's temporary is kept");
+
+      child.destroyForcibly(); // SIGKILL: nothing of the child's runs any more
+      assertTrue(child.waitFor(30, TimeUnit.SECONDS));
+      writeOutput(target, "again", false);
+      assertEquals(new TreeSet<>(List.of("out")), names(dir), "the killed writer's temporary is removed");
+      assertEquals("again", Files.readString(target.resolve("data.bin")));
+    } finally {
+      child.destroyForcibly();
+    }
+  }
+
   @Test
   void aSingleFileWriteRemovesStaleTemporariesToo() throws Exception {
     String deadId = id(deadPid(), 1);
