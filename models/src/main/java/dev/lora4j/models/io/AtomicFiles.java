@@ -17,6 +17,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -45,6 +46,14 @@ import java.util.stream.Stream;
 public final class AtomicFiles {
   /** Temporary names after {@code .<target>.}: optional {@code old.}, pid, start, random, optional {@code .tmp}. */
   private static final Pattern TEMP = Pattern.compile("(old\\.)?([0-9]{1,19})-([0-9a-f]{1,16})-[0-9a-f]{1,16}(\\.tmp)?");
+  /**
+   * Names lora4j 0.1 gave its temporaries, without a writer: {@code .<target>.<15-16 hex>[.tmp]} and
+   * {@code .<target>.old.<18-20 digits>}. Exports killed then left them, up to hundreds of MB each;
+   * they are removed once nothing in them has changed for {@link #LEGACY_STALE}, as no writer of that
+   * version pauses that long. The lengths keep a user's own {@code .<target>.cafe} out.
+   */
+  private static final Pattern LEGACY_TEMP = Pattern.compile("(?:[0-9a-f]{15,16}(?:\\.tmp)?|(old\\.)[0-9]{18,20})");
+  private static final Duration LEGACY_STALE = Duration.ofHours(24);
   /**
    * Start times within this of the pid's are the same process: the JDK derives them from clock
    * ticks and the boot time, and another JDK might round differently. Erring here keeps a stale
@@ -181,12 +190,17 @@ public final class AtomicFiles {
         if (!name.startsWith(prefix)) {
           continue;
         }
-        Matcher m = TEMP.matcher(name.substring(prefix.length()));
-        if (m.matches() && !writerAlive(Long.parseLong(m.group(2)), Long.parseUnsignedLong(m.group(3), 16))) {
+        String rest = name.substring(prefix.length());
+        Matcher m = TEMP.matcher(rest);
+        if (m.matches() && !writerAlive(m.group(2), m.group(3))) {
           (m.group(1) != null ? old : temps).add(p);
         }
+        Matcher legacy = LEGACY_TEMP.matcher(rest);
+        if (legacy.matches() && untouchedFor(p, LEGACY_STALE)) {
+          (legacy.group(1) != null ? old : temps).add(p);
+        }
       }
-    } catch (IOException | NumberFormatException e) {
+    } catch (IOException e) {
       return; // best effort: what cannot be listed cannot be judged
     }
     for (Path p : old) {
@@ -201,6 +215,30 @@ public final class AtomicFiles {
       deleteQuietlyRecursively(p);
     }
     temps.forEach(AtomicFiles::deleteQuietlyRecursively);
+  }
+
+  private static boolean writerAlive(String pid, String startHex) {
+    try {
+      return writerAlive(Long.parseLong(pid), Long.parseUnsignedLong(startHex, 16));
+    } catch (NumberFormatException e) {
+      return true; // no pid there ever was: not a name this class wrote, so not one to delete
+    }
+  }
+
+  /** Whether nothing under {@code p} has changed for {@code age}: a writer writes, so that one is gone. */
+  private static boolean untouchedFor(Path p, Duration age) {
+    Instant limit = Instant.now().minus(age);
+    try (Stream<Path> walk = Files.walk(p)) {
+      return walk.allMatch(f -> {
+        try {
+          return Files.getLastModifiedTime(f, LinkOption.NOFOLLOW_LINKS).toInstant().isBefore(limit);
+        } catch (IOException e) {
+          return false;
+        }
+      });
+    } catch (IOException | UncheckedIOException e) {
+      return false;
+    }
   }
 
   /** Whether the process a temporary name records may still be writing it. */

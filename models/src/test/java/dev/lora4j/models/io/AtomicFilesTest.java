@@ -264,6 +264,38 @@ class AtomicFilesTest {
     }
   }
 
+  /** Makes everything under {@code p} look last changed {@code hours} ago. */
+  static void age(Path p, int hours) throws IOException {
+    java.nio.file.attribute.FileTime then = java.nio.file.attribute.FileTime.from(Instant.now().minusSeconds(hours * 3600L));
+    try (Stream<Path> s = Files.walk(p)) {
+      for (Path f : s.toList()) {
+        Files.setLastModifiedTime(f, then);
+      }
+    }
+  }
+
+  @Test
+  void temporariesOfTheEarlierNamingAreRemovedOnlyOnceUntouchedForADay() throws Exception {
+    Path target = dir.resolve("out");
+    writeOutput(target, "previous", false);
+    List<String> stale = List.of(".out.3f2a9c4e1b7d6a05", ".out.3f2a9c4e1b7d6a0.tmp", ".out.old.12345678901234567890");
+    List<String> kept = List.of(".out.cafe", ".out.old.1234", ".out.3f2a9c4e1b7d6a06");
+    for (String n : List.of(stale, kept).stream().flatMap(List::stream).toList()) {
+      Files.createDirectories(dir.resolve(n).resolve("graphs"));
+      Files.writeString(dir.resolve(n).resolve("graphs/base.multi.onnx"), "x");
+      age(dir.resolve(n), 25);
+    }
+    // one file written an hour ago: its writer may still be at work
+    Files.setLastModifiedTime(dir.resolve(".out.3f2a9c4e1b7d6a06/graphs/base.multi.onnx"),
+        java.nio.file.attribute.FileTime.from(Instant.now().minusSeconds(3600)));
+
+    writeOutput(target, "next", false);
+
+    TreeSet<String> expected = new TreeSet<>(kept);
+    expected.add("out");
+    assertEquals(expected, names(dir));
+  }
+
   @Test
   void aSingleFileWriteRemovesStaleTemporariesToo() throws Exception {
     String deadId = id(deadPid(), 1);
