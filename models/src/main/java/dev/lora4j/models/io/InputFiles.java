@@ -15,7 +15,7 @@ public final class InputFiles {
    * @param what what the file is for, e.g. "data file"
    */
   public static Path requireRegularFile(Path file, String what) {
-    Path abs = file.toAbsolutePath();
+    Path abs = file.toAbsolutePath().normalize();
     if (Files.isRegularFile(abs)) {
       return file;
     }
@@ -30,7 +30,7 @@ public final class InputFiles {
 
   /** Refuses anything but an existing directory (a link to one is fine). */
   public static Path requireDirectory(Path dir, String what) {
-    Path abs = dir.toAbsolutePath();
+    Path abs = dir.toAbsolutePath().normalize();
     if (Files.isDirectory(abs)) {
       return dir;
     }
