@@ -15,14 +15,14 @@ public final class InputFiles {
    * @param what what the file is for, e.g. "data file"
    */
   public static Path requireRegularFile(Path file, String what) {
-    Path abs = file.toAbsolutePath().normalize();
-    if (Files.isRegularFile(abs)) {
+    Path abs = file.toAbsolutePath().normalize(); // for the message; the checks ask about the path as given
+    if (Files.isRegularFile(file)) {
       return file;
     }
-    if (Files.isDirectory(abs)) {
+    if (Files.isDirectory(file)) {
       throw new Lora4jException(what + " " + abs + " is a directory, expected a file");
     }
-    if (Files.exists(abs)) {
+    if (Files.exists(file)) {
       throw new Lora4jException(what + " " + abs + " is not a regular file (a device, pipe or socket), expected a file");
     }
     throw new Lora4jException(what + " " + abs + " does not exist");
@@ -30,14 +30,14 @@ public final class InputFiles {
 
   /** Refuses anything but an existing directory (a link to one is fine). */
   public static Path requireDirectory(Path dir, String what) {
-    Path abs = dir.toAbsolutePath().normalize();
-    if (Files.isDirectory(abs)) {
+    Path abs = dir.toAbsolutePath().normalize(); // for the message; the checks ask about the path as given
+    if (Files.isDirectory(dir)) {
       return dir;
     }
-    if (Files.isRegularFile(abs)) {
+    if (Files.isRegularFile(dir)) {
       throw new Lora4jException(what + " " + abs + " is a file, expected a directory");
     }
-    if (Files.exists(abs)) {
+    if (Files.exists(dir)) {
       throw new Lora4jException(what + " " + abs + " is not a directory (a device, pipe or socket)");
     }
     throw new Lora4jException(what + " " + abs + " does not exist");

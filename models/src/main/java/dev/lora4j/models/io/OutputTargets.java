@@ -115,18 +115,19 @@ public final class OutputTargets {
 
   /** The real path of the longest existing prefix, with the rest appended: where writing would land. */
   static Path real(Path p) {
-    Path abs = p.toAbsolutePath().normalize();
+    // not normalized first: "link/.." is the link target's parent, which only the file system knows
+    Path abs = p.toAbsolutePath();
     Path existing = abs;
     while (existing != null && !Files.exists(existing)) {
       existing = existing.getParent();
     }
     if (existing == null) {
-      return abs;
+      return abs.normalize();
     }
     try {
-      return existing.toRealPath().resolve(existing.relativize(abs));
+      return existing.toRealPath().resolve(existing.relativize(abs)).normalize();
     } catch (IOException e) {
-      return abs;
+      return abs.normalize();
     }
   }
 }

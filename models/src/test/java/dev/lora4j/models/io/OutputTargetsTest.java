@@ -36,6 +36,11 @@ class OutputTargetsTest {
     assertThrows(Lora4jException.class, () -> OutputTargets.requireApart(link, "--out", in, "--adapter"));
     Path dotted = dir.resolve("x/../adapter");
     assertThrows(Lora4jException.class, () -> OutputTargets.requireApart(dotted, "--out", in, "--adapter"));
+    // through a link, ".." is the parent of where the link points, not of the link: dir/deep/sub/../../adapter
+    Files.createDirectories(dir.resolve("deep/sub"));
+    Path deepLink = Files.createSymbolicLink(dir.resolve("deeplink"), dir.resolve("deep/sub"));
+    assertThrows(Lora4jException.class,
+        () -> OutputTargets.requireApart(deepLink.resolve("../../adapter"), "--out", in, "--adapter"));
     Path file = Files.writeString(in.resolve("train.tsv"), "sentence\tlabel\n");
     assertThrows(Lora4jException.class, () -> OutputTargets.requireApart(link, "--out", file, "--train"));
   }
