@@ -15,6 +15,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -86,9 +87,17 @@ final class NativeThreads implements AutoCloseable {
     if (onNativeThread()) {
       return c.call();
     }
+    // whoever claims first decides: the worker runs the call, or the interrupted caller cancels it
+    // (Future.cancel alone also "succeeds" on a call that is already running)
+    AtomicBoolean claimed = new AtomicBoolean();
     Future<T> f;
     try {
-      f = pool.submit(c::call);
+      f = pool.submit(() -> {
+        if (!claimed.compareAndSet(false, true)) {
+          return null; // cancelled by its caller before it started
+        }
+        return c.call();
+      });
     } catch (RejectedExecutionException e) {
       throw new Lora4jException("the runtime is closed");
     }
@@ -98,10 +107,12 @@ final class NativeThreads implements AutoCloseable {
         try {
           return f.get();
         } catch (InterruptedException e) {
-          if (!interrupted && f.cancel(false)) {
+          interrupted = true;
+          if (claimed.compareAndSet(false, true)) {
+            f.cancel(false);
             throw new Lora4jException("interrupted before ONNX Runtime started", e);
           }
-          interrupted = true;
+          // running: wait for it (the finally below restores the interrupt status)
         } catch (CancellationException e) {
           throw new Lora4jException("the runtime is closed", e);
         } catch (ExecutionException e) {
