@@ -221,7 +221,7 @@ public final class AdapterRuntime implements AutoCloseable {
   /** Classifies a batch of texts with one adapter, in one run. */
   public List<Prediction> predict(String adapter, List<String> texts) {
     checkTexts(texts);
-    try (Lease<ResidentAdapter> lease = registry.acquire(adapter)) {
+    try (Lease<ResidentAdapter> lease = acquire(adapter)) {
       requireClassifier(adapter, lease.value());
       return predictWith(adapter, lease.value(), texts);
     }
@@ -245,7 +245,7 @@ public final class AdapterRuntime implements AutoCloseable {
     if (adapter == null) {
       return List.of(runMulti(texts, null, AdapterTensorNames.SENTENCE_EMBEDDING)[0]);
     }
-    try (Lease<ResidentAdapter> lease = registry.acquire(adapter)) {
+    try (Lease<ResidentAdapter> lease = acquire(adapter)) {
       return List.of(runMulti(texts, lease.value(), AdapterTensorNames.SENTENCE_EMBEDDING)[0]);
     }
   }
@@ -262,7 +262,7 @@ public final class AdapterRuntime implements AutoCloseable {
     try {
       for (MixedRequest r : requests) {
         if (!leases.containsKey(r.adapter())) {
-          Lease<ResidentAdapter> l = registry.acquire(r.adapter());
+          Lease<ResidentAdapter> l = acquire(r.adapter());
           leases.put(r.adapter(), l);
           requireClassifier(r.adapter(), l.value());
         }
@@ -333,7 +333,7 @@ public final class AdapterRuntime implements AutoCloseable {
           continue;
         }
         try {
-          Lease<ResidentAdapter> l = registry.acquire(name);
+          Lease<ResidentAdapter> l = acquire(name);
           leases.put(name, l);
           requireClassifier(name, l.value());
         } catch (Lora4jException e) {
@@ -398,6 +398,16 @@ public final class AdapterRuntime implements AutoCloseable {
   private static void requireClassifier(String name, ResidentAdapter r) {
     if (!r.isClassifier()) {
       throw new Lora4jException("adapter '" + name + "' is an embedding adapter: use embed, not predict");
+    }
+  }
+
+  /** A lease on {@code name}; after close every adapter is gone, and the error says why. */
+  private Lease<ResidentAdapter> acquire(String name) {
+    try {
+      return registry.acquire(name);
+    } catch (Lora4jException e) {
+      requireOpen();
+      throw e;
     }
   }
 
