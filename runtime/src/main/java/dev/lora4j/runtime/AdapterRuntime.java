@@ -59,7 +59,10 @@ public final class AdapterRuntime implements AutoCloseable {
   private final AdapterLoader loader;
   private final AdapterRegistry<ResidentAdapter> registry;
   private final MicroBatcher<MixedRequest, Prediction> batcher;
-  /** What listings show of each loaded adapter, kept so that listing never reloads an evicted one. */
+  /**
+   * What listings show of each adapter ever loaded, kept so that listing never reloads an evicted
+   * one; a few hundred bytes per name, overwritten by the next load of that name.
+   */
   private final Map<String, AdapterInfo> described = new ConcurrentHashMap<>();
   private final AtomicBoolean closed = new AtomicBoolean();
 
