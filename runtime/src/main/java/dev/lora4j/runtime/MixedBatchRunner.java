@@ -128,6 +128,11 @@ final class MixedBatchRunner implements AutoCloseable {
     }
   }
 
+  /** How many stack sets are cached (for tests). */
+  synchronized int cachedSets() {
+    return cache.size();
+  }
+
   /** A list that compares its elements by identity, for the cache key. */
   private static List<Adapter> identityKey(List<Adapter> slots) {
     return new IdentityList(new ArrayList<>(slots));
