@@ -196,7 +196,7 @@ final class DemoCommand implements Command {
 
   /** One sentence through a bare ONNX Runtime session on the merged model, tokenizing included. */
   private static double mergedLatency(Path exportDir, String adapter) throws Exception {
-    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    OrtEnvironment env = dev.lora4j.runtime.ExecutionProviders.environment(); // its start-up needs a big stack
     try (Tokenizer tok = Tokenizer.open(exportDir.resolve(ExportLayout.TOKENIZER));
         OrtSession s = env.createSession(exportDir.resolve(ExportLayout.merged(adapter)).toString())) {
       int[] k = {0};

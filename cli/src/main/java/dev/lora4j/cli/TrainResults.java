@@ -214,7 +214,7 @@ public final class TrainResults {
       for (int i = 0; i < sorted.size(); i += batch) {
         batches.add(tok.encode(sorted.subList(i, Math.min(sorted.size(), i + batch)), maxLength));
       }
-      OrtEnvironment env = OrtEnvironment.getEnvironment();
+      OrtEnvironment env = dev.lora4j.runtime.ExecutionProviders.environment(); // its start-up needs a big stack
       try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
         o.setIntraOpNumThreads(Runtime.getRuntime().availableProcessors());
         try (OrtSession s = env.createSession(base.files().onnx().toString(), o)) {

@@ -8,7 +8,7 @@ import java.util.Map;
  *
  * @param resident false when the memory budget evicted it (it reloads on its next request)
  * @param ranks rank per adapted module, after pruning
- * @param bytes memory its weights take
+ * @param bytes memory it takes while resident, every copy the runtime holds (what the budget counts)
  * @param labels label names; empty for an embedding adapter
  */
 public record AdapterInfo(

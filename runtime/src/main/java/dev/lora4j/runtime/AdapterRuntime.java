@@ -24,6 +24,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One base model, loaded once, serving many swappable adapters chosen per request. Thread-safe.
@@ -42,7 +44,11 @@ import java.util.concurrent.CompletableFuture;
  * requests ({@link #submit}) are micro-batched into one run even when they name different adapters.
  */
 public final class AdapterRuntime implements AutoCloseable {
+  /** How long {@link #close()} waits for running requests before it gives up on freeing natives. */
+  private static final long CLOSE_WAIT_MILLIS = 30_000;
+
   private final OrtEnvironment env = ExecutionProviders.environment();
+  private final NativeThreads natives;
   private final RuntimeOptions options;
   private final ExportManifest manifest;
   private final Tokenizer tokenizer;
@@ -53,8 +59,16 @@ public final class AdapterRuntime implements AutoCloseable {
   private final AdapterLoader loader;
   private final AdapterRegistry<ResidentAdapter> registry;
   private final MicroBatcher<MixedRequest, Prediction> batcher;
+  /**
+   * What listings show of each adapter ever loaded, kept so that listing never reloads an evicted
+   * one; a few hundred bytes per name, overwritten by the next load of that name.
+   */
+  private final Map<String, AdapterInfo> described = new ConcurrentHashMap<>();
+  private final AtomicBoolean closed = new AtomicBoolean();
 
-  private AdapterRuntime(Path dir, RuntimeOptions options) throws OrtException {
+  /** Runs on a native thread (see {@link NativeThreads}): it reads graphs, opens sessions and the tokenizer. */
+  private AdapterRuntime(Path dir, RuntimeOptions options, NativeThreads natives) throws OrtException {
+    this.natives = natives;
     this.options = options;
     this.manifest = ExportManifest.read(dir);
     if (manifest.multiGraph() == null) {
@@ -81,9 +95,40 @@ public final class AdapterRuntime implements AutoCloseable {
     }
     this.tokenizer = Tokenizer.open(tok, options.maxTokens());
     this.loader = new AdapterLoader(dir, manifest, layout);
-    this.registry = new AdapterRegistry<>(loader, options.adapterBudgetBytes());
+    this.registry = new AdapterRegistry<>(this::loadAdapter, options.adapterBudgetBytes());
     this.batcher = new MicroBatcher<>(this::runSingles, options.batchRows(), options.batchWindow(),
         options.queueCapacity());
+  }
+
+  /**
+   * The registry's loader: reads and checks on a native thread (ONNX Runtime copies the adapter
+   * there), and charges the budget for every copy the runtime then holds (see {@link #residentBytes}).
+   */
+  private AdapterRegistry.Loaded<ResidentAdapter> loadAdapter(String name, Object source) {
+    AdapterRegistry.Loaded<ResidentAdapter> l = natives.run(() -> loader.load(name, source));
+    ResidentAdapter r = l.value();
+    long bytes = residentBytes(r);
+    AutoCloseable ortCopy = l.resource();
+    AutoCloseable release = mixed == null ? ortCopy : () -> {
+      mixed.forget(r.adapter()); // the stacks hold copies of its weights and pin its Java copy
+      ortCopy.close();
+    };
+    Adapter a = r.adapter();
+    described.put(name, new AdapterInfo(name, r.source(), true, a.ranks(), a.parameterCount(), bytes,
+        a.head().labels(), a.head().pooling().id()));
+    return new AdapterRegistry.Loaded<>(r, release, bytes);
+  }
+
+  /**
+   * What one resident adapter costs: ONNX Runtime's copy of its {@code .onnx_adapter} parameters,
+   * the Java copy of its factors and head (kept to pack mixed batches), and, with a mixed-batch
+   * graph, its share of every cached stack set (up to {@link MixedBatchRunner#CACHED_SETS} of them
+   * can hold it at once; rank padding to a wider adapter in the same set is not charged to it).
+   */
+  private long residentBytes(ResidentAdapter r) {
+    long javaCopy = Float.BYTES * r.adapter().parameterCount();
+    long stacks = mixed == null ? 0 : (long) MixedBatchRunner.CACHED_SETS * javaCopy;
+    return r.bytes() + javaCopy + stacks;
   }
 
   /** Opens an export directory with default options (device auto). */
@@ -92,10 +137,15 @@ public final class AdapterRuntime implements AutoCloseable {
   }
 
   public static AdapterRuntime open(Path exportDir, RuntimeOptions options) {
+    NativeThreads natives = new NativeThreads("lora4j-native", Math.max(2, Runtime.getRuntime().availableProcessors()));
     try {
-      return new AdapterRuntime(exportDir, options);
+      return natives.call(() -> new AdapterRuntime(exportDir, options, natives));
     } catch (OrtException e) {
+      natives.close();
       throw new Lora4jException(exportDir + ": ONNX Runtime failed: " + e.getMessage(), e);
+    } catch (RuntimeException | Error e) {
+      natives.close();
+      throw e;
     }
   }
 
@@ -125,8 +175,11 @@ public final class AdapterRuntime implements AutoCloseable {
     if (!ExportLayout.isValidAdapterName(name)) {
       throw new Lora4jException("'" + name + "' is not a valid adapter name (letters, digits, . _ -)");
     }
-    registry.load(name, adapterFile);
-    return info(name);
+    requireOpen();
+    ResidentAdapter r = registry.load(name, adapterFile);
+    AdapterInfo i = described.get(name);
+    return new AdapterInfo(name, r.source(), registry.isResident(name), i.ranks(), i.parameters(), i.bytes(),
+        i.labels(), i.pooling());
   }
 
   /** Loads the adapter of that name from the export directory. */
@@ -139,26 +192,28 @@ public final class AdapterRuntime implements AutoCloseable {
     return registry.unload(name);
   }
 
-  /** Every loaded adapter, resident or evicted, by name. */
+  /**
+   * Every loaded adapter, resident or evicted, by name. Read-only: it neither reloads an evicted
+   * adapter nor changes which one the budget evicts next.
+   */
   public List<AdapterInfo> adapters() {
     List<AdapterInfo> out = new ArrayList<>();
-    for (String n : registry.names()) {
-      try {
-        out.add(info(n));
-      } catch (Lora4jException unloadedMeanwhile) {
-        // listed and then unloaded by another thread: leave it out
+    for (AdapterRegistry.Status s : registry.snapshot()) {
+      AdapterInfo i = described.get(s.name());
+      if (i != null) {
+        out.add(new AdapterInfo(i.name(), i.source(), s.resident(), i.ranks(), i.parameters(), i.bytes(), i.labels(),
+            i.pooling()));
       }
     }
     return out;
   }
 
-  private AdapterInfo info(String name) {
-    try (Lease<ResidentAdapter> l = registry.acquire(name)) {
-      ResidentAdapter r = l.value();
-      Adapter a = r.adapter();
-      return new AdapterInfo(name, r.source(), registry.isResident(name), a.ranks(), a.parameterCount(), r.bytes(),
-          a.head().labels(), a.head().pooling().id());
-    }
+  /**
+   * The registry's read-only view (names, residency, bytes charged, last use), for health and
+   * metrics: reading it loads nothing and touches nothing.
+   */
+  public List<AdapterRegistry.Status> residency() {
+    return registry.snapshot();
   }
 
   /** Classifies one text with {@code adapter}. */
@@ -169,15 +224,14 @@ public final class AdapterRuntime implements AutoCloseable {
   /** Classifies a batch of texts with one adapter, in one run. */
   public List<Prediction> predict(String adapter, List<String> texts) {
     checkTexts(texts);
-    try (Lease<ResidentAdapter> lease = registry.acquire(adapter)) {
+    try (Lease<ResidentAdapter> lease = acquire(adapter)) {
       requireClassifier(adapter, lease.value());
       return predictWith(adapter, lease.value(), texts);
     }
   }
 
   private List<Prediction> predictWith(String name, ResidentAdapter r, List<String> texts) {
-    Encoding enc = tokenizer.encode(texts);
-    float[][][] out = runMulti(enc, r, AdapterTensorNames.LOGITS, AdapterTensorNames.PROBABILITIES);
+    float[][][] out = runMulti(texts, r, AdapterTensorNames.LOGITS, AdapterTensorNames.PROBABILITIES);
     List<Prediction> ps = new ArrayList<>();
     for (int i = 0; i < texts.size(); i++) {
       ps.add(new Prediction(name, r.adapter().head().labels(), out[0][i], out[1][i]));
@@ -191,12 +245,11 @@ public final class AdapterRuntime implements AutoCloseable {
    */
   public List<float[]> embed(String adapter, List<String> texts) {
     checkTexts(texts);
-    Encoding enc = tokenizer.encode(texts);
     if (adapter == null) {
-      return List.of(runMulti(enc, null, AdapterTensorNames.SENTENCE_EMBEDDING)[0]);
+      return List.of(runMulti(texts, null, AdapterTensorNames.SENTENCE_EMBEDDING)[0]);
     }
-    try (Lease<ResidentAdapter> lease = registry.acquire(adapter)) {
-      return List.of(runMulti(enc, lease.value(), AdapterTensorNames.SENTENCE_EMBEDDING)[0]);
+    try (Lease<ResidentAdapter> lease = acquire(adapter)) {
+      return List.of(runMulti(texts, lease.value(), AdapterTensorNames.SENTENCE_EMBEDDING)[0]);
     }
   }
 
@@ -212,7 +265,7 @@ public final class AdapterRuntime implements AutoCloseable {
     try {
       for (MixedRequest r : requests) {
         if (!leases.containsKey(r.adapter())) {
-          Lease<ResidentAdapter> l = registry.acquire(r.adapter());
+          Lease<ResidentAdapter> l = acquire(r.adapter());
           leases.put(r.adapter(), l);
           requireClassifier(r.adapter(), l.value());
         }
@@ -245,8 +298,8 @@ public final class AdapterRuntime implements AutoCloseable {
       slotOfRow[i] = slot;
     }
     try {
-      Encoding enc = tokenizer.encode(rows.stream().map(MixedRequest::text).toList());
-      MixedBatchRunner.RowOutputs out = mixed.run(enc, slots, slotOfRow);
+      List<String> texts = rows.stream().map(MixedRequest::text).toList();
+      MixedBatchRunner.RowOutputs out = natives.call(() -> mixed.run(tokenizer.encode(texts), slots, slotOfRow));
       List<Prediction> ps = new ArrayList<>();
       for (int i = 0; i < rows.size(); i++) {
         String name = rows.get(i).adapter();
@@ -283,7 +336,7 @@ public final class AdapterRuntime implements AutoCloseable {
           continue;
         }
         try {
-          Lease<ResidentAdapter> l = registry.acquire(name);
+          Lease<ResidentAdapter> l = acquire(name);
           leases.put(name, l);
           requireClassifier(name, l.value());
         } catch (Lora4jException e) {
@@ -321,7 +374,15 @@ public final class AdapterRuntime implements AutoCloseable {
   }
 
   /** Runs the multi-adapter graph with {@code adapter} active (none: plain base); one array per output. */
-  private float[][][] runMulti(Encoding enc, ResidentAdapter adapter, String... outputs) {
+  private float[][][] runMulti(List<String> texts, ResidentAdapter adapter, String... outputs) {
+    try {
+      return natives.call(() -> runMultiHere(tokenizer.encode(texts), adapter, outputs));
+    } catch (OrtException e) {
+      throw new Lora4jException("inference failed: " + e.getMessage(), e);
+    }
+  }
+
+  private float[][][] runMultiHere(Encoding enc, ResidentAdapter adapter, String... outputs) throws OrtException {
     try (EncoderInputs in = new EncoderInputs(env, enc, multiInputs);
         OrtSession.RunOptions ro = new OrtSession.RunOptions()) {
       if (adapter != null) {
@@ -334,8 +395,6 @@ public final class AdapterRuntime implements AutoCloseable {
         }
         return res;
       }
-    } catch (OrtException e) {
-      throw new Lora4jException("inference failed: " + e.getMessage(), e);
     }
   }
 
@@ -345,7 +404,24 @@ public final class AdapterRuntime implements AutoCloseable {
     }
   }
 
+  /** A lease on {@code name}; after close every adapter is gone, and the error says why. */
+  private Lease<ResidentAdapter> acquire(String name) {
+    try {
+      return registry.acquire(name);
+    } catch (Lora4jException e) {
+      requireOpen();
+      throw e;
+    }
+  }
+
+  private void requireOpen() {
+    if (closed.get()) {
+      throw new Lora4jException("the runtime is closed");
+    }
+  }
+
   private void checkTexts(List<String> texts) {
+    requireOpen();
     if (texts.isEmpty()) {
       throw new Lora4jException("no texts given");
     }
@@ -364,11 +440,25 @@ public final class AdapterRuntime implements AutoCloseable {
     }
   }
 
-  /** Stops the micro-batcher, unloads every adapter and frees the sessions; call when requests are done. */
+  /**
+   * Refuses new requests, lets queued and running ones finish (up to 30 s), then unloads every
+   * adapter and frees the sessions and the tokenizer. Native memory is freed only once nothing
+   * runs on it: if requests are still running at the deadline, the sessions stay open (a leak, not
+   * a crash) and this says so. Idempotent.
+   */
   @Override
   public void close() {
-    batcher.close();
-    registry.clear();
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    long deadline = System.nanoTime() + CLOSE_WAIT_MILLIS * 1_000_000;
+    boolean batcherStopped = batcher.stop(CLOSE_WAIT_MILLIS);
+    boolean idle = natives.shutdown(Math.max(0, (deadline - System.nanoTime()) / 1_000_000));
+    registry.clear(); // adapters held by a running request close when it lets go
+    if (!batcherStopped || !idle) {
+      throw new Lora4jException("requests were still running " + CLOSE_WAIT_MILLIS / 1000
+          + " s after close(); the ONNX Runtime sessions were left open so that they can finish");
+    }
     if (mixed != null) {
       mixed.close();
     }

@@ -19,10 +19,12 @@ public final class ExecutionProviders {
 
   /**
    * The process-wide ORT environment. Its log level is left alone (asking for another level once it
-   * exists only earns a warning); sessions set their own level, see {@link SessionSettings}.
+   * exists only earns a warning); sessions set their own level, see {@link SessionSettings}. The
+   * first call creates it on a thread with a stack big enough for ONNX Runtime's start-up (see
+   * {@link NativeThreads}): code in lora4j asks here rather than {@code OrtEnvironment} directly.
    */
   public static OrtEnvironment environment() {
-    return OrtEnvironment.getEnvironment();
+    return NativeThreads.environment();
   }
 
   /** Whether this ONNX Runtime build has the CUDA provider at all (it may still find no GPU). */

@@ -26,7 +26,7 @@ import java.util.Set;
  * run, not a repack.
  */
 final class MixedBatchRunner implements AutoCloseable {
-  private static final int CACHED_SETS = 4;
+  static final int CACHED_SETS = 4;
 
   private final OrtEnvironment env;
   private final OrtSession session;
@@ -111,6 +111,26 @@ final class MixedBatchRunner implements AutoCloseable {
       case 7 -> OnnxTensor.createTensor(env, LongBuffer.wrap(p.asLongs()), p.dims());
       default -> throw new Lora4jException("mixed-batch stack " + p.name() + " has unsupported type " + p.dataType());
     };
+  }
+
+  /**
+   * Drops every cached stack set that holds {@code adapter} (evicted or unloaded): the stacks are
+   * copies of its weights, and the cache key would keep its Java copy alive past eviction.
+   */
+  synchronized void forget(Adapter adapter) {
+    var it = cache.entrySet().iterator();
+    while (it.hasNext()) {
+      var e = it.next();
+      if (e.getKey().stream().anyMatch(a -> a == adapter)) {
+        it.remove();
+        e.getValue().close();
+      }
+    }
+  }
+
+  /** How many stack sets are cached (for tests). */
+  synchronized int cachedSets() {
+    return cache.size();
   }
 
   /** A list that compares its elements by identity, for the cache key. */

@@ -60,7 +60,7 @@ final class ExportFixture {
     ExportBundle.export(ExportRequest.of(new BaseModelFiles("tiny", model, base.resolve("tokenizer.json"), ref.onnxSha256()),
         new ArrayList<>(adapters.values()), EnumSet.of(ExportFormat.MERGED, ExportFormat.MULTI, ExportFormat.MIXED),
         dir), line -> { });
-    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    OrtEnvironment env = ExecutionProviders.environment();
     try (Tokenizer tok = Tokenizer.open(dir.resolve(ExportLayout.TOKENIZER))) {
       for (String name : NAMES) {
         Map<String, float[]> byText = new HashMap<>();

@@ -7,7 +7,10 @@ import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * Gathers concurrent single requests into batches: the first request opens a window of at most
@@ -43,9 +46,20 @@ public final class MicroBatcher<Q, R> implements AutoCloseable {
   private final long maxWaitNanos;
   private final BlockingQueue<Pending<Q, R>> queue;
   private final Thread worker;
+  /**
+   * Guards {@link #open}: a submit checks and enqueues under the read lock, closing flips it under
+   * the write lock, so nothing enters the queue after the worker may have drained it for the last
+   * time (such a request would never complete).
+   */
+  private final ReadWriteLock gate = new ReentrantReadWriteLock();
   private volatile boolean open = true;
 
   public MicroBatcher(BatchRunner<Q, R> runner, int maxRows, Duration maxWait, int capacity) {
+    this(runner, maxRows, maxWait, capacity, r -> new Thread(r, "lora4j-micro-batcher"));
+  }
+
+  /** @param threads makes the one worker thread (the runtime gives it a stack sized for native code) */
+  public MicroBatcher(BatchRunner<Q, R> runner, int maxRows, Duration maxWait, int capacity, ThreadFactory threads) {
     if (maxRows < 1 || capacity < maxRows || maxWait.isNegative()) {
       throw new IllegalArgumentException("need maxRows >= 1, capacity >= maxRows, maxWait >= 0");
     }
@@ -53,25 +67,31 @@ public final class MicroBatcher<Q, R> implements AutoCloseable {
     this.maxRows = maxRows;
     this.maxWaitNanos = maxWait.toNanos();
     this.queue = new ArrayBlockingQueue<>(capacity);
-    this.worker = new Thread(this::loop, "lora4j-micro-batcher");
+    this.worker = threads.newThread(this::loop);
     this.worker.setDaemon(true);
     this.worker.start();
   }
 
+  /** Queues {@code request}; the future always completes: with its answer, its error, or a refusal. */
   public CompletableFuture<R> submit(Q request) {
     CompletableFuture<R> f = new CompletableFuture<>();
-    if (!open) {
-      f.completeExceptionally(new Lora4jException("the runtime is closed"));
-    } else if (!queue.offer(new Pending<>(request, f))) {
-      f.completeExceptionally(new Lora4jException("too many requests waiting (" + queue.size() + "); try again"));
+    gate.readLock().lock();
+    try {
+      if (!open) {
+        f.completeExceptionally(closed());
+      } else if (!queue.offer(new Pending<>(request, f))) {
+        f.completeExceptionally(new Lora4jException("too many requests waiting (" + queue.size() + "); try again"));
+      }
+    } finally {
+      gate.readLock().unlock();
     }
     return f;
   }
 
   private void loop() {
     List<Pending<Q, R>> batch = new ArrayList<>(maxRows);
-    while (open || !queue.isEmpty()) {
-      try {
+    try {
+      while (open || !queue.isEmpty()) {
         Pending<Q, R> first = queue.poll(100, TimeUnit.MILLISECONDS);
         if (first == null) {
           continue;
@@ -87,17 +107,38 @@ public final class MicroBatcher<Q, R> implements AutoCloseable {
           batch.add(next);
         }
         runBatch(batch);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        break;
-      } finally {
         batch.clear();
       }
+    } catch (InterruptedException e) {
+      // an interrupted worker stops for good: refuse new requests and fail what it holds, so no
+      // accepted request waits forever
+      stopAccepting();
+      Lora4jException stopped = new Lora4jException("the runtime's batching thread was interrupted");
+      batch.forEach(p -> p.result().completeExceptionally(stopped));
+      failQueued(stopped);
+      Thread.currentThread().interrupt();
+      return;
     }
-    Lora4jException closed = new Lora4jException("the runtime is closed");
+    failQueued(closed());
+  }
+
+  private void stopAccepting() {
+    gate.writeLock().lock();
+    try {
+      open = false;
+    } finally {
+      gate.writeLock().unlock();
+    }
+  }
+
+  private void failQueued(Lora4jException why) {
     for (Pending<Q, R> p; (p = queue.poll()) != null; ) {
-      p.result().completeExceptionally(closed);
+      p.result().completeExceptionally(why);
     }
+  }
+
+  private static Lora4jException closed() {
+    return new Lora4jException("the runtime is closed");
   }
 
   private void runBatch(List<Pending<Q, R>> batch) {
@@ -119,14 +160,36 @@ public final class MicroBatcher<Q, R> implements AutoCloseable {
     }
   }
 
-  /** Stops accepting requests, finishes the queued ones, and stops the worker. */
-  @Override
-  public void close() {
-    open = false;
-    try {
-      worker.join(TimeUnit.SECONDS.toMillis(30));
-    } catch (InterruptedException e) {
+  /**
+   * Stops accepting requests and lets the worker finish the queued ones, waiting up to
+   * {@code timeoutMillis}; returns whether it stopped (only then is no batch running). Requests
+   * still queued at the deadline are failed.
+   */
+  public boolean stop(long timeoutMillis) {
+    stopAccepting();
+    boolean interrupted = false;
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+    while (worker.isAlive()) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        break;
+      }
+      try {
+        worker.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+      } catch (InterruptedException e) {
+        interrupted = true; // finish closing first; the caller's interrupt is restored below
+      }
+    }
+    if (interrupted) {
       Thread.currentThread().interrupt();
     }
+    failQueued(closed());
+    return !worker.isAlive();
+  }
+
+  /** Stops accepting requests, finishes the queued ones (up to 30 s), and stops the worker. */
+  @Override
+  public void close() {
+    stop(TimeUnit.SECONDS.toMillis(30));
   }
 }

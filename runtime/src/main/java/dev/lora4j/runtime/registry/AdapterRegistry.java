@@ -2,10 +2,12 @@ package dev.lora4j.runtime.registry;
 
 import dev.lora4j.models.Lora4jException;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
 
@@ -120,9 +122,7 @@ public final class AdapterRegistry<T> {
     if (total <= budgetBytes) {
       return;
     }
-    List<Entry<T>> byAge = new ArrayList<>(live.values());
-    byAge.sort(Comparator.comparingLong(Entry::lastUsed));
-    for (Entry<T> e : byAge) {
+    for (Entry<T> e : leastRecentlyUsedFirst(live.values())) {
       if (total <= budgetBytes) {
         break;
       }
@@ -135,6 +135,21 @@ public final class AdapterRegistry<T> {
     }
   }
 
+  /**
+   * {@code entries} oldest first. Requests keep touching {@code lastUsed} while this sorts, so it
+   * sorts a snapshot of the times: a comparator over live values can contradict itself, which
+   * TimSort reports as "Comparison method violates its general contract".
+   */
+  static <T> List<Entry<T>> leastRecentlyUsedFirst(Collection<Entry<T>> entries) {
+    record Aged<T>(Entry<T> entry, long lastUsed) {}
+    List<Aged<T>> aged = new ArrayList<>();
+    for (Entry<T> e : entries) {
+      aged.add(new Aged<>(e, e.lastUsed()));
+    }
+    aged.sort(Comparator.comparingLong(Aged::lastUsed));
+    return aged.stream().map(Aged::entry).toList();
+  }
+
   private static Lora4jException notLoaded(String name) {
     return new Lora4jException("adapter '" + name + "' is not loaded");
   }
@@ -142,6 +157,29 @@ public final class AdapterRegistry<T> {
   /** Names the user has loaded (resident or evicted). */
   public List<String> names() {
     return sources.keySet().stream().sorted().toList();
+  }
+
+  /**
+   * One loaded adapter as {@link #snapshot()} sees it.
+   *
+   * @param resident false when the budget evicted it (it reloads on its next request)
+   * @param bytes what it counts against the budget while resident; 0 when evicted
+   * @param lastUsed clock reading of its last lease or load; 0 when evicted
+   */
+  public record Status(String name, Object source, boolean resident, long bytes, long lastUsed) {}
+
+  /**
+   * Every loaded adapter, by name, without loading or touching any: for listings, health and
+   * metrics, which must neither reload an evicted adapter nor change the eviction order.
+   */
+  public List<Status> snapshot() {
+    List<Status> out = new ArrayList<>();
+    for (Map.Entry<String, Object> s : new TreeMap<>(sources).entrySet()) {
+      Entry<T> e = live.get(s.getKey());
+      out.add(e == null ? new Status(s.getKey(), s.getValue(), false, 0, 0)
+          : new Status(s.getKey(), s.getValue(), true, e.bytes(), e.lastUsed()));
+    }
+    return out;
   }
 
   public boolean isResident(String name) {

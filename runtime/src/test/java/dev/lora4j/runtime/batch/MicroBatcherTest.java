@@ -1,6 +1,7 @@
 package dev.lora4j.runtime.batch;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -82,5 +83,87 @@ class MicroBatcherTest {
       assertInstanceOf(Lora4jException.class, e.getCause());
       release.countDown();
     }
+  }
+  /**
+   * The worker is interrupted while it gathers a batch (a long window): the requests it already
+   * took off the queue must fail rather than wait forever; later ones are refused at once.
+   */
+  @Test
+  void anInterruptedBatcherCompletesEveryAcceptedRequest() throws Exception {
+    Thread[] worker = new Thread[1];
+    try (MicroBatcher<Integer, Integer> b = new MicroBatcher<>(batch -> batch.stream().map(MicroBatcher.Outcome::ok)
+        .toList(), 8, Duration.ofSeconds(30), 16, r -> worker[0] = new Thread(r, "batcher"))) {
+      List<CompletableFuture<Integer>> fs = new ArrayList<>();
+      for (int i = 0; i < 6; i++) {
+        fs.add(b.submit(i));
+      }
+      Thread.sleep(200); // the worker holds all six and waits for the window to close
+      worker[0].interrupt();
+      for (CompletableFuture<Integer> f : fs) {
+        ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+        assertEquals("the runtime's batching thread was interrupted", e.getCause().getMessage());
+      }
+      CompletableFuture<Integer> late = b.submit(9);
+      assertTrue(late.isCompletedExceptionally(), "refused at once, not queued for a dead worker");
+    }
+  }
+
+  /** Submitters race close(): each future completes, with an answer or "the runtime is closed". */
+  @Test
+  void requestsRacingCloseAllComplete() throws Exception {
+    for (int round = 0; round < 20; round++) {
+      MicroBatcher<Integer, Integer> b = new MicroBatcher<>(batch -> batch.stream().map(MicroBatcher.Outcome::ok)
+          .toList(), 4, Duration.ZERO, 1_000);
+      List<CompletableFuture<Integer>> fs = Collections.synchronizedList(new ArrayList<>());
+      CountDownLatch go = new CountDownLatch(1);
+      List<Thread> ts = new ArrayList<>();
+      for (int t = 0; t < 4; t++) {
+        Thread th = new Thread(() -> {
+          try {
+            go.await();
+          } catch (InterruptedException e) {
+            return;
+          }
+          for (int i = 0; i < 100; i++) {
+            fs.add(b.submit(i));
+          }
+        });
+        th.start();
+        ts.add(th);
+      }
+      go.countDown();
+      b.close();
+      for (Thread th : ts) {
+        th.join();
+      }
+      for (CompletableFuture<Integer> f : fs) {
+        try {
+          f.get(10, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+          assertEquals("the runtime is closed", e.getCause().getMessage());
+        }
+      }
+    }
+  }
+
+  /** A runner that hangs past the deadline: stop says so and fails the queued requests. */
+  @Test
+  void stopFailsQueuedRequestsWhenTheRunningBatchOverstays() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    CountDownLatch running = new CountDownLatch(1);
+    MicroBatcher<Integer, Integer> b = new MicroBatcher<>(batch -> {
+      running.countDown();
+      release.await();
+      return batch.stream().map(MicroBatcher.Outcome::ok).toList();
+    }, 1, Duration.ZERO, 8);
+    CompletableFuture<Integer> first = b.submit(1);
+    assertTrue(running.await(10, TimeUnit.SECONDS));
+    CompletableFuture<Integer> queued = b.submit(2);
+    assertFalse(b.stop(100), "the batch is still running");
+    ExecutionException e = assertThrows(ExecutionException.class, () -> queued.get(1, TimeUnit.SECONDS));
+    assertEquals("the runtime is closed", e.getCause().getMessage());
+    release.countDown();
+    assertEquals(1, first.get(10, TimeUnit.SECONDS), "the running batch still answers");
+    assertTrue(b.stop(10_000));
   }
 }

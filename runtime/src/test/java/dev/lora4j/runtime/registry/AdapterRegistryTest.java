@@ -138,4 +138,64 @@ class AdapterRegistryTest {
     assertEquals(16_000, served.get() + notLoaded.get());
     assertTrue(served.get() > 8_000, "most requests were served: " + served.get());
   }
+  /**
+   * Hundreds of resident adapters whose last-use times jump at random while every load sorts them
+   * for eviction: sorting live times breaks TimSort ("Comparison method violates its general
+   * contract"); sorting a snapshot cannot. Random times make a contradiction likely within a few
+   * sorts, so the loop runs until 2,000 evicting loads or 20 s.
+   */
+  @Test
+  void evictionSortsASnapshotWhileRequestsTouchAdapters() throws Exception {
+    int resident = 600;
+    AdapterRegistry<Resource> reg = new AdapterRegistry<>((name, source) -> {
+      Resource r = new Resource(name);
+      return new AdapterRegistry.Loaded<>(r, r, 1);
+    }, resident, () -> java.util.concurrent.ThreadLocalRandom.current().nextLong(1_000_000));
+    for (int i = 0; i < resident; i++) {
+      reg.load("a" + i, "1");
+    }
+    java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    List<Future<?>> touchers = new java.util.ArrayList<>();
+    for (int t = 0; t < 2; t++) {
+      touchers.add(pool.submit(() -> {
+        java.util.Random rnd = new java.util.Random(7);
+        while (running.get()) {
+          reg.acquire("a" + rnd.nextInt(resident)).close();
+        }
+      }));
+    }
+    try {
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      for (int i = 0; i < 2_000 && System.nanoTime() < end; i++) {
+        reg.load("n" + i, "1"); // one over the budget: sorts all and evicts one
+      }
+    } finally {
+      running.set(false);
+      for (Future<?> f : touchers) {
+        f.get(60, TimeUnit.SECONDS);
+      }
+      pool.shutdown();
+    }
+    assertTrue(reg.residentBytes() <= resident);
+  }
+
+  @Test
+  void snapshotNeitherReloadsNorChangesTheEvictionOrder() {
+    AdapterRegistry<Resource> reg = registry(250); // room for two of 100 bytes
+    reg.load("a", "1");
+    reg.load("b", "1");
+    reg.load("c", "1"); // evicts a
+    long bLastUsed = reg.snapshot().get(1).lastUsed();
+    List<AdapterRegistry.Status> s = reg.snapshot();
+    assertEquals(List.of(new AdapterRegistry.Status("a", "1", false, 0, 0),
+        new AdapterRegistry.Status("b", "1", true, 100, bLastUsed),
+        new AdapterRegistry.Status("c", "1", true, 100, 3)), s);
+    reg.snapshot();
+    assertEquals(1, loads.get("a").get(), "a listing reloaded nothing");
+    reg.load("d", "1"); // evicts the least recently used, still b: the snapshots did not touch it
+    assertFalse(reg.isResident("b"));
+    assertTrue(reg.isResident("c"));
+    assertEquals(2, bLastUsed);
+  }
 }

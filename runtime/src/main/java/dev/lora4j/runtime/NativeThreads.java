@@ -1,0 +1,230 @@
+package dev.lora4j.runtime;
+
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import dev.lora4j.models.Lora4jException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * lora4j's own threads for native code (ONNX Runtime and the tokenizer), so that a host's small
+ * thread stacks never meet native stack use that lora4j cannot bound.
+ *
+ * <p>Why (issue 12, measured with onnxruntime 1.29.0 on Linux x86-64): creating the ONNX Runtime
+ * environment starts its telemetry, which matches a {@code std::regex} against the whole
+ * {@code /proc/self/cmdline}; libstdc++'s regex recurses once per character and takes about 256
+ * bytes of stack per byte of the command line (bisected: 785 KB at 3,026 bytes, 4,802 KB at 19,026,
+ * 15,800 KB at 63,026). A command line with a long class path or a long argument (the text given to
+ * {@code lora4j run}) therefore overflowed the caller's stack: SIGSEGV, no Java error, no hs_err.
+ * No graph or session option of lora4j drives it; {@code ORT_DISABLE_TELEMETRY=1} avoids it but a
+ * library cannot set its host's environment. So the environment is created once, on a thread whose
+ * stack is sized from the command line ({@link #environment()}); everything else native runs on
+ * the pool here. Once the environment exists, session creation plus runs of 512-token texts (the
+ * model's maximum; batches of three, mixed-batch graph included) passed with 160 KB of stack and
+ * failed with a Java StackOverflowError (not a crash) at 144 KB; the pool's threads get
+ * {@value #STACK_BYTES} bytes, a wide margin for other CPUs' kernels and execution providers.
+ */
+final class NativeThreads implements AutoCloseable {
+  static final long STACK_BYTES = 8L << 20;
+  /** Stack per command-line byte for environment creation, doubled from the measured 256 B. */
+  private static final long ENV_STACK_PER_CMDLINE_BYTE = 512;
+  private static final long ENV_STACK_MIN = 16L << 20;
+  /** Without /proc (not Linux) the command line is unknown; this covers 60 kB of it. */
+  private static final long ENV_STACK_UNKNOWN = 32L << 20;
+
+  private static OrtEnvironment environment;
+
+  /** A native step; may throw ONNX Runtime's checked exception, which {@link #call} passes on as is. */
+  @FunctionalInterface
+  interface NativeCall<T> {
+    T call() throws OrtException;
+  }
+
+  private final ThreadPoolExecutor pool;
+
+  /** @param threads most native calls running at once; ONNX Runtime spreads each run over the cores */
+  NativeThreads(String name, int threads) {
+    AtomicInteger n = new AtomicInteger();
+    ThreadFactory f = r -> {
+      Thread t = new Worker(r, name + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+    pool = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), f);
+    pool.allowCoreThreadTimeOut(true); // an idle runtime holds no threads
+  }
+
+  private static final class Worker extends Thread {
+    Worker(Runnable r, String name) {
+      super(null, r, name, STACK_BYTES);
+    }
+  }
+
+  /** Whether the current thread already has a stack sized for native code. */
+  static boolean onNativeThread() {
+    return Thread.currentThread() instanceof Worker;
+  }
+
+  /**
+   * Runs {@code c} on a native thread and returns its result; the caller waits. Exceptions come
+   * back unchanged. An interrupt while the call waits in the queue cancels it; once it runs it
+   * cannot be stopped (the caller's tensors and adapter leases are in use until it ends), so the
+   * caller waits for it and keeps its interrupt status set.
+   */
+  <T> T call(NativeCall<T> c) throws OrtException {
+    if (onNativeThread()) {
+      return c.call();
+    }
+    // whoever claims first decides: the worker runs the call, or the interrupted caller cancels it
+    // (Future.cancel alone also "succeeds" on a call that is already running)
+    AtomicBoolean claimed = new AtomicBoolean();
+    Future<T> f;
+    try {
+      f = pool.submit(() -> {
+        if (!claimed.compareAndSet(false, true)) {
+          return null; // cancelled by its caller before it started
+        }
+        return c.call();
+      });
+    } catch (RejectedExecutionException e) {
+      throw new Lora4jException("the runtime is closed");
+    }
+    boolean interrupted = false;
+    try {
+      while (true) {
+        try {
+          return f.get();
+        } catch (InterruptedException e) {
+          interrupted = true;
+          if (claimed.compareAndSet(false, true)) {
+            f.cancel(false);
+            throw new Lora4jException("interrupted before ONNX Runtime started", e);
+          }
+          // running: wait for it (the finally below restores the interrupt status)
+        } catch (CancellationException e) {
+          throw new Lora4jException("the runtime is closed", e);
+        } catch (ExecutionException e) {
+          Throwable cause = e.getCause();
+          if (cause instanceof OrtException o) {
+            throw o;
+          } else if (cause instanceof RuntimeException r) {
+            throw r;
+          } else if (cause instanceof Error err) {
+            throw err;
+          }
+          throw new Lora4jException("native call failed: " + cause, cause);
+        }
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /** {@link #call} for steps that throw no checked exception. */
+  <T> T run(java.util.function.Supplier<T> s) {
+    try {
+      return call(s::get);
+    } catch (OrtException e) {
+      throw new IllegalStateException("unreachable", e);
+    }
+  }
+
+  /**
+   * Stops taking calls and waits up to {@code timeoutMillis} for the running and queued ones;
+   * returns whether they all finished (only then may the sessions they use be closed).
+   */
+  boolean shutdown(long timeoutMillis) {
+    pool.shutdown();
+    try {
+      return pool.awaitTermination(timeoutMillis, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return pool.isTerminated();
+    }
+  }
+
+  @Override
+  public void close() {
+    shutdown(0);
+  }
+
+  /**
+   * The process-wide ONNX Runtime environment, created on the first call on a thread whose stack
+   * fits the telemetry's regex over this process's command line (see the class comment).
+   */
+  static synchronized OrtEnvironment environment() {
+    if (environment == null) {
+      OrtEnvironment[] made = new OrtEnvironment[1];
+      Throwable[] failed = new Throwable[1];
+      Thread t = new Thread(null, () -> {
+        try {
+          made[0] = OrtEnvironment.getEnvironment();
+        } catch (Throwable e) {
+          failed[0] = e;
+        }
+      }, "lora4j-ort-environment", environmentStackBytes(commandLineBytes()));
+      t.setDaemon(true);
+      t.start();
+      boolean interrupted = false;
+      while (t.isAlive()) {
+        try {
+          t.join();
+        } catch (InterruptedException e) {
+          interrupted = true; // creation cannot be abandoned halfway; finish, then pass the interrupt on
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+      if (failed[0] instanceof RuntimeException r) {
+        throw r;
+      } else if (failed[0] instanceof Error e) {
+        throw e;
+      } else if (failed[0] != null) {
+        throw new Lora4jException("ONNX Runtime failed to start: " + failed[0], failed[0]);
+      }
+      environment = made[0];
+    }
+    return environment;
+  }
+
+  /** Stack for environment creation given the command line's length (-1: unknown). */
+  static long environmentStackBytes(long commandLineBytes) {
+    if (commandLineBytes < 0) {
+      return ENV_STACK_UNKNOWN;
+    }
+    return Math.max(ENV_STACK_MIN, commandLineBytes * ENV_STACK_PER_CMDLINE_BYTE);
+  }
+
+  /** Length of {@code /proc/self/cmdline}, or -1 where there is none. */
+  static long commandLineBytes() {
+    Path p = Path.of("/proc/self/cmdline");
+    if (!Files.isReadable(p)) {
+      return -1;
+    }
+    try (InputStream in = Files.newInputStream(p)) {
+      long n = 0;
+      byte[] buf = new byte[8192];
+      for (int r; (r = in.read(buf)) > 0; ) {
+        n += r;
+      }
+      return n;
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+}

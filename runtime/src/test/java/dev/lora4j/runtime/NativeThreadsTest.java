@@ -1,0 +1,162 @@
+package dev.lora4j.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.onnxruntime.OrtException;
+import dev.lora4j.models.Lora4jException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+class NativeThreadsTest {
+  @Test
+  void callsRunOnThreadsWithTheNativeStackAndReturnTheirResult() throws Exception {
+    try (NativeThreads n = new NativeThreads("t", 2)) {
+      assertFalse(NativeThreads.onNativeThread());
+      assertEquals(Boolean.TRUE, n.call(NativeThreads::onNativeThread));
+      assertEquals("nested", n.call(() -> n.call(() -> "nested")), "a nested call runs in place, no deadlock");
+    }
+  }
+
+  @Test
+  void exceptionsComeBackUnchanged() {
+    try (NativeThreads n = new NativeThreads("t", 1)) {
+      Lora4jException mine = new Lora4jException("x.onnx: bad");
+      assertSame(mine, assertThrows(Lora4jException.class, () -> n.call(() -> {
+        throw mine;
+      })));
+      OrtException ort = new OrtException("ort says no");
+      assertSame(ort, assertThrows(OrtException.class, () -> n.call(() -> {
+        throw ort;
+      })));
+      StackOverflowError soe = new StackOverflowError();
+      assertSame(soe, assertThrows(StackOverflowError.class, () -> n.call(() -> {
+        throw soe;
+      })));
+    }
+  }
+
+  @Test
+  void anInterruptDuringARunWaitsForItAndKeepsTheInterruptStatus() throws Exception {
+    try (NativeThreads n = new NativeThreads("t", 1)) {
+      CountDownLatch started = new CountDownLatch(1);
+      CountDownLatch finish = new CountDownLatch(1);
+      AtomicReference<Object> result = new AtomicReference<>();
+      Thread caller = new Thread(() -> {
+        try {
+          String r = n.call(() -> {
+            started.countDown();
+            await(finish);
+            return "done";
+          });
+          result.set(r + (Thread.currentThread().isInterrupted() ? ", interrupted" : ""));
+        } catch (Throwable e) {
+          result.set(e);
+        }
+      });
+      caller.start();
+      assertTrue(started.await(10, TimeUnit.SECONDS));
+      caller.interrupt();
+      Thread.sleep(100);
+      assertTrue(caller.isAlive(), "the caller waits: its inputs are in use until the run ends");
+      finish.countDown();
+      caller.join(10_000);
+      assertEquals("done, interrupted", result.get());
+    }
+  }
+
+  @Test
+  void anInterruptBeforeTheRunStartsCancelsIt() throws Exception {
+    try (NativeThreads n = new NativeThreads("t", 1)) {
+      CountDownLatch busy = new CountDownLatch(1);
+      CountDownLatch release = new CountDownLatch(1);
+      Thread blocker = new Thread(() -> {
+        try {
+          n.call(() -> {
+            busy.countDown();
+            await(release);
+            return null;
+          });
+        } catch (OrtException e) {
+          throw new AssertionError(e);
+        }
+      });
+      blocker.start();
+      assertTrue(busy.await(10, TimeUnit.SECONDS));
+      AtomicReference<Object> result = new AtomicReference<>();
+      boolean[] ran = new boolean[1];
+      Thread caller = new Thread(() -> {
+        try {
+          result.set(n.call(() -> ran[0] = true));
+        } catch (Throwable e) {
+          result.set(e.getMessage() + (Thread.currentThread().isInterrupted() ? ", interrupted" : ""));
+        }
+      });
+      caller.start();
+      Thread.sleep(100); // queued behind the blocker
+      caller.interrupt();
+      caller.join(10_000);
+      release.countDown();
+      blocker.join(10_000);
+      assertEquals("interrupted before ONNX Runtime started, interrupted", result.get());
+      assertFalse(ran[0]);
+    }
+  }
+
+  @Test
+  void shutdownWaitsForRunningCallsAndRefusesNewOnes() throws Exception {
+    NativeThreads n = new NativeThreads("t", 1);
+    CountDownLatch started = new CountDownLatch(1);
+    Thread caller = new Thread(() -> {
+      try {
+        n.call(() -> {
+          started.countDown();
+          await(new CountDownLatch(1), 300);
+          return null;
+        });
+      } catch (OrtException e) {
+        throw new AssertionError(e);
+      }
+    });
+    caller.start();
+    assertTrue(started.await(10, TimeUnit.SECONDS));
+    assertFalse(n.shutdown(10), "a call is still running");
+    assertTrue(n.shutdown(10_000));
+    assertEquals("the runtime is closed",
+        assertThrows(Lora4jException.class, () -> n.call(() -> "late")).getMessage());
+    caller.join();
+  }
+
+  /**
+   * Measured on onnxruntime 1.29.0 / Linux x86-64 (see NativeThreads): the smallest stack that
+   * created the environment, bisected to 32 KB, at three command-line lengths. The sizing must
+   * leave at least a 1.5x margin over each.
+   */
+  @Test
+  void theEnvironmentStackCoversTheMeasuredNeedWithMargin() {
+    long[][] measured = {{3_026, 785}, {19_026, 4_802}, {63_026, 15_800}};
+    for (long[] m : measured) {
+      long need = m[1] * 1024;
+      assertTrue(NativeThreads.environmentStackBytes(m[0]) >= need * 3 / 2,
+          m[0] + " bytes of command line: " + NativeThreads.environmentStackBytes(m[0]) + " < 1.5 x " + need);
+    }
+    assertTrue(NativeThreads.commandLineBytes() != 0);
+  }
+
+  private static void await(CountDownLatch l) {
+    await(l, 30_000);
+  }
+
+  private static void await(CountDownLatch l, long millis) {
+    try {
+      l.await(millis, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}
