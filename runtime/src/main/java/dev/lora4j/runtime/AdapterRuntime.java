@@ -53,6 +53,8 @@ public final class AdapterRuntime implements AutoCloseable {
   private final AdapterLoader loader;
   private final AdapterRegistry<ResidentAdapter> registry;
   private final MicroBatcher<MixedRequest, Prediction> batcher;
+  /** What listings show, recorded at load so that listing never reloads an evicted adapter. */
+  private final Map<String, AdapterInfo> listed = new java.util.concurrent.ConcurrentHashMap<>();
 
   private AdapterRuntime(Path dir, RuntimeOptions options) throws OrtException {
     this.options = options;
@@ -125,8 +127,10 @@ public final class AdapterRuntime implements AutoCloseable {
     if (!ExportLayout.isValidAdapterName(name)) {
       throw new Lora4jException("'" + name + "' is not a valid adapter name (letters, digits, . _ -)");
     }
-    registry.load(name, adapterFile);
-    return info(name);
+    ResidentAdapter r = registry.load(name, adapterFile);
+    AdapterInfo i = info(name, r, true);
+    listed.put(name, i);
+    return i;
   }
 
   /** Loads the adapter of that name from the export directory. */
@@ -136,29 +140,31 @@ public final class AdapterRuntime implements AutoCloseable {
 
   /** Unloads; returns false if it was not loaded. In-flight requests finish on it. */
   public boolean unload(String name) {
-    return registry.unload(name);
+    boolean was = registry.unload(name);
+    listed.remove(name);
+    return was;
   }
 
-  /** Every loaded adapter, resident or evicted, by name. */
+  /**
+   * Every loaded adapter, resident or evicted, by name. Read-only: it neither reloads an evicted
+   * adapter nor changes which one is evicted next.
+   */
   public List<AdapterInfo> adapters() {
     List<AdapterInfo> out = new ArrayList<>();
     for (String n : registry.names()) {
-      try {
-        out.add(info(n));
-      } catch (Lora4jException unloadedMeanwhile) {
-        // listed and then unloaded by another thread: leave it out
+      AdapterInfo i = listed.get(n);
+      if (i != null) { // null: unloaded by another thread meanwhile
+        out.add(new AdapterInfo(n, i.source(), registry.isResident(n), i.ranks(), i.parameters(), i.bytes(),
+            i.labels(), i.pooling()));
       }
     }
     return out;
   }
 
-  private AdapterInfo info(String name) {
-    try (Lease<ResidentAdapter> l = registry.acquire(name)) {
-      ResidentAdapter r = l.value();
-      Adapter a = r.adapter();
-      return new AdapterInfo(name, r.source(), registry.isResident(name), a.ranks(), a.parameterCount(), r.bytes(),
-          a.head().labels(), a.head().pooling().id());
-    }
+  private static AdapterInfo info(String name, ResidentAdapter r, boolean resident) {
+    Adapter a = r.adapter();
+    return new AdapterInfo(name, r.source(), resident, a.ranks(), a.parameterCount(), r.bytes(),
+        a.head().labels(), a.head().pooling().id());
   }
 
   /** Classifies one text with {@code adapter}. */
