@@ -284,7 +284,7 @@ public final class AdapterServer implements AutoCloseable {
       try {
         return info(runtime.load(name, source));
       } catch (Lora4jException e) {
-        LOG.log(Level.WARNING, "loading adapter '" + name + "' from " + source + " failed", e);
+        LOG.log(Level.WARNING, "loading adapter '" + name + "' failed: " + e.getMessage());
         throw new HttpError(422, "adapter file '" + file + "' cannot be loaded as adapter '" + name
             + "' (not a valid adapter for this base model; details in the server log)");
       }
