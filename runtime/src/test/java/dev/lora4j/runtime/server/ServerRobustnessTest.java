@@ -178,6 +178,21 @@ class ServerRobustnessTest {
     }
   }
 
+  @Test
+  void unloadingAnEvictedAdapterSucceeds() throws Exception {
+    // an evicted adapter is still loaded (it reloads on its next request): DELETE must forget it
+    String token = "robustness-admin-token-0123";
+    try (AdapterRuntime small = AdapterRuntime.open(export,
+            RuntimeOptions.defaults().withDevice(Device.CPU).withAdapterBudget(1));
+        AdapterServer server = AdapterServer.start(small, settings().withAdminToken(token))) {
+      small.load("beta", export.resolve("beta.onnx_adapter"));
+      small.load("alpha", export.resolve("alpha.onnx_adapter"));
+      Reply r = new RawHttp(server.port()).call("DELETE", "/adapters/beta", "Authorization: Bearer " + token);
+      assertEquals(200, r.status(), r.text());
+      assertEquals(Map.of("alpha", true), residency(small.adapters()));
+    }
+  }
+
   static Map<String, Boolean> residency(List<AdapterInfo> infos) {
     return infos.stream().collect(Collectors.toMap(AdapterInfo::name, AdapterInfo::resident));
   }
