@@ -72,9 +72,9 @@ final class ServeCommand implements Command {
     o.addOption(Option.builder().longOpt("port").hasArg().argName("n").desc("Port (default 8080; 0 = any free).").get());
     o.addOption(Option.builder().longOpt("max-batch").hasArg().argName("n")
         .desc("Most texts in one request (default 64).").get());
-    o.addOption(Option.builder().longOpt("adapter-dir").hasArg().argName("dir[,dir...]")
-        .desc("More directories adapters may be loaded from over HTTP (the export directory and --adapters"
-            + " always are).").get());
+    o.addOption(Option.builder().longOpt("adapter-dir").hasArg().argName("dirs")
+        .desc("Comma-separated directories adapters may also be loaded from over HTTP (the export directory and"
+            + " --adapters always are).").get());
     o.addOption(Option.builder().longOpt("admin-token-file").hasArg().argName("file")
         .desc("File holding the admin token that turns on PUT / DELETE /adapters/{name} (at least "
             + MIN_TOKEN_CHARS + " characters; or set " + TOKEN_ENV + "). Without one, those routes are off.").get());
