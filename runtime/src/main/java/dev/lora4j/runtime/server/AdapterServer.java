@@ -333,7 +333,11 @@ public final class AdapterServer implements AutoCloseable {
     try {
       return f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
-      f.cancel(false); // drops it if still queued; a run under way finishes, its answer unused
+      // a queued one leaves the queue (nobody waits for it); a run under way finishes, its answer unused
+      f.cancel(false);
+      if (f instanceof Runnable queued) {
+        work.remove(queued);
+      }
       throw new HttpError(503, "no answer within " + settings.timeout().toMillis() + " ms; try again", RETRY_AFTER_S);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

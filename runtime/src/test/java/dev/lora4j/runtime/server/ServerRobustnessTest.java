@@ -146,11 +146,11 @@ class ServerRobustnessTest {
           assertEquals("1", late.headers().get("retry-after"));
           assertTrue(millis(t) < 5_000, "answered after " + millis(t) + " ms with a 300 ms deadline");
         }
+        assertEquals(0, server.workPool().getQueue().size(), "timed-out requests left the queue");
       } finally {
         release.countDown();
       }
       running.get();
-      assertEquals(0, server.workPool().getQueue().size(), "timed-out requests left the queue");
     }
   }
 

@@ -185,6 +185,13 @@ class ServerSecurityTest {
   }
 
   @Test
+  void settingsNeverPrintTheToken() {
+    String shown = ServerSettings.defaults().withAdminToken(TOKEN).toString();
+    assertFalse(shown.contains(TOKEN), shown);
+    assertTrue(shown.contains("admin=token"), shown);
+  }
+
+  @Test
   void runtimeMessagesAreCutToFileNames() {
     assertEquals("x.onnx_adapter: not a valid adapter (bad header)",
         AdapterServer.redact("/home/me/private/x.onnx_adapter: not a valid adapter (bad header)"));
