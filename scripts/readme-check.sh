@@ -24,7 +24,7 @@ for _ in $(seq 1 60); do
   if curl -sf http://127.0.0.1:8080/health > /dev/null; then break; fi
   sleep 1
 done
-curl -sf http://127.0.0.1:8080/predict -d '{"adapter": "sst2-sora", "text": "a gripping , funny film"}'
+curl -sf http://127.0.0.1:8080/predict -H 'Content-Type: application/json' -d '{"adapter": "sst2-sora", "text": "a gripping , funny film"}'
 echo
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 echo "readme-check: every README command ran"

@@ -189,7 +189,9 @@ public final class AdapterRuntime implements AutoCloseable {
 
   /** Unloads; returns false if it was not loaded. In-flight requests finish on it. */
   public boolean unload(String name) {
-    return registry.unload(name);
+    boolean was = registry.unload(name);
+    described.remove(name);
+    return was;
   }
 
   /**

@@ -70,12 +70,12 @@ public final class AdapterRegistry<T> {
   /** Forgets {@code name}; returns false if it was not loaded. */
   public boolean unload(String name) {
     synchronized (loadLock) {
-      sources.remove(name);
+      boolean known = sources.remove(name) != null; // an evicted adapter is loaded too, just not resident
       Entry<T> e = live.remove(name);
       if (e != null) {
         e.retire();
       }
-      return e != null;
+      return known || e != null;
     }
   }
 
