@@ -9,6 +9,7 @@ import dev.lora4j.models.adapter.AdapterTensorNames;
 import dev.lora4j.models.adapter.MixedBatchStacks;
 import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.models.export.ExportManifest;
+import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.text.Encoding;
 import dev.lora4j.models.text.Tokenizer;
@@ -60,12 +61,17 @@ public final class AdapterRuntime implements AutoCloseable {
     if (manifest.multiGraph() == null) {
       throw new Lora4jException(dir + ": this export has no multi-adapter base graph; export with --format multi");
     }
-    Path tok = dir.resolve(manifest.tokenizer() == null ? ExportLayout.TOKENIZER : manifest.tokenizer());
+    String tokName = manifest.tokenizer() == null ? ExportLayout.TOKENIZER : manifest.tokenizer();
+    Path tok = dir.resolve(tokName);
     if (!Files.isRegularFile(tok)) {
       throw new Lora4jException(dir + ": the export has no tokenizer.json");
     }
+    // Hashed at every open, on the bytes already read for the session: ~0.3 s per 100 MB, no stamp
+    // cache whose fingerprint an in-place edit could keep (see VerifiedHashes).
+    manifest.requireRecordedHash(tok, tokName, AtomicFiles.sha256(tok));
     Path multiFile = dir.resolve(manifest.multiGraph());
     byte[] multiBytes = read(multiFile);
+    manifest.requireRecordedHash(multiFile, manifest.multiGraph(), multiBytes);
     MixedBatchStacks.Layout layout = GraphLayouts.of(OnnxModel.parse(multiBytes, multiFile.toString()));
     ExecutionProviders.OpenedSession opened =
         ExecutionProviders.open(multiBytes, options.session(), manifest.multiGraph());
@@ -73,7 +79,10 @@ public final class AdapterRuntime implements AutoCloseable {
     this.device = opened.device();
     this.multiInputs = multi.getInputNames();
     if (manifest.mixedGraph() != null) {
-      OrtSession mixedSession = ExecutionProviders.open(read(dir.resolve(manifest.mixedGraph())),
+      Path mixedFile = dir.resolve(manifest.mixedGraph());
+      byte[] mixedBytes = read(mixedFile);
+      manifest.requireRecordedHash(mixedFile, manifest.mixedGraph(), mixedBytes);
+      OrtSession mixedSession = ExecutionProviders.open(mixedBytes,
           options.session().withDevice(device), manifest.mixedGraph()).session();
       this.mixed = new MixedBatchRunner(env, mixedSession, layout);
     } else {
@@ -180,7 +189,8 @@ public final class AdapterRuntime implements AutoCloseable {
     float[][][] out = runMulti(enc, r, AdapterTensorNames.LOGITS, AdapterTensorNames.PROBABILITIES);
     List<Prediction> ps = new ArrayList<>();
     for (int i = 0; i < texts.size(); i++) {
-      ps.add(new Prediction(name, r.adapter().head().labels(), out[0][i], out[1][i]));
+      ps.add(new Prediction(name, r.adapter().head().labels(), FiniteOutputs.require(out[0][i], name, "logits", i),
+          FiniteOutputs.require(out[1][i], name, "probabilities", i)));
     }
     return ps;
   }
@@ -193,10 +203,11 @@ public final class AdapterRuntime implements AutoCloseable {
     checkTexts(texts);
     Encoding enc = tokenizer.encode(texts);
     if (adapter == null) {
-      return List.of(runMulti(enc, null, AdapterTensorNames.SENTENCE_EMBEDDING)[0]);
+      return FiniteOutputs.requireRows(runMulti(enc, null, AdapterTensorNames.SENTENCE_EMBEDDING)[0], null);
     }
     try (Lease<ResidentAdapter> lease = registry.acquire(adapter)) {
-      return List.of(runMulti(enc, lease.value(), AdapterTensorNames.SENTENCE_EMBEDDING)[0]);
+      return FiniteOutputs.requireRows(runMulti(enc, lease.value(), AdapterTensorNames.SENTENCE_EMBEDDING)[0],
+          adapter);
     }
   }
 
@@ -250,8 +261,9 @@ public final class AdapterRuntime implements AutoCloseable {
       List<Prediction> ps = new ArrayList<>();
       for (int i = 0; i < rows.size(); i++) {
         String name = rows.get(i).adapter();
-        ps.add(new Prediction(name, leases.get(name).value().adapter().head().labels(), out.logits()[i],
-            out.probabilities()[i]));
+        ps.add(new Prediction(name, leases.get(name).value().adapter().head().labels(),
+            FiniteOutputs.require(out.logits()[i], name, "logits", i),
+            FiniteOutputs.require(out.probabilities()[i], name, "probabilities", i)));
       }
       return ps;
     } catch (OrtException e) {
