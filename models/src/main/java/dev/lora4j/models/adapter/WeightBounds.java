@@ -16,9 +16,11 @@ import java.util.Locale;
  * a GELU of one, whose norm is at most about {@code sqrt(hidden)·max|γ| + ‖β‖} (a few hundred for
  * real models). With the product at most {@value #MAX_MODULE_GAIN}, ‖Δy‖ stays below ~1e7 and the
  * next LayerNorm's sum of squares below ~1e14, far from float32's 3.4e38, so no module can overflow;
- * the one after is renormalised again. The limit is also 2–3 orders of magnitude above what
- * training produces (base weight matrices of these models have Frobenius norms of about 10–50 and
- * trained low-rank updates are smaller still), so no real adapter comes near it. Computed in double
+ * the one after is renormalised again. The limit is also far above what training produces: LoRA's
+ * A starts with {@code ‖A‖_F ≈ sqrt(r/3)} (Kaiming-uniform rows) and B at zero, and an update
+ * comparable to the base weight itself (Frobenius norms of about 10–50 in MiniLM/BERT) would
+ * already wreck the base model, so a useful adapter sits orders of magnitude below 1e4 (an estimate
+ * from these scales, not a measurement over many trained adapters). Computed in double
  * on the compact factors (scaling, gate and T folded in), so the check itself cannot overflow.
  *
  * <p>The classifier head maps the pooled vector (same norm bound) to logits; its weight's Frobenius

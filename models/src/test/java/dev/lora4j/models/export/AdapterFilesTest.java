@@ -105,7 +105,7 @@ class AdapterFilesTest {
   void anAdapterFileEditedAfterExportIsRefusedByItsSidecarsHash() throws Exception {
     Path file = write(adapter("sst2"));
     byte[] bytes = Files.readAllBytes(file);
-    bytes[bytes.length - 5] ^= 1; // one bit of the last tensor's data
+    bytes[bytes.length - 5] ^= 1; // one bit near the end of the file
     Files.write(file, bytes);
     Lora4jException e = refused(file);
     assertTrue(e.getMessage().contains("sst2.onnx_adapter") && e.getMessage().contains("adapter_sha256"),
