@@ -3,6 +3,7 @@ package dev.lora4j.cli;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.PeftAdapters;
+import dev.lora4j.models.adapter.WeightBounds;
 import dev.lora4j.trainer.AdapterModel;
 import dev.lora4j.trainer.BaseModel;
 import dev.lora4j.trainer.DeviceChoice;
@@ -66,6 +67,7 @@ final class EvalCommand implements Command {
     }
     Path path = Path.of(line.getOptionValue("adapter"));
     Adapter adapter = Files.isDirectory(path) ? PeftAdapters.read(path) : AdapterSources.read(path).adapter();
+    WeightBounds.require(adapter, path.toString()); // absurd weights would score NaN loss, not fail
     TsvDataset data = TsvDataset.read(DataDefaults.resolve(line.getOptionValue("data"), "data", "dev.tsv"));
     BaseModel base = BaseModel.open(line.getOptionValue("base"));
     long t0 = System.nanoTime();

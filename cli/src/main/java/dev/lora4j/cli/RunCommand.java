@@ -3,6 +3,7 @@ package dev.lora4j.cli;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
 import dev.lora4j.runtime.AdapterRuntime;
 import dev.lora4j.runtime.Prediction;
+import dev.lora4j.trainer.data.LabelSet;
 import dev.lora4j.trainer.data.LabeledText;
 import dev.lora4j.trainer.data.TsvDataset;
 import java.io.PrintStream;
@@ -103,6 +104,18 @@ final class RunCommand implements Command {
 
   private static void evaluate(AdapterRuntime rt, String name, Path tsv, PrintStream out) {
     List<LabeledText> rows = TsvDataset.readTexts(tsv).rows();
+    // the check eval makes (Examples.of): a gold label the adapter cannot answer is a wrong file,
+    // not a wrong answer, so it is refused before anything runs instead of scoring 0%
+    List<String> labels = rt.adapters().stream().filter(a -> a.name().equals(name)).findFirst().orElseThrow()
+        .labels();
+    if (!labels.isEmpty()) { // an embedding adapter has none; predict refuses it with its own message
+      LabelSet known = new LabelSet(labels);
+      for (LabeledText row : rows) {
+        if (row.label() != null) {
+          known.index(row, tsv);
+        }
+      }
+    }
     int correct = 0;
     int labelled = 0;
     for (int start = 0; start < rows.size(); start += CHUNK) {

@@ -18,7 +18,8 @@ final class RuntimeOptionsCli {
     o.addOption(Option.builder().longOpt("threads").hasArg().argName("n")
         .desc("ONNX Runtime intra-op threads (default: all cores).").get());
     o.addOption(Option.builder().longOpt("max-tokens").hasArg().argName("n")
-        .desc("Truncate texts to this many tokens (default 128).").get());
+        .desc("Truncate texts to this many tokens, " + RuntimeOptions.MIN_TOKENS + " to " + RuntimeOptions.MAX_TOKENS
+            + " (default 128).").get());
   }
 
   static RuntimeOptions parse(CommandLine line) {
@@ -27,6 +28,10 @@ final class RuntimeOptionsCli {
         .withDevice(Device.parse(line.getOptionValue("device", "auto")))
         .withThreads(OptionValues.integer(line, "threads", 0)));
     int tokens = OptionValues.integer(line, "max-tokens", d.maxTokens());
+    if (tokens < RuntimeOptions.MIN_TOKENS || tokens > RuntimeOptions.MAX_TOKENS) {
+      throw new IllegalArgumentException("--max-tokens must be between " + RuntimeOptions.MIN_TOKENS + " and "
+          + RuntimeOptions.MAX_TOKENS + " (special tokens included), not " + tokens);
+    }
     return new RuntimeOptions(o.session(), o.adapterBudgetBytes(), tokens, o.maxTextChars(), o.maxBatch(),
         o.batchWindow(), o.batchRows(), o.queueCapacity());
   }

@@ -11,9 +11,7 @@ import dev.lora4j.models.adapter.LowRankModule;
 import dev.lora4j.models.adapter.PeftAdapters;
 import dev.lora4j.models.adapter.Provenance;
 import dev.lora4j.models.adapter.TaskHead;
-import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
-import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
-import dev.lora4j.models.export.AdapterSidecar;
+import dev.lora4j.models.export.AdapterFiles;
 import dev.lora4j.models.export.ExportManifest;
 import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.tensor.Matrix;
@@ -46,8 +44,7 @@ class ExportCommandTest {
         TaskHead.classifier(TaskHead.Pooling.MEAN, random(r, 2, 32), new float[] {0.1f, -0.1f}, List.of("neg", "pos")),
         Provenance.of("lora"));
     Path file = dir.resolve(name + ".onnx_adapter");
-    OrtAdapterFile.write(file, MultiAdapterParameters.of(a));
-    AdapterSidecar.of(a, "tiny", baseSha).write(dir.resolve(name + ".adapter.json"));
+    AdapterFiles.writeOnnxAdapter(file, a, "tiny", baseSha);
     return file;
   }
 

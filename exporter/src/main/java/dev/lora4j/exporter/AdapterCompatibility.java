@@ -3,6 +3,7 @@ package dev.lora4j.exporter;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.LowRankModule;
+import dev.lora4j.models.adapter.WeightBounds;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.base.LinearModule;
 import dev.lora4j.models.base.ModuleKind;
@@ -13,7 +14,7 @@ import java.util.Locale;
 /**
  * Whether an adapter fits a base model, checked before anything is written so a bad adapter costs
  * one clear message and no files. In order: the base model's SHA-256 (when the adapter records
- * one), module names, factor shapes, the classifier's input size, and finite weights.
+ * one), module names, factor shapes, the classifier's input size, and finite weights of a sane size ({@link WeightBounds}).
  */
 public final class AdapterCompatibility {
   private AdapterCompatibility() {}
@@ -56,7 +57,7 @@ public final class AdapterCompatibility {
           "%s does not fit base model %s: its classifier reads %d features but the hidden size is %d",
           who, baseId, adapter.head().weight().cols(), base.spec().hidden()));
     }
-    adapter.requireFinite(who);
+    WeightBounds.require(adapter, who);
   }
 
   private static String abbreviate(String sha) {

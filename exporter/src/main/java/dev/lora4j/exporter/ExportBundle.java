@@ -10,11 +10,9 @@ import dev.lora4j.models.adapter.AdapterTensorNames;
 import dev.lora4j.models.adapter.BaseModelRef;
 import dev.lora4j.models.adapter.PeftAdapters;
 import dev.lora4j.models.adapter.Provenance;
-import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
-import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
 import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.base.EncoderDescription;
-import dev.lora4j.models.export.AdapterSidecar;
+import dev.lora4j.models.export.AdapterFiles;
 import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.models.export.ExportManifest;
 import dev.lora4j.models.io.AtomicFiles;
@@ -130,9 +128,8 @@ public final class ExportBundle {
       String sidecar = null;
       if (adapterFiles) {
         onnxAdapter = ExportLayout.onnxAdapter(a.name());
-        OrtAdapterFile.write(dir.resolve(onnxAdapter), MultiAdapterParameters.of(a));
-        sidecar = ExportLayout.sidecar(a.name());
-        AdapterSidecar.of(a, request.base().id(), sha).write(dir.resolve(sidecar));
+        sidecar = dir.relativize(AdapterFiles.writeOnnxAdapter(dir.resolve(onnxAdapter), a, request.base().id(), sha))
+            .toString();
         record(dir, sidecar);
         stage("adapter " + a.name(), onnxAdapter + " " + kb(record(dir, onnxAdapter)) + " + " + sidecar);
       }
@@ -166,10 +163,27 @@ public final class ExportBundle {
     ExportManifest manifest = new ExportManifest(ExportManifest.FORMAT_VERSION, Provenance.toolName(),
         Instant.now().toString(),
         new ExportManifest.Base(request.base().id(), sha, base.spec().layers(), base.spec().hidden(), opset(base.model())),
-        tokenizer, multi, mixed, mixed == null ? null : MixedBatchGraphWriter.layout(base), entries);
+        tokenizer, multi, mixed, mixed == null ? null : MixedBatchGraphWriter.layout(base), entries, hashes(dir));
     manifest.write(dir.resolve(ExportLayout.MANIFEST));
     record(dir, ExportLayout.MANIFEST);
     stage("manifest", ExportLayout.MANIFEST);
+  }
+
+  /**
+   * SHA-256 of every file written so far (all but export.json), so that a reader can tell the
+   * export's own files from damaged or edited ones.
+   */
+  private static Map<String, String> hashes(Path dir) throws IOException {
+    Map<String, String> out = new LinkedHashMap<>();
+    try (var walk = Files.walk(dir)) {
+      for (Path f : walk.filter(Files::isRegularFile).sorted().toList()) {
+        String name = dir.relativize(f).toString().replace(f.getFileSystem().getSeparator(), "/");
+        if (!name.equals(ExportLayout.MANIFEST)) {
+          out.put(name, AtomicFiles.sha256(f));
+        }
+      }
+    }
+    return out;
   }
 
   private List<String> outputs(Adapter a) {

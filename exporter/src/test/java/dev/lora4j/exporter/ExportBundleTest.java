@@ -100,7 +100,7 @@ class ExportBundleTest {
     assertEquals(sha, side.baseOnnxSha256());
     assertEquals(compact.ranks(), side.ranks());
     assertEquals("cls", side.pooling());
-    Adapter back = MultiAdapterParameters.toAdapter(OrtAdapterFile.read(out.resolve("sst2.onnx_adapter")), side);
+    Adapter back = MultiAdapterParameters.toAdapter(OrtAdapterFile.read(out.resolve("sst2.onnx_adapter")), side, "sst2");
     assertEquals(compact.ranks(), back.ranks());
     for (String k : compact.modules().keySet()) {
       assertEquals(compact.modules().get(k).a(), back.modules().get(k).a());

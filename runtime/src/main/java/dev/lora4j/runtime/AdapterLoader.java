@@ -6,6 +6,7 @@ import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.LowRankModule;
 import dev.lora4j.models.adapter.MixedBatchStacks;
+import dev.lora4j.models.adapter.WeightBounds;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
 import dev.lora4j.models.adapter.ortformat.OrtAdapter;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
@@ -20,7 +21,9 @@ import java.util.Map;
 
 /**
  * Reads an adapter for the runtime and refuses one that does not fit the base model it serves:
- * exported for another base (SHA-256), unknown modules, wrong shapes, NaN weights.
+ * exported for another base (SHA-256), unknown modules, wrong shapes, NaN weights or weights so large
+ * that inference would overflow ({@link WeightBounds}). An {@code .onnx_adapter} must be the file its
+ * sidecar was written for and the sidecar must name its base model ({@link dev.lora4j.models.export.AdapterFiles}).
  *
  * <p>Sources: an {@code .onnx_adapter} file with its {@code .adapter.json} sidecar beside it (what
  * {@code lora4j export} writes), or a PEFT adapter directory, which is compacted on load. A PEFT
@@ -85,7 +88,7 @@ final class AdapterLoader implements AdapterRegistry.Loader<ResidentAdapter> {
       throw new Lora4jException(file + ": the classifier expects hidden size " + adapter.head().weight().cols()
           + ", the base model has " + hidden);
     }
-    adapter.requireFinite(file.toString());
+    WeightBounds.require(adapter, file.toString());
   }
 
   private static String abbreviate(String sha) {

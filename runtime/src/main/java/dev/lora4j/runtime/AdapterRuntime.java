@@ -9,6 +9,7 @@ import dev.lora4j.models.adapter.AdapterTensorNames;
 import dev.lora4j.models.adapter.MixedBatchStacks;
 import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.models.export.ExportManifest;
+import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.text.Encoding;
 import dev.lora4j.models.text.Tokenizer;
@@ -74,12 +75,24 @@ public final class AdapterRuntime implements AutoCloseable {
     if (manifest.multiGraph() == null) {
       throw new Lora4jException(dir + ": this export has no multi-adapter base graph; export with --format multi");
     }
-    Path tok = dir.resolve(manifest.tokenizer() == null ? ExportLayout.TOKENIZER : manifest.tokenizer());
+    String tokName = manifest.tokenizer() == null ? ExportLayout.TOKENIZER : manifest.tokenizer();
+    Path tok = dir.resolve(tokName);
     if (!Files.isRegularFile(tok)) {
       throw new Lora4jException(dir + ": the export has no tokenizer.json");
     }
+    // Hashed at every open, on the bytes read for the sessions anyway (0.25 s per 86 MB graph), not
+    // cached by stamps: a stamp's fingerprint survives an in-place edit (see VerifiedHashes). Both
+    // graphs are checked before any session exists, so a refusal leaks nothing.
+    manifest.requireRecordedHash(tok, tokName, AtomicFiles.sha256(tok));
     Path multiFile = dir.resolve(manifest.multiGraph());
     byte[] multiBytes = read(multiFile);
+    manifest.requireRecordedHash(multiFile, manifest.multiGraph(), multiBytes);
+    byte[] mixedBytes = null;
+    if (manifest.mixedGraph() != null) {
+      Path mixedFile = dir.resolve(manifest.mixedGraph());
+      mixedBytes = read(mixedFile);
+      manifest.requireRecordedHash(mixedFile, manifest.mixedGraph(), mixedBytes);
+    }
     MixedBatchStacks.Layout layout = GraphLayouts.of(OnnxModel.parse(multiBytes, multiFile.toString()));
     ExecutionProviders.OpenedSession opened =
         ExecutionProviders.open(multiBytes, options.session(), manifest.multiGraph());
@@ -87,7 +100,7 @@ public final class AdapterRuntime implements AutoCloseable {
     this.device = opened.device();
     this.multiInputs = multi.getInputNames();
     if (manifest.mixedGraph() != null) {
-      OrtSession mixedSession = ExecutionProviders.open(read(dir.resolve(manifest.mixedGraph())),
+      OrtSession mixedSession = ExecutionProviders.open(mixedBytes,
           options.session().withDevice(device), manifest.mixedGraph()).session();
       this.mixed = new MixedBatchRunner(env, mixedSession, layout);
     } else {
@@ -236,7 +249,8 @@ public final class AdapterRuntime implements AutoCloseable {
     float[][][] out = runMulti(texts, r, AdapterTensorNames.LOGITS, AdapterTensorNames.PROBABILITIES);
     List<Prediction> ps = new ArrayList<>();
     for (int i = 0; i < texts.size(); i++) {
-      ps.add(new Prediction(name, r.adapter().head().labels(), out[0][i], out[1][i]));
+      ps.add(new Prediction(name, r.adapter().head().labels(), FiniteOutputs.require(out[0][i], name, "logits", i),
+          FiniteOutputs.require(out[1][i], name, "probabilities", i)));
     }
     return ps;
   }
@@ -248,10 +262,11 @@ public final class AdapterRuntime implements AutoCloseable {
   public List<float[]> embed(String adapter, List<String> texts) {
     checkTexts(texts);
     if (adapter == null) {
-      return List.of(runMulti(texts, null, AdapterTensorNames.SENTENCE_EMBEDDING)[0]);
+      return FiniteOutputs.requireRows(runMulti(texts, null, AdapterTensorNames.SENTENCE_EMBEDDING)[0], null);
     }
     try (Lease<ResidentAdapter> lease = acquire(adapter)) {
-      return List.of(runMulti(texts, lease.value(), AdapterTensorNames.SENTENCE_EMBEDDING)[0]);
+      return FiniteOutputs.requireRows(runMulti(texts, lease.value(), AdapterTensorNames.SENTENCE_EMBEDDING)[0],
+          adapter);
     }
   }
 
@@ -305,8 +320,9 @@ public final class AdapterRuntime implements AutoCloseable {
       List<Prediction> ps = new ArrayList<>();
       for (int i = 0; i < rows.size(); i++) {
         String name = rows.get(i).adapter();
-        ps.add(new Prediction(name, leases.get(name).value().adapter().head().labels(), out.logits()[i],
-            out.probabilities()[i]));
+        ps.add(new Prediction(name, leases.get(name).value().adapter().head().labels(),
+            FiniteOutputs.require(out.logits()[i], name, "logits", i),
+            FiniteOutputs.require(out.probabilities()[i], name, "probabilities", i)));
       }
       return ps;
     } catch (OrtException e) {

@@ -26,10 +26,35 @@ public record RuntimeOptions(
     int batchRows,
     int queueCapacity) {
 
+  /** Fewest tokens a text may be cut to: [CLS], one token and [SEP]. */
+  public static final int MIN_TOKENS = 3;
+  /**
+   * Most: above any BERT-family encoder's position table (512 for BERT and MiniLM, 8192 for the
+   * longest-context ones), so a larger value can only be a typo.
+   */
+  public static final int MAX_TOKENS = 8192;
+
+  /** Each field is checked on its own so the message names the one that is wrong and its range. */
   public RuntimeOptions {
-    if (adapterBudgetBytes <= 0 || maxTokens < 3 || maxTextChars < 1 || maxBatch < 1 || batchRows < 1
-        || queueCapacity < batchRows || batchWindow.isNegative()) {
-      throw new IllegalArgumentException("invalid runtime options: " + this);
+    if (session == null) {
+      throw new IllegalArgumentException("runtime option session must not be null");
+    }
+    if (batchWindow == null || batchWindow.isNegative()) {
+      throw new IllegalArgumentException("runtime option batchWindow must be zero or positive, not " + batchWindow);
+    }
+    require("adapterBudgetBytes", adapterBudgetBytes, 1, Long.MAX_VALUE);
+    require("maxTokens", maxTokens, MIN_TOKENS, MAX_TOKENS);
+    require("maxTextChars", maxTextChars, 1, Integer.MAX_VALUE);
+    require("maxBatch", maxBatch, 1, Integer.MAX_VALUE);
+    require("batchRows", batchRows, 1, Integer.MAX_VALUE);
+    require("queueCapacity", queueCapacity, batchRows, Integer.MAX_VALUE);
+  }
+
+  private static void require(String field, long value, long min, long max) {
+    if (value < min || value > max) {
+      throw new IllegalArgumentException("runtime option " + field + " must be "
+          + (max == Long.MAX_VALUE || max == Integer.MAX_VALUE ? "at least " + min : "between " + min + " and " + max)
+          + ", not " + value);
     }
   }
 

@@ -6,6 +6,7 @@ import dev.lora4j.models.adapter.PeftAdapters;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
 import dev.lora4j.models.io.InputFiles;
+import dev.lora4j.models.io.AtomicFiles;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -27,15 +28,30 @@ public final class AdapterFiles {
     InputFiles.requireRegularFile(path, "adapter");
     String file = path.getFileName().toString();
     if (file.endsWith(OrtAdapterFile.EXTENSION)) {
-      Path sidecar = sidecarOf(path);
-      if (!Files.isRegularFile(sidecar)) {
-        throw new Lora4jException(path + ": its sidecar " + sidecar.getFileName()
+      Path sidecarFile = sidecarOf(path);
+      if (!Files.isRegularFile(sidecarFile)) {
+        throw new Lora4jException(path + ": its sidecar " + sidecarFile.getFileName()
             + " (labels, pooling, base model) is missing beside it");
       }
-      return MultiAdapterParameters.toAdapter(OrtAdapterFile.read(path), AdapterSidecar.read(sidecar));
+      AdapterSidecar sidecar = AdapterSidecar.read(sidecarFile);
+      sidecar.requireTiedTo(sidecarFile, path, AtomicFiles.sha256(path));
+      return MultiAdapterParameters.toAdapter(OrtAdapterFile.read(path), sidecar, path.toString());
     }
     throw new Lora4jException(path + ": not an adapter lora4j can read (expected a PEFT directory with "
         + "adapter_config.json, or an .onnx_adapter file)");
+  }
+
+  /**
+   * Writes an adapter, compacted, as {@code file} ({@code .onnx_adapter}) and its sidecar beside it,
+   * tied together (see {@link AdapterSidecar}). Returns the sidecar's path.
+   */
+  public static Path writeOnnxAdapter(Path file, Adapter adapter, String baseId, String baseSha256) {
+    Adapter compact = adapter.compact(); // the sidecar's ranks must be the modules the file holds
+    byte[] bytes = OrtAdapterFile.toBytes(MultiAdapterParameters.of(compact));
+    AtomicFiles.write(file, bytes);
+    Path sidecar = sidecarOf(file);
+    AdapterSidecar.of(compact, baseId, baseSha256, AdapterSidecar.sha256(bytes)).write(sidecar);
+    return sidecar;
   }
 
   /** {@code x.onnx_adapter} -> {@code x.adapter.json} beside it. */

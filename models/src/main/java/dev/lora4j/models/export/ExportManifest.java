@@ -13,6 +13,8 @@ import java.util.List;
  * @param multiGraph {@link ExportLayout#MULTI_GRAPH} or null
  * @param mixedGraph {@link ExportLayout#MIXED_GRAPH} or null
  * @param mixedLayout the modules and hidden size to pack stacks for the mixed graph, or null
+ * @param sha256 SHA-256 (lower-case hex) of every file the export wrote, by name relative to the
+ *     directory ({@code export.json} itself aside); the runtime checks the graphs it loads against it
  */
 public record ExportManifest(
     int formatVersion,
@@ -23,7 +25,8 @@ public record ExportManifest(
     String multiGraph,
     String mixedGraph,
     MixedBatchStacks.Layout mixedLayout,
-    List<AdapterEntry> adapters) {
+    List<AdapterEntry> adapters,
+    java.util.Map<String, String> sha256) {
 
   public static final int FORMAT_VERSION = 1;
 
@@ -46,6 +49,36 @@ public record ExportManifest(
 
   public ExportManifest {
     adapters = adapters == null ? List.of() : List.copyOf(adapters);
+    sha256 = sha256 == null ? java.util.Map.of() : java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(sha256));
+  }
+
+  /** A manifest without file hashes (what exports before the hashes were added hold). */
+  public ExportManifest(int formatVersion, String tool, String created, Base base, String tokenizer,
+      String multiGraph, String mixedGraph, MixedBatchStacks.Layout mixedLayout, List<AdapterEntry> adapters) {
+    this(formatVersion, tool, created, base, tokenizer, multiGraph, mixedGraph, mixedLayout, adapters, null);
+  }
+
+  /**
+   * Refuses {@code bytes} read from {@code file} (named {@code name} in the manifest) unless they
+   * hash to what the export recorded: a damaged or edited graph (one weight set to NaN is enough)
+   * would otherwise load and answer NaN or wrong labels.
+   */
+  public void requireRecordedHash(Path file, String name, byte[] bytes) {
+    requireRecordedHash(file, name, AdapterSidecar.sha256(bytes));
+  }
+
+  /** As {@link #requireRecordedHash(Path, String, byte[])}, for a hash computed by the caller. */
+  public void requireRecordedHash(Path file, String name, String actualSha256) {
+    String want = sha256.get(name);
+    if (want == null) {
+      throw new Lora4jException(file + ": " + ExportLayout.MANIFEST + " records no SHA-256 for " + name
+          + ", so it cannot be verified; export again with this lora4j");
+    }
+    if (!want.equalsIgnoreCase(actualSha256)) {
+      throw new Lora4jException(file + ": its SHA-256 " + actualSha256.substring(0, 12) + "… differs from the "
+          + want.substring(0, Math.min(12, want.length())) + "… that " + ExportLayout.MANIFEST
+          + " records: the file was damaged or changed after export; export again");
+    }
   }
 
   public void write(Path file) {

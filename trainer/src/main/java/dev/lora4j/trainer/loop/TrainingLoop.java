@@ -181,11 +181,38 @@ public final class TrainingLoop {
       adam.step(params, info.learningRate(), headLr, config.weightDecay());
       method.afterOptimizerStep(info);
       GradientClipping.zero(params);
+      requireSaneParameters(info);
     }
     trainNanos += System.nanoTime() - t0;
     tokens += batch.tokens();
     stepsThisProcess++;
     return gradNorm;
+  }
+
+  /**
+   * Largest parameter magnitude a step may leave. AdamW moves each value by about the learning rate
+   * per step whatever the gradient, so {@code --lr 1e30} gives finite 1e30 weights after one step
+   * with a finite loss; the next forward pass (or, after the last step, the exported adapter) would
+   * overflow float32 into NaN. Trained LoRA factors and heads stay within a few units; 1e4 is far
+   * beyond anything useful and far below overflow (see WeightBounds for the exported bound).
+   */
+  static final double MAX_PARAMETER = 1e4;
+
+  /** Stops training when a step left a parameter NaN, infinite or absurdly large: it diverged. */
+  private void requireSaneParameters(StepInfo info) {
+    NDArray largest = null;
+    for (TrainableParameter p : params) {
+      NDArray m = p.array().abs().max(); // NaN propagates through max, so NaN is caught too
+      largest = largest == null ? m : largest.maximum(m);
+    }
+    if (largest == null) {
+      return;
+    }
+    double v = largest.getFloat();
+    if (!(v <= MAX_PARAMETER)) {
+      throw new Lora4jException("training diverged at step " + (info.step() + 1) + ": a parameter reached " + v
+          + " (NaN, infinite or over " + MAX_PARAMETER + "); lower --lr (now " + config.learningRate() + ")");
+    }
   }
 
   /** PyTorch's generator seed for a step: a hash of (seed, step), independent of history. */

@@ -42,44 +42,105 @@ public final class MultiAdapterParameters {
 
   /**
    * The compact adapter an {@code .onnx_adapter} file holds, with the labels and base model its
-   * sidecar records: what the runtime packs into mixed-batch stacks. Refuses a file whose tensors
-   * do not follow {@link AdapterTensorNames} or whose label count differs from the sidecar's.
+   * sidecar records: what the runtime packs into mixed-batch stacks. Refuses, naming
+   * {@code source} and the tensor or field: a tensor whose name is not one of
+   * {@link AdapterTensorNames}' (a renamed tensor would otherwise be ignored and its module silently
+   * dropped), a module the sidecar's ranks name that the file lacks or has at another rank, half a
+   * factor pair or half a head, and a label count that differs from the sidecar's.
    */
-  public static Adapter toAdapter(OrtAdapter file, AdapterSidecar sidecar) {
-    String who = "adapter '" + sidecar.name() + "'";
+  public static Adapter toAdapter(OrtAdapter file, AdapterSidecar sidecar, String source) {
     Map<String, OrtAdapterParameter> p = file.byName();
     List<LowRankModule> modules = new ArrayList<>();
     for (String name : p.keySet()) {
-      if (!name.endsWith(A_SUFFIX)) {
-        continue;
+      if (name.endsWith(A_SUFFIX)) {
+        String module = name.substring(0, name.length() - A_SUFFIX.length());
+        OrtAdapterParameter b = p.get(AdapterTensorNames.loraB(module));
+        if (b == null) {
+          throw new Lora4jException(source + ": tensor " + name + " has no matching " + AdapterTensorNames.loraB(module));
+        }
+        Matrix a = matrix(p.get(name), source);
+        Matrix bt = matrix(b, source);
+        if (a.cols() != bt.rows()) {
+          throw new Lora4jException(source + ": tensors " + name + " " + a.shape() + " and "
+              + AdapterTensorNames.loraB(module) + " " + bt.shape() + " have different ranks");
+        }
+        modules.add(LowRankModule.lora(module, a.transpose(), bt.transpose(), 1.0));
+      } else if (name.endsWith(B_SUFFIX)) {
+        String module = name.substring(0, name.length() - B_SUFFIX.length());
+        if (!p.containsKey(AdapterTensorNames.loraA(module))) {
+          throw new Lora4jException(source + ": tensor " + name + " has no matching " + AdapterTensorNames.loraA(module));
+        }
+      } else if (!HEAD_TENSORS.contains(name)) {
+        throw new Lora4jException(source + ": unknown tensor '" + name + "' (expected <module>" + A_SUFFIX
+            + ", <module>" + B_SUFFIX + " or " + String.join(", ", HEAD_TENSORS) + ")");
       }
-      String module = name.substring(0, name.length() - A_SUFFIX.length());
-      OrtAdapterParameter b = p.get(AdapterTensorNames.loraB(module));
-      if (b == null) {
-        throw new Lora4jException(who + ": " + name + " has no matching " + AdapterTensorNames.loraB(module));
+    }
+    Map<String, Integer> ranks = sidecar.ranks();
+    for (LowRankModule m : modules) {
+      Integer want = ranks.get(m.module());
+      if (want == null) {
+        throw new Lora4jException(source + ": module " + m.module() + " is in the adapter file but not in its "
+            + "sidecar's ranks");
       }
-      modules.add(LowRankModule.lora(module, p.get(name).asFloats().asMatrix().transpose(),
-          b.asFloats().asMatrix().transpose(), 1.0));
+      if (want != m.rank()) {
+        throw new Lora4jException(source + ": module " + m.module() + " has rank " + m.rank()
+            + " in the adapter file, its sidecar says " + want);
+      }
+    }
+    if (modules.size() != ranks.size()) {
+      java.util.Set<String> missing = new java.util.LinkedHashSet<>(ranks.keySet());
+      modules.forEach(m -> missing.remove(m.module()));
+      throw new Lora4jException(source + ": the sidecar names " + missing.size() + " module(s) the adapter file lacks: "
+          + String.join(", ", missing));
     }
     TaskHead.Pooling pooling = sidecar.poolingMode();
     OrtAdapterParameter w = p.get(AdapterTensorNames.HEAD_WEIGHT);
+    OrtAdapterParameter bias = p.get(AdapterTensorNames.HEAD_BIAS);
+    if (sidecar.isClassifier() && (w == null || bias == null)) {
+      throw new Lora4jException(source + ": the sidecar says classifier but the adapter file has no "
+          + (w == null ? AdapterTensorNames.HEAD_WEIGHT : AdapterTensorNames.HEAD_BIAS) + " tensor");
+    }
+    if (!sidecar.isClassifier() && (w != null || bias != null)) {
+      throw new Lora4jException(source + ": the sidecar says embeddings but the adapter file has a classifier head");
+    }
     TaskHead head;
     if (w == null) {
       head = TaskHead.embeddings(pooling);
     } else {
-      Matrix weight = w.asFloats().asMatrix().transpose();
-      float[] bias = p.get(AdapterTensorNames.HEAD_BIAS).asFloats().data();
-      if (weight.rows() != sidecar.labels().size()) {
-        throw new Lora4jException(who + ": the adapter file has " + weight.rows() + " labels, its sidecar names "
-            + sidecar.labels().size());
+      Matrix weight = matrix(w, source).transpose();
+      float[] b = floats(bias, source).data();
+      if (weight.rows() != sidecar.labels().size() || b.length != weight.rows()) {
+        throw new Lora4jException(source + ": the adapter file's head has " + weight.rows() + " weight rows and "
+            + b.length + " biases, its sidecar names " + sidecar.labels().size() + " labels");
       }
-      head = TaskHead.classifier(pooling, weight, bias, sidecar.labels());
+      head = TaskHead.classifier(pooling, weight, b, sidecar.labels());
     }
     return new Adapter(sidecar.name(), new BaseModelRef(sidecar.baseId(), sidecar.baseOnnxSha256()),
         Adapter.byName(modules), head, Provenance.of(sidecar.method() == null ? "lora" : sidecar.method()));
   }
 
+  private static FloatTensor floats(OrtAdapterParameter t, String source) {
+    try {
+      return t.asFloats();
+    } catch (RuntimeException e) {
+      throw new Lora4jException(source + ": tensor " + t.name() + " is not float32 data of its shape ("
+          + e.getMessage() + ")", e);
+    }
+  }
+
+  private static Matrix matrix(OrtAdapterParameter t, String source) {
+    FloatTensor f = floats(t, source);
+    if (f.shape().length != 2) {
+      throw new Lora4jException(source + ": tensor " + t.name() + " has " + f.shape().length
+          + " dimensions, expected 2");
+    }
+    return f.asMatrix();
+  }
+
   private static final String A_SUFFIX = AdapterTensorNames.loraA("");
+  private static final String B_SUFFIX = AdapterTensorNames.loraB("");
+  private static final List<String> HEAD_TENSORS = List.of(AdapterTensorNames.HEAD_WEIGHT,
+      AdapterTensorNames.HEAD_BIAS, AdapterTensorNames.HEAD_CLS_POOLING);
 
   static long clsFlag(TaskHead head) {
     return head.pooling() == TaskHead.Pooling.CLS ? 1 : 0;
