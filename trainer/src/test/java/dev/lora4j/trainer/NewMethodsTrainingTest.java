@@ -130,17 +130,26 @@ class NewMethodsTrainingTest {
     checkExport(frozen).modules().values().forEach(m -> assertEquals(4, m.rank()));
   }
 
+  // On the task's learnable size (TrainerTest's 256 rows x 4 epochs), so the tolerance compares
+  // against a model that learnt (measured 0.86 on 96 dev rows) rather than two coin tosses.
   @Test
-  void dyloraAutoSweepStaysWithinToleranceOfTheFullRank() {
-    TrainingConfig full = tiny("dylora").build();
-    TrainingConfig auto = tiny("dylora").nested(NestedRankConfig.DEFAULT.withExportRank("auto")).build();
-    double fullAcc = train(full).summary().kept().accuracy();
-    TrainingResult r = train(auto);
+  void dyloraAutoSweepStaysWithinToleranceOfTheFullRank(@TempDir Path learnableDir) throws Exception {
+    TinyTask learnable = TinyTask.open(learnableDir, 256, 96);
+    TrainingConfig full = TrainerTest.tiny().method("dylora").build();
+    TrainingConfig auto = TrainerTest.tiny().method("dylora").nested(NestedRankConfig.DEFAULT.withExportRank("auto"))
+        .build();
+    double fullAcc = Trainer.train(learnable.run(full, null, false, "full"), TrainingListener.NONE).summary().kept()
+        .accuracy();
+    assertTrue(fullAcc >= 0.8, "full rank " + fullAcc);
+    TrainingResult r = Trainer.train(learnable.run(auto, null, false, "auto"), TrainingListener.NONE);
     checkExport(r);
-    // same seed and steps: the same weights, so the sweep's floor is fullAcc - 0.005 on all 48 examples
+    // same seed and steps: the same weights, so the sweep's floor is fullAcc - 0.005 on all 96 examples
     assertTrue(r.summary().kept().accuracy() >= fullAcc - 0.005 - 1e-9,
         r.summary().kept().accuracy() + " vs full " + fullAcc);
-    assertTrue(r.summary().keptRanks() <= r.summary().initialRanks());
+    // and it does cut: modules whose leading ranks carry the task lose the rest (measured 33 of 48
+    // kept); a sweep that always answers the full rank fails here
+    assertTrue(r.summary().keptRanks() < r.summary().initialRanks(),
+        "kept " + r.summary().keptRanks() + " of " + r.summary().initialRanks());
     Lora4jException e = assertThrows(Lora4jException.class, () -> Trainer.train(
         new TrainingRun(auto, task.base(), task.train(), null, null, false, "x"), TrainingListener.NONE));
     assertTrue(e.getMessage().startsWith("--export-rank auto picks ranks on the dev set"), e.getMessage());
