@@ -36,12 +36,17 @@ class ExportCommandTest {
 
   /** An adapter as an .onnx_adapter + sidecar pair, the way an export directory holds it. */
   static Path writeAdapter(Path dir, String name, String baseSha) {
+    return writeAdapter(dir, name, baseSha, new float[] {0.1f, -0.1f});
+  }
+
+  /** The same adapter with another head bias (neg, pos). */
+  static Path writeAdapter(Path dir, String name, String baseSha, float[] bias) {
     Random r = new Random(3);
     List<LowRankModule> modules = List.of(
         LowRankModule.lora("encoder.layer.0.attention.self.query", random(r, 3, 32), random(r, 32, 3), 1),
         LowRankModule.lora("encoder.layer.1.intermediate.dense", random(r, 5, 32), random(r, 64, 5), 1));
     Adapter a = new Adapter(name, new BaseModelRef("tiny", baseSha), Adapter.byName(modules),
-        TaskHead.classifier(TaskHead.Pooling.MEAN, random(r, 2, 32), new float[] {0.1f, -0.1f}, List.of("neg", "pos")),
+        TaskHead.classifier(TaskHead.Pooling.MEAN, random(r, 2, 32), bias, List.of("neg", "pos")),
         Provenance.of("lora"));
     Path file = dir.resolve(name + ".onnx_adapter");
     AdapterFiles.writeOnnxAdapter(file, a, "tiny", baseSha);

@@ -32,6 +32,30 @@ public final class ExecutionProviders {
     return OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA);
   }
 
+  /**
+   * The CUDA provider as {@link #open} sees it. Package-private so a test can make CUDA fail on any
+   * machine (with or without a GPU) and run the fallback branch.
+   */
+  interface Cuda {
+    boolean compiledIn();
+
+    void addTo(OrtSession.SessionOptions opts, int deviceId) throws OrtException;
+  }
+
+  static final Cuda REAL_CUDA = new Cuda() {
+    @Override
+    public boolean compiledIn() {
+      return cudaCompiledIn();
+    }
+
+    @Override
+    public void addTo(OrtSession.SessionOptions opts, int deviceId) throws OrtException {
+      opts.addCUDA(deviceId);
+    }
+  };
+
+  static volatile Cuda cuda = REAL_CUDA;
+
   /** A session plus the device it really runs on. */
   public record OpenedSession(OrtSession session, Device device) {}
 
@@ -40,11 +64,11 @@ public final class ExecutionProviders {
     OrtEnvironment env = environment();
     if (settings.device() != Device.CPU) {
       String why;
-      if (!cudaCompiledIn()) {
+      if (!cuda.compiledIn()) {
         why = "this ONNX Runtime build has no CUDA execution provider (build with -Pcuda for onnxruntime_gpu)";
       } else {
         try (OrtSession.SessionOptions opts = settings.toOptions()) {
-          opts.addCUDA(settings.cudaDeviceId());
+          cuda.addTo(opts, settings.cudaDeviceId());
           return new OpenedSession(env.createSession(modelBytes, opts), Device.CUDA);
         } catch (OrtException | RuntimeException | UnsatisfiedLinkError e) {
           why = "the CUDA execution provider failed to start: " + e.getMessage();

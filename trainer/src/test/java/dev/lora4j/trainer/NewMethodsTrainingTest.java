@@ -33,7 +33,10 @@ class NewMethodsTrainingTest {
     return Trainer.train(task.run(c, null, false, c.method()), TrainingListener.NONE);
   }
 
-  /** The exported adapter compacts to the ranks the summary reports, with the same delta W. */
+  /**
+   * The exported adapter compacts to the ranks the summary reports, dropping exactly the ranks whose
+   * gate is zero, with the same delta W as the uncompacted factors computed here by hand.
+   */
   static Adapter checkExport(TrainingResult r) {
     Adapter a = r.adapter();
     Adapter c = a.compact();
@@ -42,12 +45,34 @@ class NewMethodsTrainingTest {
     assertEquals(live, c.ranks(), "ranks reported = ranks exported (compact drops modules left with none)");
     for (LowRankModule m : a.modules().values()) {
       LowRankModule n = c.modules().get(m.module());
-      Matrix kept = n == null ? Matrix.zeros(m.outFeatures(), m.inFeatures()) : n.delta();
-      assertTrue(n == null || n.isCompact());
-      assertTrue(m.delta().maxAbsDifference(kept) < 1e-5, m.module());
+      int[] open = openRanks(m);
+      assertEquals(open.length, n == null ? 0 : n.rank(), m.module() + ": exported ranks = nonzero gates");
+      assertEquals(open.length, (int) r.summary().ranks().getOrDefault(m.module(), 0), m.module());
+      if (n == null) {
+        continue;
+      }
+      assertTrue(n.isCompact());
+      // the exported A rows are the rows of the ranks whose gate is open, in order
+      assertEquals(0, n.a().maxAbsDifference(m.a().selectRows(open)), m.module());
+      // independent of compact(): scaling * B * T * diag(gate) * A with every rank kept
+      assertTrue(fullDelta(m).maxAbsDifference(n.delta()) < 1e-5, m.module());
     }
     assertTrue(r.summary().kept() != null);
     return a;
+  }
+
+  /** Indexes of the ranks whose gate is not exactly zero (all ranks without a gate). */
+  static int[] openRanks(LowRankModule m) {
+    float[] g = m.gate();
+    return java.util.stream.IntStream.range(0, m.rank()).filter(i -> g == null || g[i] != 0f).toArray();
+  }
+
+  static Matrix fullDelta(LowRankModule m) {
+    Matrix b = m.transform() == null ? m.b() : m.b().multiply(m.transform());
+    if (m.gate() != null) {
+      b = b.scaleColumns(m.gate());
+    }
+    return b.multiply(m.a()).scale(m.scaling());
   }
 
   @Test
@@ -61,6 +86,8 @@ class NewMethodsTrainingTest {
     for (float g : q.gate()) {
       assertTrue(g >= 0 && g <= 1);
     }
+    // a 50% target prunes (checkExport proved that exactly the zero gates went). Not asserted: how
+    // close it lands to 50%; this short run overshoots it (1 of 48 ranks kept), see issue 12 report.
     assertTrue(r.summary().keptRanks() < r.summary().initialRanks(),
         "a 50% target prunes: kept " + r.summary().keptRanks() + " of " + r.summary().initialRanks());
     assertEquals(0.5, a.provenance().hyperParameters().get("target-sparsity"));
@@ -83,22 +110,46 @@ class NewMethodsTrainingTest {
     TrainingResult r = train(tiny("dylora").nested(n).build());
     checkExport(r);
     r.adapter().modules().values().forEach(m -> assertEquals(2, m.rank()));
+    // The same run exported at its full rank: same seed and steps, so the same weights. Truncating
+    // to b = 2 must be the rank-2 prefix of those factors (DyLoRA's nesting): rows 0-1 of A, columns
+    // 0-1 of B, and the update of that prefix with the full run's alpha/r (the scaling stays alpha/r
+    // for every b, docs/METHODS.md).
+    TrainingResult fullRun = train(tiny("dylora").build());
+    for (LowRankModule cut : r.adapter().modules().values()) {
+      LowRankModule full = fullRun.adapter().modules().get(cut.module());
+      assertEquals(4, full.rank());
+      int[] prefix = {0, 1};
+      assertEquals(0, cut.a().maxAbsDifference(full.a().selectRows(prefix)), cut.module());
+      Matrix prefixDelta = full.b().selectColumns(prefix).multiply(full.a().selectRows(prefix))
+          .scale(full.scaling());
+      assertTrue(cut.delta().maxAbsDifference(prefixDelta) < 1e-5, cut.module() + ": "
+          + cut.delta().maxAbsDifference(prefixDelta));
+    }
     TrainingResult frozen = train(tiny("dylora").nested(new NestedRankConfig(NestedRankConfig.Mode.FROZEN, 0, false,
         0.01, 48, 1, 1, 0, 1)).build());
     checkExport(frozen).modules().values().forEach(m -> assertEquals(4, m.rank()));
   }
 
+  // On the task's learnable size (TrainerTest's 256 rows x 4 epochs), so the tolerance compares
+  // against a model that learnt (measured 0.86 on 96 dev rows) rather than two coin tosses.
   @Test
-  void dyloraAutoSweepStaysWithinToleranceOfTheFullRank() {
-    TrainingConfig full = tiny("dylora").build();
-    TrainingConfig auto = tiny("dylora").nested(NestedRankConfig.DEFAULT.withExportRank("auto")).build();
-    double fullAcc = train(full).summary().kept().accuracy();
-    TrainingResult r = train(auto);
+  void dyloraAutoSweepStaysWithinToleranceOfTheFullRank(@TempDir Path learnableDir) throws Exception {
+    TinyTask learnable = TinyTask.open(learnableDir, 256, 96);
+    TrainingConfig full = TrainerTest.tiny().method("dylora").build();
+    TrainingConfig auto = TrainerTest.tiny().method("dylora").nested(NestedRankConfig.DEFAULT.withExportRank("auto"))
+        .build();
+    double fullAcc = Trainer.train(learnable.run(full, null, false, "full"), TrainingListener.NONE).summary().kept()
+        .accuracy();
+    assertTrue(fullAcc >= 0.8, "full rank " + fullAcc);
+    TrainingResult r = Trainer.train(learnable.run(auto, null, false, "auto"), TrainingListener.NONE);
     checkExport(r);
-    // same seed and steps: the same weights, so the sweep's floor is fullAcc - 0.005 on all 48 examples
+    // same seed and steps: the same weights, so the sweep's floor is fullAcc - 0.005 on all 96 examples
     assertTrue(r.summary().kept().accuracy() >= fullAcc - 0.005 - 1e-9,
         r.summary().kept().accuracy() + " vs full " + fullAcc);
-    assertTrue(r.summary().keptRanks() <= r.summary().initialRanks());
+    // and it does cut: modules whose leading ranks carry the task lose the rest (measured 33 of 48
+    // kept); a sweep that always answers the full rank fails here
+    assertTrue(r.summary().keptRanks() < r.summary().initialRanks(),
+        "kept " + r.summary().keptRanks() + " of " + r.summary().initialRanks());
     Lora4jException e = assertThrows(Lora4jException.class, () -> Trainer.train(
         new TrainingRun(auto, task.base(), task.train(), null, null, false, "x"), TrainingListener.NONE));
     assertTrue(e.getMessage().startsWith("--export-rank auto picks ranks on the dev set"), e.getMessage());
