@@ -4,6 +4,7 @@ import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.PeftAdapters;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
+import dev.lora4j.models.adapter.ortformat.OrtAdapter;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,7 +31,14 @@ public final class AdapterFiles {
         throw new Lora4jException(path + ": its sidecar " + sidecar.getFileName()
             + " (labels, pooling, base model) is missing beside it");
       }
-      return MultiAdapterParameters.toAdapter(OrtAdapterFile.read(path), AdapterSidecar.read(sidecar));
+      OrtAdapter parameters = OrtAdapterFile.read(path);
+      AdapterSidecar about = AdapterSidecar.read(sidecar);
+      try {
+        return MultiAdapterParameters.toAdapter(parameters, about);
+      } catch (Lora4jException e) {
+        // toAdapter knows the adapter's name, not where it came from.
+        throw new Lora4jException(path + ": " + e.getMessage(), e);
+      }
     }
     throw new Lora4jException(path + ": not an adapter lora4j can read (expected a PEFT directory with "
         + "adapter_config.json, or an .onnx_adapter file)");

@@ -47,6 +47,15 @@ public final class MultiAdapterParameters {
    */
   public static Adapter toAdapter(OrtAdapter file, AdapterSidecar sidecar) {
     String who = "adapter '" + sidecar.name() + "'";
+    try {
+      return build(file, sidecar, who);
+    } catch (IllegalArgumentException | IllegalStateException | ArithmeticException e) {
+      // Shapes that do not fit together (A and B ranks, head weight and bias) fail in the records.
+      throw new Lora4jException(who + ": the adapter file's tensors do not fit together: " + e.getMessage(), e);
+    }
+  }
+
+  private static Adapter build(OrtAdapter file, AdapterSidecar sidecar, String who) {
     Map<String, OrtAdapterParameter> p = file.byName();
     List<LowRankModule> modules = new ArrayList<>();
     for (String name : p.keySet()) {
@@ -67,8 +76,13 @@ public final class MultiAdapterParameters {
     if (w == null) {
       head = TaskHead.embeddings(pooling);
     } else {
+      OrtAdapterParameter b = p.get(AdapterTensorNames.HEAD_BIAS);
+      if (b == null) {
+        throw new Lora4jException(who + ": the adapter file has " + AdapterTensorNames.HEAD_WEIGHT + " but no "
+            + AdapterTensorNames.HEAD_BIAS);
+      }
       Matrix weight = w.asFloats().asMatrix().transpose();
-      float[] bias = p.get(AdapterTensorNames.HEAD_BIAS).asFloats().data();
+      float[] bias = b.asFloats().data();
       if (weight.rows() != sidecar.labels().size()) {
         throw new Lora4jException(who + ": the adapter file has " + weight.rows() + " labels, its sidecar names "
             + sidecar.labels().size());

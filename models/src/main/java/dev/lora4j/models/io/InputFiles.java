@@ -1,0 +1,79 @@
+package dev.lora4j.models.io;
+
+import dev.lora4j.models.Lora4jException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+
+/**
+ * Reads files lora4j is handed (models, adapters, configs) with their size checked before anything
+ * is allocated: a directory, a device such as {@code /dev/zero}, a named pipe or a file above the
+ * format's limit is refused with a message naming the file, rather than blocking, running out of
+ * memory, or being reported as missing.
+ */
+public final class InputFiles {
+  /** JSON configs (adapter_config.json, sidecars, export.json) are kilobytes; this is generous. */
+  public static final long JSON_LIMIT = 16L << 20;
+  /** Java arrays stop just below 2 GiB. */
+  public static final long ARRAY_LIMIT = Integer.MAX_VALUE - 8;
+
+  private InputFiles() {}
+
+  /**
+   * The size of a regular file (links followed), refusing what is not one.
+   *
+   * @param what the kind of file, for messages ("tokenizer file", "ONNX model")
+   */
+  public static long requireRegularFile(Path file, String what) {
+    BasicFileAttributes attrs;
+    try {
+      attrs = Files.readAttributes(file, BasicFileAttributes.class);
+    } catch (NoSuchFileException e) {
+      throw new Lora4jException(file + ": no such file");
+    } catch (AccessDeniedException e) {
+      throw new Lora4jException(file + ": permission denied, cannot read the " + what);
+    } catch (IOException e) {
+      throw new Lora4jException(file + ": cannot read the " + what + " (" + describe(e) + ")", e);
+    }
+    if (attrs.isDirectory()) {
+      throw new Lora4jException(file + ": is a directory, expected a " + what + " file");
+    }
+    if (!attrs.isRegularFile()) {
+      throw new Lora4jException(file + ": not a regular file (a device, pipe or socket), expected a " + what);
+    }
+    return attrs.size();
+  }
+
+  /**
+   * All bytes of a regular file of at most {@code limit} bytes. The read stops at the limit even
+   * if the file grows meanwhile, so memory stays bounded.
+   */
+  public static byte[] readAll(Path file, long limit, String what) {
+    long size = requireRegularFile(file, what);
+    long cap = Math.min(limit, ARRAY_LIMIT);
+    if (size > cap) {
+      throw new Lora4jException(file + ": is " + size + " bytes, over the " + cap + "-byte limit for a " + what);
+    }
+    try (InputStream in = Files.newInputStream(file)) {
+      byte[] bytes = in.readNBytes((int) size);
+      if (bytes.length != size || in.read() >= 0) {
+        throw new Lora4jException(file + ": changed size while being read (" + size + " bytes expected)");
+      }
+      return bytes;
+    } catch (NoSuchFileException e) {
+      throw new Lora4jException(file + ": no such file");
+    } catch (IOException e) {
+      throw new Lora4jException(file + ": cannot read the " + what + " (" + describe(e) + ")", e);
+    }
+  }
+
+  /** An I/O exception's message, never "null". */
+  public static String describe(Throwable e) {
+    String m = e.getMessage();
+    return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
+  }
+}
