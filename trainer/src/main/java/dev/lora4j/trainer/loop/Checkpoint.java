@@ -27,7 +27,7 @@ import java.util.Map;
 public record Checkpoint(Map<String, Object> meta, Map<String, float[]> tensors) {
   static final String META = "checkpoint.json";
   static final String TENSORS = "tensors.bin";
-  private static final int MAGIC = 0x4C344A43; // "L4JC"
+  static final int MAGIC = 0x4C344A43; // "L4JC"
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   public void write(Path dir) {
@@ -52,33 +52,9 @@ public record Checkpoint(Map<String, Object> meta, Map<String, float[]> tensors)
     return Files.isRegularFile(dir.resolve(META)) && Files.isRegularFile(dir.resolve(TENSORS));
   }
 
+  /** Reads and checks a checkpoint; every problem is one message naming the file (see {@link CheckpointReader}). */
   public static Checkpoint read(Path dir) {
-    if (!exists(dir)) {
-      throw new Lora4jException("no checkpoint in " + dir.toAbsolutePath() + " (expected " + META + " and "
-          + TENSORS + "; checkpoints are written with --checkpoint-every N)");
-    }
-    try {
-      Map<String, Object> meta = JSON.readValue(dir.resolve(META).toFile(), new TypeReference<>() {});
-      Map<String, float[]> tensors = new LinkedHashMap<>();
-      try (DataInputStream in = new DataInputStream(new BufferedInputStream(
-          Files.newInputStream(dir.resolve(TENSORS)), 1 << 16))) {
-        if (in.readInt() != MAGIC) {
-          throw new Lora4jException(dir.resolve(TENSORS) + " is not a lora4j checkpoint");
-        }
-        int n = in.readInt();
-        for (int i = 0; i < n; i++) {
-          String name = in.readUTF();
-          float[] v = new float[in.readInt()];
-          for (int j = 0; j < v.length; j++) {
-            v[j] = in.readFloat();
-          }
-          tensors.put(name, v);
-        }
-      }
-      return new Checkpoint(meta, tensors);
-    } catch (IOException e) {
-      throw new Lora4jException("cannot read checkpoint " + dir + ": " + e.getMessage(), e);
-    }
+    return CheckpointReader.read(dir);
   }
 
   public long getLong(String key) {
