@@ -33,12 +33,15 @@ public final class AdapterFiles {
       }
       OrtAdapter parameters = OrtAdapterFile.read(path);
       AdapterSidecar about = AdapterSidecar.read(sidecar);
+      Adapter adapter;
       try {
-        return MultiAdapterParameters.toAdapter(parameters, about);
+        adapter = MultiAdapterParameters.toAdapter(parameters, about);
       } catch (Lora4jException e) {
         // toAdapter knows the adapter's name, not where it came from.
         throw new Lora4jException(path + ": " + e.getMessage(), e);
       }
+      adapter.requireFinite(path.toString());
+      return adapter;
     }
     throw new Lora4jException(path + ": not an adapter lora4j can read (expected a PEFT directory with "
         + "adapter_config.json, or an .onnx_adapter file)");

@@ -56,6 +56,12 @@ public final class MultiAdapterParameters {
   }
 
   private static Adapter build(OrtAdapter file, AdapterSidecar sidecar, String who) {
+    // What this method reads from the sidecar must be there; the sidecar reader may check more.
+    if (sidecar.name() == null || sidecar.pooling() == null || sidecar.labels() == null
+        || sidecar.labels().contains(null)) {
+      throw new Lora4jException(who + ": its sidecar lacks " + (sidecar.name() == null ? "name"
+          : sidecar.pooling() == null ? "pooling" : "labels (or holds a null label)"));
+    }
     Map<String, OrtAdapterParameter> p = file.byName();
     List<LowRankModule> modules = new ArrayList<>();
     for (String name : p.keySet()) {
@@ -69,6 +75,13 @@ public final class MultiAdapterParameters {
       }
       modules.add(LowRankModule.lora(module, p.get(name).asFloats().asMatrix().transpose(),
           b.asFloats().asMatrix().transpose(), 1.0));
+    }
+    // A module whose tensors were renamed or lost would silently fall back to the base model.
+    if (sidecar.ranks() != null && !sidecar.ranks().keySet().equals(modules.stream().map(LowRankModule::module)
+        .collect(java.util.stream.Collectors.toSet()))) {
+      throw new Lora4jException(who + ": the adapter file holds modules " + modules.stream()
+          .map(LowRankModule::module).sorted().toList() + " but its sidecar names " + sidecar.ranks().keySet()
+          .stream().sorted().toList());
     }
     TaskHead.Pooling pooling = sidecar.poolingMode();
     OrtAdapterParameter w = p.get(AdapterTensorNames.HEAD_WEIGHT);
