@@ -78,7 +78,8 @@ public final class TensorProtos {
       long have = t.getRawData().size();
       if (n > have / bytes || n * bytes != have) {
         throw new Lora4jException(where + ": tensor " + t.getName() + " of shape " + t.getDimsList()
-            + " holds " + have + " bytes of data, expected " + (n > have / bytes ? "more" : n * bytes)
+            + " holds " + have + " bytes of data, expected "
+            + (n > Long.MAX_VALUE / bytes ? n + " values of " + bytes + " bytes" : Long.toString(n * bytes))
             + " (file truncated or corrupt?)");
       }
     } else if (n != typedCount) {
