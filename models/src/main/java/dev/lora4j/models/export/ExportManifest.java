@@ -73,8 +73,8 @@ public record ExportManifest(
     paths.check("mixed_graph", m.mixedGraph(), false);
     for (AdapterEntry a : m.adapters()) {
       if (a == null || a.name() == null || !ExportLayout.isValidAdapterName(a.name())) {
-        throw new Lora4jException(file + ": adapters lists an entry without a valid name ("
-            + (a == null ? "null" : a.name()) + ")");
+        throw new Lora4jException(file + ": adapters lists " + (a == null || a.name() == null
+            ? "an entry without a name" : "an entry named '" + a.name() + "', not a valid adapter name"));
       }
       String at = "adapters." + a.name() + ".";
       paths.check(at + "merged", a.merged(), false);

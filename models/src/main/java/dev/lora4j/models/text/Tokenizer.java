@@ -73,6 +73,7 @@ public final class Tokenizer implements AutoCloseable {
   public static Tokenizer open(Path tokenizerJson, int defaultMaxLength) {
     byte[] bytes = read(tokenizerJson);
     JsonNode json = parse(tokenizerJson, bytes);
+    TokenizerJsonCheck.check(tokenizerJson, json);
     HuggingFaceTokenizer hf = createNative(tokenizerJson, bytes);
     try {
       SpecialTokenLayout layout = probe(hf, tokenizerJson);
