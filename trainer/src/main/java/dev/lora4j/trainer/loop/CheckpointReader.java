@@ -176,8 +176,11 @@ final class CheckpointReader {
     /** A whole number in [0, max]. */
     long count(String key, long max) {
       Object v = values.get(key);
+      if (v == null) {
+        throw fail(key + " is missing");
+      }
       if (!(v instanceof Integer || v instanceof Long || v instanceof java.math.BigInteger)) {
-        throw fail(key + " is missing or not a whole number (" + v + ")");
+        throw fail(key + " must be a whole number, not " + v);
       }
       Number n = (Number) v;
       if (n instanceof java.math.BigInteger b ? b.bitLength() > 63 || b.signum() < 0 : n.longValue() < 0

@@ -90,6 +90,11 @@ public final class Mutators {
    * {@code offsets} set to 0, -1, 0x7fffffff, 2^31, 2^32-1, Long.MAX_VALUE and 2^40.
    */
   public static List<Mutation> lengthFields(String file, int width, int... offsets) {
+    return lengthFields(file, width, ByteOrder.LITTLE_ENDIAN, offsets);
+  }
+
+  /** {@link #lengthFields(String, int, int...)} for formats of either byte order. */
+  public static List<Mutation> lengthFields(String file, int width, ByteOrder order, int... offsets) {
     List<Mutation> out = new ArrayList<>();
     for (int off : offsets) {
       for (long v : LENGTHS) {
@@ -97,7 +102,7 @@ public final class Mutators {
           if (off + width > b.length) {
             return b;
           }
-          ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+          ByteBuffer bb = ByteBuffer.wrap(b).order(order);
           if (width == 8) {
             bb.putLong(off, v);
           } else {
