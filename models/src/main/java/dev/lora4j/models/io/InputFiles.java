@@ -33,17 +33,17 @@ public final class InputFiles {
     try {
       attrs = Files.readAttributes(file, BasicFileAttributes.class);
     } catch (NoSuchFileException e) {
-      throw new Lora4jException(file + ": no such file");
+      throw new Lora4jException(shown(file) + ": no such file");
     } catch (AccessDeniedException e) {
-      throw new Lora4jException(file + ": permission denied, cannot read the " + what);
+      throw new Lora4jException(shown(file) + ": permission denied, cannot read the " + what);
     } catch (IOException e) {
-      throw new Lora4jException(file + ": cannot read the " + what + " (" + describe(e) + ")", e);
+      throw new Lora4jException(shown(file) + ": cannot read the " + what + " (" + describe(e) + ")", e);
     }
     if (attrs.isDirectory()) {
-      throw new Lora4jException(file + ": is a directory, expected a " + what + " file");
+      throw new Lora4jException(shown(file) + ": is a directory, expected a " + what);
     }
     if (!attrs.isRegularFile()) {
-      throw new Lora4jException(file + ": not a regular file (a device, pipe or socket), expected a " + what);
+      throw new Lora4jException(shown(file) + ": not a regular file (a device, pipe or socket), expected a " + what);
     }
     return attrs.size();
   }
@@ -56,19 +56,25 @@ public final class InputFiles {
     long size = requireRegularFile(file, what);
     long cap = Math.min(limit, ARRAY_LIMIT);
     if (size > cap) {
-      throw new Lora4jException(file + ": is " + size + " bytes, over the " + cap + "-byte limit for a " + what);
+      throw new Lora4jException(shown(file) + ": is " + size + " bytes, over the " + cap + "-byte limit for a " + what);
     }
     try (InputStream in = Files.newInputStream(file)) {
       byte[] bytes = in.readNBytes((int) size);
       if (bytes.length != size || in.read() >= 0) {
-        throw new Lora4jException(file + ": changed size while being read (" + size + " bytes expected)");
+        throw new Lora4jException(shown(file) + ": changed size while being read (" + size + " bytes expected)");
       }
       return bytes;
     } catch (NoSuchFileException e) {
-      throw new Lora4jException(file + ": no such file");
+      throw new Lora4jException(shown(file) + ": no such file");
     } catch (IOException e) {
-      throw new Lora4jException(file + ": cannot read the " + what + " (" + describe(e) + ")", e);
+      throw new Lora4jException(shown(file) + ": cannot read the " + what + " (" + describe(e) + ")", e);
     }
+  }
+
+  /** The path as given, or its absolute form when it prints as nothing (an empty or blank argument). */
+  private static String shown(Path file) {
+    String s = file.toString();
+    return s.isBlank() ? "'" + file.toAbsolutePath() + "'" : s;
   }
 
   /** An I/O exception's message, never "null". */

@@ -62,6 +62,8 @@ public final class HostileCorpus<T> {
   private final long limitMillis;
   private final List<Mutation> mutations = new ArrayList<>();
   private boolean writesAllowedOnSuccess;
+  private java.util.function.BiFunction<Path, Mutation, List<String>> names =
+      (dir, m) -> List.of(dir.getFileName().toString());
 
   /**
    * @param label names this corpus in the printed figures
@@ -89,6 +91,15 @@ public final class HostileCorpus<T> {
   /** For commands that produce output when they succeed: new files are then expected, not leftovers. */
   public HostileCorpus<T> writesAllowedOnSuccess() {
     writesAllowedOnSuccess = true;
+    return this;
+  }
+
+  /**
+   * What a refusal's message must name (any one of): by default the case directory, which every
+   * path of the input lies in. Command lines may instead name the option whose value was damaged.
+   */
+  public HostileCorpus<T> messageNamesOneOf(java.util.function.BiFunction<Path, Mutation, List<String>> names) {
+    this.names = names;
     return this;
   }
 
@@ -127,7 +138,7 @@ public final class HostileCorpus<T> {
           problem = "still running after " + limitMillis + " ms";
           outcome = Outcome.FAILED;
         } catch (ExecutionException e) {
-          problem = refusal(e.getCause(), dir);
+          problem = refusal(e.getCause(), names.apply(dir, m));
           outcome = problem == null ? Outcome.REFUSED : Outcome.FAILED;
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
@@ -173,7 +184,7 @@ public final class HostileCorpus<T> {
   }
 
   /** Null when {@code t} is a refusal with a message naming the input; else what is wrong. */
-  static String refusal(Throwable t, Path dir) {
+  static String refusal(Throwable t, List<String> names) {
     if (!(t instanceof Lora4jException)) {
       StringWriter sw = new StringWriter();
       t.printStackTrace(new PrintWriter(sw));
@@ -184,7 +195,7 @@ public final class HostileCorpus<T> {
     if (msg == null || msg.isBlank() || msg.equals("null") || msg.endsWith(": null") || msg.contains("(null)")) {
       return "refused without a message: '" + msg + "'";
     }
-    if (!msg.contains(dir.getFileName().toString())) {
+    if (names.stream().noneMatch(msg::contains)) {
       return "refused, but the message does not name the input: '" + msg + "'";
     }
     return null;
