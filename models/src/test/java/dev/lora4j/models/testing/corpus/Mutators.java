@@ -31,6 +31,7 @@ public final class Mutators {
   private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
   /** Stands for a bare NaN token, which no JSON writer produces; replaced in the text after writing. */
   private static final String NAN = "__corpus_nan__";
+  private static final Path MKFIFO = Path.of("/usr/bin/mkfifo");
 
   private Mutators() {}
 
@@ -231,8 +232,9 @@ public final class Mutators {
 
   /**
    * What the file system can put where a file is expected: nothing, an empty file, a directory, a
-   * link to {@code /dev/zero} (endless), a dangling link, a sparse file of 3 GiB, and a link to a
-   * copy of the valid file outside the case directory (which readers may follow).
+   * link to {@code /dev/zero} (endless), a dangling link, a named pipe without a writer (where
+   * {@code mkfifo} exists), a sparse file of 3 GiB, and a link to a copy of the valid file outside
+   * the case directory (which readers may follow).
    */
   public static List<Mutation> fileSystem(String file) {
     List<Mutation> out = new ArrayList<>();
@@ -250,6 +252,21 @@ public final class Mutators {
       deleteTree(dir.resolve(file));
       Files.createSymbolicLink(dir.resolve(file), dir.resolve("no-such-target"));
     }));
+    if (Files.isExecutable(MKFIFO)) {
+      // A named pipe nobody writes to: opening it for reading blocks forever, so readers must not.
+      out.add(new Mutation(file + ": a named pipe", dir -> {
+        deleteTree(dir.resolve(file));
+        try {
+          int rc = new ProcessBuilder(MKFIFO.toString(), dir.resolve(file).toString()).inheritIO().start().waitFor();
+          if (rc != 0) {
+            throw new IOException("mkfifo exited with " + rc);
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IOException(e);
+        }
+      }));
+    }
     out.add(new Mutation(file + ": sparse 3 GiB file", dir -> {
       try (RandomAccessFile f = new RandomAccessFile(dir.resolve(file).toFile(), "rw")) {
         f.setLength(3L << 30);
