@@ -3,6 +3,11 @@ package dev.lora4j.cli;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.PeftAdapters;
+import dev.lora4j.models.adapter.SyntheticAdapters;
+import dev.lora4j.models.adapter.TaskHead;
+import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.testing.TinySentiment;
 import dev.lora4j.models.testing.corpus.HostileCorpus;
 import dev.lora4j.models.testing.corpus.Mutation;
@@ -25,7 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Hostile-input corpus of command lines, run through {@link Main} in-process against a tiny base
  * model: every option value of {@code train} replaced by negative, zero, overflowing, non-finite,
  * empty and path-traversal values or devices, each argument deleted, unknown and repeated options,
- * and {@code inspect} on damaged or substituted model files. A case must end with exit 0, or with a
+ * the same values for each option of {@code eval}, and {@code inspect} on damaged or substituted
+ * model files. A case must end with exit 0, or with a
  * non-zero exit and one message line (a parse error adds the "--help" hint) naming the input or the
  * option, never a stack trace, and must leave no files behind when it fails.
  */
@@ -76,6 +82,20 @@ class CliArgumentCorpusTest {
       args.add(1 + rnd.nextInt(args.size() - 1), extra);
       cases.add(args("inserted " + extra, args, names, extra, extra.replaceAll("=.*", "")));
     }
+    writeAdapter(validDir);
+    List<String> eval = List.of("eval", "--base", "{d}/base", "--adapter", "{d}/adapter", "--data", "{d}/dev.tsv",
+        "--device", "cpu");
+    for (int i = 1; i < eval.size(); i += 2) {
+      for (String v : HOSTILE) {
+        List<String> args = new ArrayList<>(eval);
+        args.set(i + 1, v);
+        cases.add(args("eval " + eval.get(i) + " " + v, args, names, eval.get(i), v));
+      }
+      List<String> args = new ArrayList<>(eval);
+      args.remove(i + 1);
+      args.remove(i);
+      cases.add(args("eval without " + eval.get(i), args, names, eval.get(i)));
+    }
     List<String> inspect = List.of("inspect", "{d}/base");
     for (String v : HOSTILE) {
       cases.add(args("inspect " + v, List.of("inspect", v), names, v));
@@ -106,6 +126,18 @@ class CliArgumentCorpusTest {
    * A case whose refusal must name one of {@code named} (options also count without their dashes,
    * as the parser says "Missing argument for option: rank"; paths also count as absolute, normalized).
    */
+  /** A LoRA adapter for the task's base model and labels, so eval can succeed on the valid input. */
+  private static void writeAdapter(Path dir) {
+    dev.lora4j.trainer.BaseModel model = dev.lora4j.trainer.BaseModel.open(dir.resolve("base").toString());
+    EncoderDescription base = model.description();
+    Adapter a = SyntheticAdapters.classifier(base, model.ref(), "tiny",
+        Map.of(base.resolveTargets("query").get(0).name(), 2), 2, TaskHead.Pooling.MEAN, SEED);
+    TaskHead h = a.head();
+    PeftAdapters.write(new Adapter(a.name(), a.base(), a.modules(),
+        TaskHead.classifier(h.pooling(), h.weight(), h.bias(), List.of("0", "1")), a.provenance()),
+        dir.resolve("adapter"));
+  }
+
   private static Mutation args(String what, List<String> args, Map<String, List<String>> names, String... named) {
     List<String> all = new ArrayList<>();
     for (String n : named) {
