@@ -251,8 +251,8 @@ public final class TrainingLoop {
     }
     method.buffers().forEach((k, a) -> {
       float[] v = values.get("buffer/" + k);
-      if (v == null) {
-        throw new Lora4jException("checkpoint has no values for buffer/" + k);
+      if (v == null || v.length != a.size()) {
+        throw new Lora4jException("checkpoint has no values of the right size for buffer/" + k);
       }
       a.set(FloatBuffer.wrap(v));
     });
