@@ -163,11 +163,7 @@ public final class AdapterRuntime implements AutoCloseable {
   }
 
   private static byte[] read(Path file) {
-    try {
-      return Files.readAllBytes(file);
-    } catch (IOException e) {
-      throw new Lora4jException(file + ": cannot read (" + e.getMessage() + ")", e);
-    }
+    return dev.lora4j.models.io.InputFiles.readAll(file, dev.lora4j.models.io.InputFiles.ARRAY_LIMIT, "ONNX graph");
   }
 
   /** The device inference really runs on (CPU after a fallback from auto). */

@@ -54,6 +54,7 @@ public final class Trainer {
         ? run.base().description().resolveTargets(config.targets())
         : List.of();
     method.validate(config, run.dev() != null);
+    config.requireFits(targets, run.base().description().spec());
     LabelSet labels = LabelSet.of(run.train());
     TsvDataset train = subset(run.train(), config.maxTrain(), config.seed());
     List<Example> trainExamples;

@@ -59,19 +59,30 @@ public record TrainingConfig(
     TransformKind transform,
     NestedRankConfig nested) {
 
+  /**
+   * Caps that hold whatever the base model: past them a run only exhausts memory or time (a rank
+   * above a module's smaller side adds nothing; {@link #requireFits} checks that against the model).
+   */
+  public static final int MAX_RANK = 4096;
+  public static final int MAX_BATCH_SIZE = 65_536;
+  public static final int MAX_EPOCHS = 100_000;
+  public static final int MAX_LENGTH = 65_536;
+
   public TrainingConfig {
-    require(rank >= 1, "--rank must be at least 1, not " + rank);
-    require(alpha > 0, "--alpha must be positive, not " + alpha);
+    require(rank >= 1 && rank <= MAX_RANK, "--rank must be between 1 and " + MAX_RANK + ", not " + rank);
+    require(alpha > 0 && Double.isFinite(alpha), "--alpha must be positive, not " + alpha);
     require(dropout >= 0 && dropout < 1, "--dropout must be in [0, 1), not " + dropout);
     require(headDropout >= 0 && headDropout < 1, "--head-dropout must be in [0, 1), not " + headDropout);
-    require(epochs >= 1, "--epochs must be at least 1, not " + epochs);
-    require(batchSize >= 1, "--batch-size must be at least 1, not " + batchSize);
-    require(learningRate > 0, "--lr must be positive, not " + learningRate);
-    require(headLearningRate > 0, "--head-lr must be positive, not " + headLearningRate);
-    require(weightDecay >= 0, "--weight-decay must be zero or positive, not " + weightDecay);
+    require(epochs >= 1 && epochs <= MAX_EPOCHS, "--epochs must be between 1 and " + MAX_EPOCHS + ", not " + epochs);
+    require(batchSize >= 1 && batchSize <= MAX_BATCH_SIZE,
+        "--batch-size must be between 1 and " + MAX_BATCH_SIZE + ", not " + batchSize);
+    require(learningRate > 0 && Double.isFinite(learningRate), "--lr must be positive, not " + learningRate);
+    require(headLearningRate > 0 && Double.isFinite(headLearningRate), "--head-lr must be positive, not " + headLearningRate);
+    require(weightDecay >= 0 && Double.isFinite(weightDecay), "--weight-decay must be zero or positive, not " + weightDecay);
     require(warmupRatio >= 0 && warmupRatio < 1, "--warmup must be in [0, 1), not " + warmupRatio);
-    require(maxGradNorm >= 0, "--max-grad-norm must be zero or positive, not " + maxGradNorm);
-    require(maxLength >= 3, "--max-length must be at least 3, not " + maxLength);
+    require(maxGradNorm >= 0 && Double.isFinite(maxGradNorm), "--max-grad-norm must be zero or positive, not " + maxGradNorm);
+    require(maxLength >= 3 && maxLength <= MAX_LENGTH,
+        "--max-length must be between 3 and " + MAX_LENGTH + ", not " + maxLength);
     require(maxTrain >= 0, "--max-train must be zero (all) or positive, not " + maxTrain);
     require(evalEvery >= 0, "--eval-every must be zero or positive, not " + evalEvery);
     require(checkpointEvery >= 0, "--checkpoint-every must be zero or positive, not " + checkpointEvery);
@@ -85,6 +96,22 @@ public record TrainingConfig(
     java.util.Objects.requireNonNull(transform, "transform");
     java.util.Objects.requireNonNull(nested, "nested");
     require(nested.exportRank() <= rank, "--export-rank " + nested.exportRank() + " exceeds --rank " + rank);
+  }
+
+  /**
+   * Checks the sizes against the base model before anything is allocated: the rank may not exceed
+   * the smaller side of any adapted module (beyond it B A cannot gain rank, only memory), and texts
+   * may not be longer than the model has positions for.
+   */
+  public void requireFits(java.util.List<dev.lora4j.models.base.LinearModule> targets,
+      dev.lora4j.models.base.EncoderSpec spec) {
+    for (dev.lora4j.models.base.LinearModule m : targets) {
+      int side = Math.min(m.inFeatures(), m.outFeatures());
+      require(rank <= side, "--rank " + rank + " exceeds module " + m.name() + " of the base model ("
+          + m.outFeatures() + "x" + m.inFeatures() + "); the rank can be at most " + side);
+    }
+    require(maxLength <= spec.maxPositions(), "--max-length " + maxLength + " exceeds the base model's "
+        + spec.maxPositions() + " positions");
   }
 
   private static void require(boolean ok, String message) {

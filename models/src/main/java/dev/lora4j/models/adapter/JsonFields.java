@@ -8,9 +8,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.io.InputFiles;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -40,12 +39,10 @@ record JsonFields(ObjectNode node, String source, String path) {
     String source = file.toString();
     JsonNode root;
     try {
-      root = MAPPER.readTree(Files.readAllBytes(file));
-    } catch (NoSuchFileException e) {
-      throw new Lora4jException(source + ": no such file");
+      root = MAPPER.readTree(InputFiles.readAll(file, InputFiles.JSON_LIMIT, "JSON file"));
     } catch (JsonProcessingException e) {
       String where = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")";
-      throw new Lora4jException(source + ": invalid JSON: " + e.getOriginalMessage().replaceAll("\\s*\\R\\s*", " ")
+      throw new Lora4jException(source + ": invalid JSON: " + String.valueOf(e.getOriginalMessage()).replaceAll("\\s*\\R\\s*", " ")
           + where);
     } catch (IOException e) {
       throw new Lora4jException(source + ": cannot be read: " + e.getMessage(), e);

@@ -35,7 +35,9 @@ public final class AdapterFiles {
       }
       AdapterSidecar sidecar = AdapterSidecar.read(sidecarFile);
       sidecar.requireTiedTo(sidecarFile, path, AtomicFiles.sha256(path));
-      return MultiAdapterParameters.toAdapter(OrtAdapterFile.read(path), sidecar, path.toString());
+      Adapter adapter = MultiAdapterParameters.toAdapter(OrtAdapterFile.read(path), sidecar, path.toString());
+      adapter.requireFinite(path.toString());
+      return adapter;
     }
     throw new Lora4jException(path + ": not an adapter lora4j can read (expected a PEFT directory with "
         + "adapter_config.json, or an .onnx_adapter file)");

@@ -85,12 +85,36 @@ public record ExportManifest(
     ExportJson.write(file, this);
   }
 
+  /**
+   * Reads and checks {@code dir/export.json}: a supported version, a base model, and file entries
+   * that name files inside {@code dir} (see {@link ExportPaths}), so a runtime that resolves them
+   * against {@code dir} never reads outside it or from a device.
+   */
   public static ExportManifest read(Path dir) {
     Path file = dir.resolve(ExportLayout.MANIFEST);
     ExportManifest m = ExportJson.read(file, ExportManifest.class);
     if (m.formatVersion() < 1 || m.formatVersion() > FORMAT_VERSION) {
       throw new Lora4jException(file + ": export format version " + m.formatVersion()
           + " is not supported by this lora4j (reads version " + FORMAT_VERSION + ")");
+    }
+    if (m.base() == null || m.base().id() == null || m.base().onnxSha256() == null) {
+      throw new Lora4jException(file + ": base (with id and onnx_sha256) is missing");
+    }
+    ExportPaths paths = new ExportPaths(dir, file);
+    paths.check("tokenizer", m.tokenizer(), false);
+    paths.check("multi_graph", m.multiGraph(), false);
+    paths.check("mixed_graph", m.mixedGraph(), false);
+    for (AdapterEntry a : m.adapters()) {
+      if (a == null || a.name() == null || !ExportLayout.isValidAdapterName(a.name())) {
+        throw new Lora4jException(file + ": adapters lists " + (a == null || a.name() == null
+            ? "an entry without a name" : "an entry named '" + a.name() + "', not a valid adapter name"));
+      }
+      String at = "adapters." + a.name() + ".";
+      paths.check(at + "merged", a.merged(), false);
+      paths.check(at + "factored", a.factored(), false);
+      paths.check(at + "onnx_adapter", a.onnxAdapter(), false);
+      paths.check(at + "sidecar", a.sidecar(), false);
+      paths.check(at + "peft", a.peft(), true);
     }
     return m;
   }

@@ -5,6 +5,7 @@ import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.io.AtomicFiles;
+import dev.lora4j.models.io.InputFiles;
 import dev.lora4j.models.onnx.proto.Onnx.GraphProto;
 import dev.lora4j.models.onnx.proto.Onnx.ModelProto;
 import dev.lora4j.models.onnx.proto.Onnx.NodeProto;
@@ -50,6 +51,11 @@ public final class OnnxModel {
   /** Reads a {@code .onnx} file, including tensors stored as external data next to it. */
   public static OnnxModel read(Path file) {
     String where = file.toString();
+    long size = InputFiles.requireRegularFile(file, "ONNX model");
+    if (size > Integer.MAX_VALUE) {
+      throw new Lora4jException(where + ": is " + size + " bytes; an ONNX protobuf is below 2 GiB (larger "
+          + "weights belong in external data)");
+    }
     ModelProto proto;
     try (InputStream in = Files.newInputStream(file)) {
       CodedInputStream cis = CodedInputStream.newInstance(in);
@@ -59,9 +65,9 @@ public final class OnnxModel {
       throw new Lora4jException(where + ": no such file");
     } catch (InvalidProtocolBufferException e) {
       throw new Lora4jException(where + ": not a valid ONNX model, the file is truncated or corrupt ("
-          + e.getMessage() + ")");
+          + InputFiles.describe(e) + ")");
     } catch (IOException e) {
-      throw new Lora4jException(where + ": cannot read (" + e.getMessage() + ")", e);
+      throw new Lora4jException(where + ": cannot read (" + InputFiles.describe(e) + ")", e);
     }
     OnnxModel m = of(proto, where);
     m.loadExternalData(file.toAbsolutePath().getParent());
@@ -73,7 +79,7 @@ public final class OnnxModel {
     try {
       return of(ModelProto.parseFrom(bytes), source);
     } catch (InvalidProtocolBufferException e) {
-      throw new Lora4jException(source + ": not a valid ONNX model, truncated or corrupt (" + e.getMessage() + ")");
+      throw new Lora4jException(source + ": not a valid ONNX model, truncated or corrupt (" + InputFiles.describe(e) + ")");
     }
   }
 
@@ -357,11 +363,7 @@ public final class OnnxModel {
       if (location == null) {
         throw new Lora4jException(source + ": tensor " + t.getName() + " is external but names no location");
       }
-      Path data = dir.resolve(location).normalize();
-      if (!data.startsWith(dir)) {
-        throw new Lora4jException(source + ": tensor " + t.getName() + " points outside the model directory ("
-            + location + ")");
-      }
+      Path data = externalFile(dir, location, t);
       g.setInitializer(i, t.toBuilder()
           .clearExternalData()
           .clearDataLocation()
@@ -370,17 +372,59 @@ public final class OnnxModel {
     }
   }
 
+  /**
+   * The external-data file {@code location} names: a relative path that stays inside the model's
+   * directory, also once links are resolved, and a regular file (never a device or pipe, which
+   * could be endless or block).
+   */
+  private Path externalFile(Path dir, String location, TensorProto t) {
+    String what = source + ": tensor " + t.getName() + " names external data '" + location + "'";
+    Path data;
+    try {
+      Path rel = Path.of(location);
+      if (location.isEmpty() || rel.isAbsolute()) {
+        throw new Lora4jException(what + ", which is not a path relative to the model");
+      }
+      data = dir.resolve(rel).normalize();
+      if (!data.startsWith(dir)) {
+        throw new Lora4jException(what + ", which points outside the model directory");
+      }
+      if (Files.exists(data) && !data.toRealPath().startsWith(dir.toRealPath())) {
+        throw new Lora4jException(what + ", which links outside the model directory");
+      }
+    } catch (java.nio.file.InvalidPathException e) {
+      throw new Lora4jException(what + ", which is not a valid path");
+    } catch (IOException e) {
+      throw new Lora4jException(what + ", which cannot be resolved (" + InputFiles.describe(e) + ")", e);
+    }
+    if (Files.exists(data)) {
+      InputFiles.requireRegularFile(data, "external data file");
+    }
+    return data;
+  }
+
   private ByteString readRange(Path data, long offset, long length, TensorProto t) {
-    long expected = TensorProtos.elementCount(t) * bytesPerElement(t);
+    long expected;
+    try {
+      expected = Math.multiplyExact(TensorProtos.elementCount(t, source), bytesPerElement(t));
+    } catch (ArithmeticException e) {
+      throw new Lora4jException(source + ": tensor " + t.getName() + " has shape " + TensorProtos.dims(t)
+          + ", too large to exist");
+    }
     if (length < 0) {
       length = expected;
     }
+    if (length != expected) {
+      throw new Lora4jException(source + ": tensor " + t.getName() + " of shape " + TensorProtos.dims(t)
+          + " needs " + expected + " bytes of external data, its length says " + length);
+    }
     try (FileChannel ch = FileChannel.open(data, StandardOpenOption.READ)) {
-      if (offset < 0 || offset + length > ch.size()) {
+      // Subtraction, not offset + length, which a corrupt offset can overflow.
+      if (offset < 0 || offset > ch.size() || length > ch.size() - offset) {
         throw new Lora4jException(source + ": external data file " + data + " is too short for tensor "
-            + t.getName() + " (needs bytes " + offset + ".." + (offset + length) + ", file has " + ch.size() + ")");
+            + t.getName() + " (needs " + length + " bytes from offset " + offset + ", file has " + ch.size() + ")");
       }
-      if (length > Integer.MAX_VALUE) {
+      if (length > InputFiles.ARRAY_LIMIT) {
         throw new Lora4jException(source + ": tensor " + t.getName() + " is too large (" + length + " bytes)");
       }
       java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate((int) length);
@@ -395,7 +439,7 @@ public final class OnnxModel {
       throw new Lora4jException(source + ": external data file " + data + " for tensor " + t.getName()
           + " is missing");
     } catch (IOException e) {
-      throw new Lora4jException(source + ": cannot read external data " + data + " (" + e.getMessage() + ")", e);
+      throw new Lora4jException(source + ": cannot read external data " + data + " (" + InputFiles.describe(e) + ")", e);
     }
   }
 

@@ -51,59 +51,77 @@ public final class TensorProtos {
     return n;
   }
 
+  /** The element count of a tensor read from {@code where}, refusing negative or overflowing dims. */
+  public static long elementCount(TensorProto t, String where) {
+    long n = 1;
+    for (long d : t.getDimsList()) {
+      if (d < 0) {
+        throw new Lora4jException(where + ": tensor " + t.getName() + " has a negative dimension in shape " + dims(t));
+      }
+      try {
+        n = Math.multiplyExact(n, d);
+      } catch (ArithmeticException e) {
+        throw new Lora4jException(where + ": tensor " + t.getName() + " has shape " + dims(t) + ", too large to exist");
+      }
+    }
+    return n;
+  }
+
+  /**
+   * The element count, once the data present is known to hold exactly that many values of
+   * {@code bytes} bytes each; checked before any array is allocated, so dims cannot make us
+   * allocate more than the file holds.
+   */
+  private static int checkedCount(TensorProto t, boolean hasRaw, int bytes, int typedCount, String where) {
+    long n = elementCount(t, where);
+    if (hasRaw) {
+      long have = t.getRawData().size();
+      if (n > have / bytes || n * bytes != have) {
+        throw new Lora4jException(where + ": tensor " + t.getName() + " of shape " + t.getDimsList()
+            + " holds " + have + " bytes of data, expected "
+            + (n > Long.MAX_VALUE / bytes ? n + " values of " + bytes + " bytes" : Long.toString(n * bytes))
+            + " (file truncated or corrupt?)");
+      }
+    } else if (n != typedCount) {
+      throw new Lora4jException(where + ": tensor " + t.getName() + " of shape " + t.getDimsList()
+          + " holds " + typedCount + " values, expected " + n);
+    }
+    return (int) n;
+  }
+
   /**
    * Reads a float-valued tensor (FLOAT, FLOAT16, DOUBLE are converted); {@code where} names the
    * file for error messages.
    */
   public static FloatTensor toFloat(TensorProto t, String where) {
     long[] shape = t.getDimsList().stream().mapToLong(Long::longValue).toArray();
-    long n = elementCount(t);
-    if (n > Integer.MAX_VALUE) {
-      throw new Lora4jException(where + ": tensor " + t.getName() + " has " + n + " elements, too many for one array");
-    }
     if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
       throw new Lora4jException(where + ": tensor " + t.getName() + " still points to external data");
     }
-    int count = (int) n;
-    float[] out = new float[count];
     ByteBuffer raw = t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
     boolean hasRaw = !t.getRawData().isEmpty();
+    float[] out;
     switch (t.getDataType()) {
       case DataType.FLOAT_VALUE -> {
+        out = new float[checkedCount(t, hasRaw, 4, t.getFloatDataCount(), where)];
         if (hasRaw) {
-          checkBytes(t, raw.remaining(), (long) count * 4, where);
           raw.asFloatBuffer().get(out);
         } else {
-          checkCount(t, t.getFloatDataCount(), count, where);
-          for (int i = 0; i < count; i++) {
+          for (int i = 0; i < out.length; i++) {
             out[i] = t.getFloatData(i);
           }
         }
       }
       case DataType.DOUBLE_VALUE -> {
-        if (hasRaw) {
-          checkBytes(t, raw.remaining(), (long) count * 8, where);
-          for (int i = 0; i < count; i++) {
-            out[i] = (float) raw.getDouble(i * 8);
-          }
-        } else {
-          checkCount(t, t.getDoubleDataCount(), count, where);
-          for (int i = 0; i < count; i++) {
-            out[i] = (float) t.getDoubleData(i);
-          }
+        out = new float[checkedCount(t, hasRaw, 8, t.getDoubleDataCount(), where)];
+        for (int i = 0; i < out.length; i++) {
+          out[i] = (float) (hasRaw ? raw.getDouble(i * 8) : t.getDoubleData(i));
         }
       }
       case DataType.FLOAT16_VALUE -> {
-        if (hasRaw) {
-          checkBytes(t, raw.remaining(), (long) count * 2, where);
-          for (int i = 0; i < count; i++) {
-            out[i] = halfToFloat(raw.getShort(i * 2));
-          }
-        } else {
-          checkCount(t, t.getInt32DataCount(), count, where);
-          for (int i = 0; i < count; i++) {
-            out[i] = halfToFloat((short) t.getInt32Data(i));
-          }
+        out = new float[checkedCount(t, hasRaw, 2, t.getInt32DataCount(), where)];
+        for (int i = 0; i < out.length; i++) {
+          out[i] = halfToFloat(hasRaw ? raw.getShort(i * 2) : (short) t.getInt32Data(i));
         }
       }
       default -> throw new Lora4jException(
@@ -115,33 +133,24 @@ public final class TensorProtos {
 
   /** Reads an integer tensor (INT64 or INT32). */
   public static long[] toLongs(TensorProto t, String where) {
-    int count = Math.toIntExact(elementCount(t));
-    long[] out = new long[count];
     ByteBuffer raw = t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
     boolean hasRaw = !t.getRawData().isEmpty();
+    long[] out;
     switch (t.getDataType()) {
       case DataType.INT64_VALUE -> {
+        out = new long[checkedCount(t, hasRaw, 8, t.getInt64DataCount(), where)];
         if (hasRaw) {
-          checkBytes(t, raw.remaining(), (long) count * 8, where);
           raw.asLongBuffer().get(out);
         } else {
-          checkCount(t, t.getInt64DataCount(), count, where);
-          for (int i = 0; i < count; i++) {
+          for (int i = 0; i < out.length; i++) {
             out[i] = t.getInt64Data(i);
           }
         }
       }
       case DataType.INT32_VALUE -> {
-        if (hasRaw) {
-          checkBytes(t, raw.remaining(), (long) count * 4, where);
-          for (int i = 0; i < count; i++) {
-            out[i] = raw.getInt(i * 4);
-          }
-        } else {
-          checkCount(t, t.getInt32DataCount(), count, where);
-          for (int i = 0; i < count; i++) {
-            out[i] = t.getInt32Data(i);
-          }
+        out = new long[checkedCount(t, hasRaw, 4, t.getInt32DataCount(), where)];
+        for (int i = 0; i < out.length; i++) {
+          out[i] = hasRaw ? raw.getInt(i * 4) : t.getInt32Data(i);
         }
       }
       default -> throw new Lora4jException(
@@ -159,20 +168,6 @@ public final class TensorProtos {
   public static String typeName(int dataType) {
     DataType dt = DataType.forNumber(dataType);
     return dt == null ? "unknown (" + dataType + ")" : dt.name();
-  }
-
-  private static void checkBytes(TensorProto t, long have, long want, String where) {
-    if (have != want) {
-      throw new Lora4jException(where + ": tensor " + t.getName() + " of shape " + t.getDimsList()
-          + " holds " + have + " bytes of data, expected " + want + " (file truncated or corrupt?)");
-    }
-  }
-
-  private static void checkCount(TensorProto t, int have, int want, String where) {
-    if (have != want) {
-      throw new Lora4jException(where + ": tensor " + t.getName() + " of shape " + t.getDimsList()
-          + " holds " + have + " values, expected " + want);
-    }
   }
 
   static String dims(TensorProto t) {

@@ -6,10 +6,9 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.io.InputFiles;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -74,9 +73,10 @@ public final class Tokenizer implements AutoCloseable {
   public static Tokenizer open(Path tokenizerJson, int defaultMaxLength) {
     byte[] bytes = read(tokenizerJson);
     JsonNode json = parse(tokenizerJson, bytes);
+    TokenizerJsonCheck.check(tokenizerJson, json);
     HuggingFaceTokenizer hf = createNative(tokenizerJson, bytes);
     try {
-      SpecialTokenLayout layout = SpecialTokenLayout.probe(hf, tokenizerJson);
+      SpecialTokenLayout layout = probe(hf, tokenizerJson);
       Tokenizer t = new Tokenizer(hf, tokenizerJson, defaultMaxLength, layout, padId(json),
           json.path("padding").path("pad_type_id").asLong(0),
           "left".equalsIgnoreCase(json.path("truncation").path("direction").asText()));
@@ -210,13 +210,25 @@ public final class Tokenizer implements AutoCloseable {
     }
   }
 
+  /** A tokenizer.json is a few megabytes even for large vocabularies. */
+  static final long FILE_LIMIT = 256L << 20;
+
   private static byte[] read(Path file) {
+    return InputFiles.readAll(file, FILE_LIMIT, "tokenizer file");
+  }
+
+  /**
+   * The native tokenizer accepts files it cannot encode with (an empty vocabulary, an unknown token
+   * missing from it); the probe is the first encode, so its failure is the file's fault.
+   */
+  private static SpecialTokenLayout probe(HuggingFaceTokenizer hf, Path file) {
     try {
-      return Files.readAllBytes(file);
-    } catch (NoSuchFileException e) {
-      throw new Lora4jException(file + ": no such tokenizer file");
-    } catch (IOException e) {
-      throw new Lora4jException(file + ": cannot read the tokenizer file (" + e.getMessage() + ")", e);
+      return SpecialTokenLayout.probe(hf, file);
+    } catch (Lora4jException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw new Lora4jException(file + ": not a usable tokenizer.json, it cannot encode a one-letter text ("
+          + InputFiles.describe(e) + ")", e);
     }
   }
 
@@ -226,8 +238,8 @@ public final class Tokenizer implements AutoCloseable {
       json = JSON.readTree(bytes);
     } catch (JsonProcessingException e) {
       throw new Lora4jException(file + ": not a tokenizer.json, the JSON is truncated or corrupt ("
-          + e.getOriginalMessage() + " at line " + e.getLocation().getLineNr() + ", column "
-          + e.getLocation().getColumnNr() + ")", e);
+          + e.getOriginalMessage() + (e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr()
+          + ", column " + e.getLocation().getColumnNr()) + ")", e);
     } catch (IOException e) {
       throw new Lora4jException(file + ": cannot read the tokenizer file (" + e.getMessage() + ")", e);
     }
@@ -251,7 +263,7 @@ public final class Tokenizer implements AutoCloseable {
           + System.getProperty("os.name") + "/" + System.getProperty("os.arch") + " (needed for " + file
           + "): " + e.getMessage(), e);
     } catch (IOException | RuntimeException e) {
-      throw new Lora4jException(file + ": not a usable tokenizer.json (" + e.getMessage() + ")", e);
+      throw new Lora4jException(file + ": not a usable tokenizer.json (" + InputFiles.describe(e) + ")", e);
     }
   }
 

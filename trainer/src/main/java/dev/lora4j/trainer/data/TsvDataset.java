@@ -37,9 +37,10 @@ public record TsvDataset(Path source, List<LabeledText> rows) {
   }
 
   private static TsvDataset read(Path file, boolean labelRequired) {
-    InputFiles.requireRegularFile(file, "data file");
+    // A directory, a device or a pipe is refused by kind rather than read (a pipe could block, a device never end).
+    InputFiles.requireRegularFile(file, "data file (tab-separated text)");
     List<LabeledText> rows = new ArrayList<>();
-    try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+    try (BufferedReader in = new BoundedLines(Files.newBufferedReader(file, StandardCharsets.UTF_8), file)) {
       String header = in.readLine();
       if (header == null) {
         throw new Lora4jException(file + " is empty (expected a header line 'sentence<TAB>label')");
@@ -73,7 +74,7 @@ public record TsvDataset(Path source, List<LabeledText> rows) {
     } catch (MalformedInputException e) {
       throw new Lora4jException(file + " is not UTF-8 text", e);
     } catch (IOException e) {
-      throw new Lora4jException("cannot read " + file + ": " + e.getMessage(), e);
+      throw new Lora4jException("cannot read " + file + ": " + InputFiles.describe(e), e);
     }
     if (rows.isEmpty()) {
       throw new Lora4jException(file + " has a header but no rows");

@@ -110,15 +110,16 @@ public final class AdamW implements AutoCloseable {
   }
 
   public void restore(Map<String, float[]> state, long stepCount) {
-    m.forEach((k, a) -> a.set(FloatBuffer.wrap(require(state, k + ".adam_m"))));
-    v.forEach((k, a) -> a.set(FloatBuffer.wrap(require(state, k + ".adam_v"))));
+    m.forEach((k, a) -> a.set(FloatBuffer.wrap(require(state, k + ".adam_m", a.size()))));
+    v.forEach((k, a) -> a.set(FloatBuffer.wrap(require(state, k + ".adam_v", a.size()))));
     steps = stepCount;
   }
 
-  private static float[] require(Map<String, float[]> state, String key) {
+  private static float[] require(Map<String, float[]> state, String key, long size) {
     float[] x = state.get(key);
-    if (x == null) {
-      throw new dev.lora4j.models.Lora4jException("checkpoint has no optimizer state " + key);
+    if (x == null || x.length != size) {
+      throw new dev.lora4j.models.Lora4jException("checkpoint has no optimizer state " + key + " of " + size
+          + " values" + (x == null ? "" : " (it holds " + x.length + ")"));
     }
     return x;
   }

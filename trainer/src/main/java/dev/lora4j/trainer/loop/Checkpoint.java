@@ -1,19 +1,14 @@
 package dev.lora4j.trainer.loop;
 
-import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.io.OutputKind;
-import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
-import java.io.DataInputStream;
 import java.io.DataOutputStream;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -28,7 +23,7 @@ import java.util.Map;
 public record Checkpoint(Map<String, Object> meta, Map<String, float[]> tensors) {
   static final String META = "checkpoint.json";
   static final String TENSORS = "tensors.bin";
-  private static final int MAGIC = 0x4C344A43; // "L4JC"
+  static final int MAGIC = 0x4C344A43; // "L4JC"
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   /**
@@ -62,33 +57,9 @@ public record Checkpoint(Map<String, Object> meta, Map<String, float[]> tensors)
     return Files.isRegularFile(dir.resolve(META)) && Files.isRegularFile(dir.resolve(TENSORS));
   }
 
+  /** Reads and checks a checkpoint; every problem is one message naming the file (see {@link CheckpointReader}). */
   public static Checkpoint read(Path dir) {
-    if (!exists(dir)) {
-      throw new Lora4jException("no checkpoint in " + dir.toAbsolutePath() + " (expected " + META + " and "
-          + TENSORS + "; checkpoints are written with --checkpoint-every N)");
-    }
-    try {
-      Map<String, Object> meta = JSON.readValue(dir.resolve(META).toFile(), new TypeReference<>() {});
-      Map<String, float[]> tensors = new LinkedHashMap<>();
-      try (DataInputStream in = new DataInputStream(new BufferedInputStream(
-          Files.newInputStream(dir.resolve(TENSORS)), 1 << 16))) {
-        if (in.readInt() != MAGIC) {
-          throw new Lora4jException(dir.resolve(TENSORS) + " is not a lora4j checkpoint");
-        }
-        int n = in.readInt();
-        for (int i = 0; i < n; i++) {
-          String name = in.readUTF();
-          float[] v = new float[in.readInt()];
-          for (int j = 0; j < v.length; j++) {
-            v[j] = in.readFloat();
-          }
-          tensors.put(name, v);
-        }
-      }
-      return new Checkpoint(meta, tensors);
-    } catch (IOException e) {
-      throw new Lora4jException("cannot read checkpoint " + dir + ": " + e.getMessage(), e);
-    }
+    return CheckpointReader.read(dir);
   }
 
   public long getLong(String key) {

@@ -278,8 +278,8 @@ public final class TrainingLoop {
     }
     method.buffers().forEach((k, a) -> {
       float[] v = values.get("buffer/" + k);
-      if (v == null) {
-        throw new Lora4jException("checkpoint has no values for buffer/" + k);
+      if (v == null || v.length != a.size()) {
+        throw new Lora4jException("checkpoint has no values of the right size for buffer/" + k);
       }
       a.set(FloatBuffer.wrap(v));
     });
@@ -351,6 +351,13 @@ public final class TrainingLoop {
     step = c.getLong("step");
     epoch = (int) c.getLong("epoch");
     nextBatch = (int) c.getLong("next_batch");
+    // Checkpoint.read checked each position alone; here they must also be a point this run reaches.
+    int perEpoch = stepsPerEpoch();
+    if (epoch > config.epochs() || nextBatch >= perEpoch || step != (long) epoch * perEpoch + nextBatch) {
+      throw new Lora4jException("cannot resume: the checkpoint's position (epoch " + epoch + ", batch " + nextBatch
+          + ", step " + step + ") is not one this run reaches (" + perEpoch + " batches per epoch, "
+          + config.epochs() + " epochs); the checkpoint is corrupt");
+    }
     Object ll = c.meta().get("last_loss");
     lastLoss = ll instanceof Number n ? n.doubleValue() : Double.NaN;
     load(c.tensors());

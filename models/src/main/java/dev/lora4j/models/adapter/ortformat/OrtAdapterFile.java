@@ -4,11 +4,9 @@ import com.google.flatbuffers.FlatBufferBuilder;
 import com.google.flatbuffers.Table;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.io.AtomicFiles;
-import java.io.IOException;
+import dev.lora4j.models.io.InputFiles;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -79,15 +77,7 @@ public final class OrtAdapterFile {
   }
 
   public static OrtAdapter read(Path file) {
-    byte[] bytes;
-    try {
-      bytes = Files.readAllBytes(file);
-    } catch (NoSuchFileException e) {
-      throw new Lora4jException(file + ": no such file");
-    } catch (IOException e) {
-      throw new Lora4jException(file + ": cannot read (" + e.getMessage() + ")", e);
-    }
-    return fromBytes(bytes, file.toString());
+    return fromBytes(InputFiles.readAll(file, InputFiles.ARRAY_LIMIT, "ONNX Runtime adapter file"), file.toString());
   }
 
   /** Parses an adapter; {@code source} names it in messages. */
@@ -108,8 +98,12 @@ public final class OrtAdapterFile {
         params.add(new OrtAdapterParameter(p.name(), p.dims(), p.dataType(), p.rawData()));
       }
       return new OrtAdapter(a.adapterVersion(), a.modelVersion(), params);
-    } catch (IndexOutOfBoundsException | IllegalArgumentException | ArithmeticException e) {
-      throw new Lora4jException(source + ": corrupt ONNX Runtime adapter file (" + e.getMessage() + ")");
+    } catch (IndexOutOfBoundsException e) {
+      // FlatBuffers follows offsets without checking them; ByteBuffer's own message may be null.
+      throw new Lora4jException(source + ": corrupt ONNX Runtime adapter file (an offset or length points past"
+          + " the end of the " + bytes.length + "-byte file)");
+    } catch (IllegalArgumentException | ArithmeticException e) {
+      throw new Lora4jException(source + ": corrupt ONNX Runtime adapter file (" + InputFiles.describe(e) + ")");
     }
   }
 
@@ -133,7 +127,15 @@ public final class OrtAdapterFile {
 
     int parameterCount() {
       int o = __offset(10);
-      return o == 0 ? 0 : __vector_len(o);
+      if (o == 0) {
+        return 0;
+      }
+      int n = __vector_len(o);
+      // Each entry is a 4-byte offset, so a count the file cannot hold is corrupt, not a reason to loop.
+      if (n < 0 || (long) n * 4 > bb.capacity() - __vector(o)) {
+        throw new IllegalArgumentException("parameter list of " + n + " entries runs past the end of the file");
+      }
+      return n;
     }
 
     ParameterTable parameter(int j) {

@@ -28,7 +28,7 @@ public record OrtAdapterParameter(String name, long[] dims, int dataType, byte[]
       n = Math.multiplyExact(n, d);
     }
     int size = elementSize(dataType);
-    if (size > 0 && n * size != rawData.length) {
+    if (size > 0 && Math.multiplyExact(n, (long) size) != rawData.length) {
       throw new IllegalArgumentException(name + ": shape " + Arrays.toString(dims) + " of "
           + TensorProtos.typeName(dataType) + " needs " + n * size + " bytes, got " + rawData.length);
     }

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.io.AtomicFiles;
+import dev.lora4j.models.io.InputFiles;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -17,8 +18,6 @@ import java.nio.ByteOrder;
 import java.nio.channels.Channels;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -63,17 +62,11 @@ public record Safetensors(Map<String, SafeTensor> tensors, Map<String, String> m
 
   /** Reads and validates a file; every problem is one {@link Lora4jException} naming the file. */
   public static Safetensors read(Path file) {
-    try {
-      long size = Files.size(file);
-      if (size > Integer.MAX_VALUE - 8) {
-        throw new Lora4jException(file + ": file is " + size + " bytes; lora4j reads safetensors files below 2 GB");
-      }
-      return decode(Files.readAllBytes(file), file.toString());
-    } catch (NoSuchFileException e) {
-      throw new Lora4jException(file + ": no such file");
-    } catch (IOException e) {
-      throw new Lora4jException(file + ": cannot be read: " + e.getMessage(), e);
+    long size = InputFiles.requireRegularFile(file, "safetensors file");
+    if (size > Integer.MAX_VALUE - 8) {
+      throw new Lora4jException(file + ": file is " + size + " bytes; lora4j reads safetensors files below 2 GB");
     }
+    return decode(InputFiles.readAll(file, InputFiles.ARRAY_LIMIT, "safetensors file"), file.toString());
   }
 
   /**
