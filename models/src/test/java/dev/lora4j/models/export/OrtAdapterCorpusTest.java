@@ -42,8 +42,7 @@ class OrtAdapterCorpusTest {
     Path validDir = Files.createDirectories(tmp.resolve("valid"));
     String file = ExportLayout.onnxAdapter("tiny");
     String sidecar = ExportLayout.sidecar("tiny");
-    OrtAdapterFile.write(validDir.resolve(file), MultiAdapterParameters.of(original));
-    AdapterSidecar.of(original, "tiny-bert", "ab".repeat(32)).write(validDir.resolve(sidecar));
+    AdapterFiles.writeOnnxAdapter(validDir.resolve(file), original, "tiny-bert", "ab".repeat(32));
     byte[] bytes = Files.readAllBytes(validDir.resolve(file));
     Random rnd = new Random(SEED);
     int[] heads = IntStream.range(0, Math.min(160, bytes.length) / 4).map(i -> i * 4).toArray();
