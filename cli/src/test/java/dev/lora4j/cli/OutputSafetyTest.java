@@ -195,17 +195,17 @@ class OutputSafetyTest {
   void aDirectoryOrDeviceAsInputSaysWhatItIs() throws Exception {
     Path folder = Files.createDirectories(dir.resolve("folder"));
     assertRefused(MainTest.run("train", "--base", base.toString(), "--train", folder.toString(), "--no-dev", "--out",
-        dir.resolve("x").toString()), "train", "data file " + folder + " is a directory, expected a file");
+        dir.resolve("x").toString()), "train", folder + ": is a directory, expected a data file (tab-separated text)");
     Path urandom = Path.of("/dev/urandom");
     if (Files.exists(urandom)) {
       assertRefused(MainTest.run("train", "--base", base.toString(), "--train", urandom.toString(), "--no-dev",
           "--out", dir.resolve("x").toString()), "train",
-          "data file /dev/urandom is not a regular file (a device, pipe or socket), expected a file");
+          "/dev/urandom: not a regular file (a device, pipe or socket), expected a data file (tab-separated text)");
       assertRefused(export(urandom, dir.resolve("e")), "export",
-          "adapter /dev/urandom is not a regular file (a device, pipe or socket), expected a file");
+          "/dev/urandom: not a regular file (a device, pipe or socket), expected a PEFT directory or .onnx_adapter file");
     }
     Path file = Files.writeString(dir.resolve("notes.txt"), "x");
     assertRefused(MainTest.run("run", "--base", file.toString(), "--adapter", "a", "text"), "run",
-        "export directory " + file + " is a file, expected a directory");
+        file + ": is a file, not a directory (export directory)");
   }
 }

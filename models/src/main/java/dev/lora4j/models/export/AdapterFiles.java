@@ -25,7 +25,7 @@ public final class AdapterFiles {
     if (Files.isDirectory(path)) {
       return PeftAdapters.read(path);
     }
-    InputFiles.requireRegularFile(path, "adapter");
+    InputFiles.requireRegularFile(path, "PEFT directory or .onnx_adapter file");
     String file = path.getFileName().toString();
     if (file.endsWith(OrtAdapterFile.EXTENSION)) {
       Path sidecarFile = sidecarOf(path);

@@ -8,10 +8,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.TaskHead;
+import dev.lora4j.models.io.InputFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -102,9 +102,7 @@ public record AdapterSidecar(
   public static AdapterSidecar read(Path file) {
     JsonNode tree;
     try {
-      tree = ExportJson.MAPPER.readTree(Files.readAllBytes(file));
-    } catch (NoSuchFileException e) {
-      throw new Lora4jException(file + ": no such file");
+      tree = ExportJson.MAPPER.readTree(InputFiles.readAll(file, InputFiles.JSON_LIMIT, "adapter sidecar"));
     } catch (IOException e) {
       throw new Lora4jException(file + ": not a valid adapter sidecar (" + e.getMessage() + ")", e);
     }

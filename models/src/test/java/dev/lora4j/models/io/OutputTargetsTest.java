@@ -48,18 +48,18 @@ class OutputTargetsTest {
   @Test
   void aDirectoryOrDeviceGivenAsAnInputFileSaysWhatItIs() throws Exception {
     Path d = Files.createDirectories(dir.resolve("data"));
-    assertEquals("data file " + d + " is a directory, expected a file",
+    assertEquals(d + ": is a directory, expected a data file",
         assertThrows(Lora4jException.class, () -> InputFiles.requireRegularFile(d, "data file")).getMessage());
     Path missing = dir.resolve("nope.tsv");
-    assertEquals("data file " + missing + " does not exist",
+    assertEquals(missing + ": no such file",
         assertThrows(Lora4jException.class, () -> InputFiles.requireRegularFile(missing, "data file")).getMessage());
     Path device = Path.of("/dev/urandom");
     if (Files.exists(device)) {
-      assertEquals("data file /dev/urandom is not a regular file (a device, pipe or socket), expected a file",
+      assertEquals("/dev/urandom: not a regular file (a device, pipe or socket), expected a data file",
           assertThrows(Lora4jException.class, () -> InputFiles.requireRegularFile(device, "data file")).getMessage());
     }
     Path file = Files.writeString(dir.resolve("f"), "x");
-    assertEquals("export directory " + file + " is a file, expected a directory",
+    assertEquals(file + ": is a file, not a directory (export directory)",
         assertThrows(Lora4jException.class, () -> InputFiles.requireDirectory(file, "export directory")).getMessage());
   }
 }
