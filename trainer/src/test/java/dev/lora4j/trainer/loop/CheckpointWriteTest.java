@@ -17,7 +17,9 @@ class CheckpointWriteTest {
   @TempDir Path dir;
 
   static Checkpoint at(long step) {
-    return new Checkpoint(Map.of("format", 1, "step", step, "config", Map.of("rank", 2)),
+    // the fields every checkpoint holds, as TrainingLoop writes them (the reader refuses fewer)
+    return new Checkpoint(Map.of("format", 1, "step", step, "epoch", 0, "next_batch", (int) step, "adam_steps", step,
+        "config", Map.of("rank", 2)),
         Map.of("w", new float[] {step, 2}));
   }
 
