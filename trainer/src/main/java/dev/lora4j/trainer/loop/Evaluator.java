@@ -26,6 +26,7 @@ public final class Evaluator {
   /** Logits per example, in input order (batches are formed by length for speed). */
   public static float[][] logits(DjlEncoder encoder, ModuleHook hook, ClassifierHead head, List<Example> examples,
       NDManager parent) {
+    Autograd.offOnThisThread();
     float[][] logits = new float[examples.size()][];
     for (int[] idx : BatchPlan.evaluation(examples, BATCH)) {
       Batch batch = Batch.of(examples, idx);

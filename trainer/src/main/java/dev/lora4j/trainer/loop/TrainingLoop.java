@@ -104,6 +104,7 @@ public final class TrainingLoop {
 
   /** Trains from the start, or from {@code resume} when not null. */
   public TrainingSummary run(Checkpoint resume) {
+    Autograd.offOnThisThread();
     long wallStart = System.nanoTime();
     long total = totalSteps();
     LearningRateSchedule schedule = LearningRateSchedule.of(total, config.warmupRatio());
