@@ -123,6 +123,15 @@ class OutputSafetyTest {
     return Files.write(dir.resolve(name), lines);
   }
 
+  @Test
+  void aTrainingRunThatFailsBeforeItsFirstCheckpointLeavesNoDirectoriesBehind() throws Exception {
+    Path fresh = dir.resolve("fresh");
+    MainTest.Run r = train(fresh.resolve("a"), "--lr", "1e30");
+    assertEquals(2, r.code(), r.out() + r.err());
+    assertTrue(r.err().contains("training diverged"), r.err());
+    assertFalse(Files.exists(fresh), "left behind: " + (Files.exists(fresh) ? names(fresh) : List.of()));
+  }
+
   private MainTest.Run train(Path out, String... more) throws Exception {
     List<String> args = new ArrayList<>(List.of("train", "--base", base.toString(), "--train",
         tsv("train.tsv").toString(), "--no-dev", "--out", out.toString(), "--rank", "2", "--epochs", "1",
