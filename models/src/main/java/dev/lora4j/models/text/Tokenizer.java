@@ -1,64 +1,49 @@
 package dev.lora4j.models.text;
 
-import ai.djl.engine.EngineException;
-import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.io.InputFiles;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.locks.ReadWriteLock;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
- * Turns texts into model inputs with a Hugging Face {@code tokenizer.json}, through DJL's binding of
- * the Rust {@code tokenizers} library (its native library comes from the DJL jar; nothing is
- * downloaded).
+ * Turns texts into model inputs with a Hugging Face {@code tokenizer.json} of the BERT family
+ * (BertNormalizer, BertPreTokenizer, WordPiece), read in pure Java with the {@code tokenizers}
+ * library's semantics (its ids are identical on every SST-2 sentence and on hostile text; see
+ * TokenizerParityTest). A file with any other normaliser, pre-tokenizer or model is refused.
  *
  * <p>Special tokens are added as the file's post-processor says ({@code [CLS] ... [SEP]} for BERT);
  * a text longer than {@code maxLength} tokens, special tokens included, is cut in the direction the
  * file asks for (right unless its {@code truncation.direction} says left), keeping the special
  * tokens; rows are padded on the right to the longest row of the batch, not to {@code maxLength}.
  *
- * <p>Thread-safe: {@link #encode} may be called from many threads at once (the native tokenizer is
- * only read while encoding). {@link #close} waits for encodes in flight and frees the native memory;
- * later calls fail.
+ * <p>Thread-safe: {@link #encode} may be called from many threads at once. After {@link #close}
+ * encodes fail.
  */
 public final class Tokenizer implements AutoCloseable {
   public static final int DEFAULT_MAX_LENGTH = 128;
 
-  static {
-    // DJL "calls home" (probes the EC2 metadata address, up to seconds of timeouts) when it creates
-    // a tokenizer unless it runs offline or tracking is opted out; lora4j never reaches the network.
-    // Explicit settings by the user win.
-    System.getProperties().putIfAbsent("ai.djl.offline", "true");
-    System.getProperties().putIfAbsent("OPT_OUT_TRACKING", "true");
-  }
-
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  private final HuggingFaceTokenizer hf;
+  private final WordPieceTokenizer model;
   private final Path file;
   private final int defaultMaxLength;
   private final SpecialTokenLayout layout;
   private final long padId;
   private final long padTypeId;
   private final boolean truncateLeft;
-  private final ReadWriteLock lock = new ReentrantReadWriteLock();
-  private boolean closed;
+  private volatile boolean closed;
 
-  private Tokenizer(HuggingFaceTokenizer hf, Path file, int defaultMaxLength, SpecialTokenLayout layout,
-      long padId, long padTypeId, boolean truncateLeft) {
-    this.hf = hf;
+  private Tokenizer(WordPieceTokenizer model, Path file, int defaultMaxLength, long padId, long padTypeId,
+      boolean truncateLeft) {
+    this.model = model;
     this.file = file;
     this.defaultMaxLength = defaultMaxLength;
-    this.layout = layout;
+    this.layout = model.layout();
     this.padId = padId;
     this.padTypeId = padTypeId;
     this.truncateLeft = truncateLeft;
@@ -74,18 +59,12 @@ public final class Tokenizer implements AutoCloseable {
     byte[] bytes = read(tokenizerJson);
     JsonNode json = parse(tokenizerJson, bytes);
     TokenizerJsonCheck.check(tokenizerJson, json);
-    HuggingFaceTokenizer hf = createNative(tokenizerJson, bytes);
-    try {
-      SpecialTokenLayout layout = probe(hf, tokenizerJson);
-      Tokenizer t = new Tokenizer(hf, tokenizerJson, defaultMaxLength, layout, padId(json),
-          json.path("padding").path("pad_type_id").asLong(0),
-          "left".equalsIgnoreCase(json.path("truncation").path("direction").asText()));
-      t.checkMaxLength(defaultMaxLength);
-      return t;
-    } catch (RuntimeException e) {
-      hf.close();
-      throw e;
-    }
+    WordPieceTokenizer model = WordPieceTokenizer.read(tokenizerJson, json);
+    Tokenizer t = new Tokenizer(model, tokenizerJson, defaultMaxLength, padId(json),
+        json.path("padding").path("pad_type_id").asLong(0),
+        "left".equalsIgnoreCase(json.path("truncation").path("direction").asText()));
+    t.checkMaxLength(defaultMaxLength);
+    return t;
   }
 
   /** Encodes {@code texts} as one batch, each cut at the default maximum length. */
@@ -105,15 +84,19 @@ public final class Tokenizer implements AutoCloseable {
       throw new Lora4jException("Nothing to tokenize: the list of texts is empty");
     }
     checkMaxLength(maxLength);
-    String[] input = new String[texts.size()];
-    for (int i = 0; i < input.length; i++) {
-      input[i] = texts.get(i);
-      if (input[i] == null) {
+    for (int i = 0; i < texts.size(); i++) {
+      if (texts.get(i) == null) {
         throw new Lora4jException("Cannot tokenize text #" + i + ": it is null");
       }
     }
-    ai.djl.huggingface.tokenizers.Encoding[] raw = encodeNative(input);
-    return assemble(raw, texts, maxLength);
+    if (closed) {
+      throw new IllegalStateException("Tokenizer for " + file + " is closed");
+    }
+    int[][] content = new int[texts.size()][];
+    for (int i = 0; i < content.length; i++) {
+      content[i] = model.encode(texts.get(i));
+    }
+    return assemble(content, texts, maxLength);
   }
 
   /** How many special tokens every row carries; {@code maxLength} must leave room for more. */
@@ -131,33 +114,11 @@ public final class Tokenizer implements AutoCloseable {
 
   @Override
   public void close() {
-    lock.writeLock().lock();
-    try {
-      if (!closed) {
-        closed = true;
-        hf.close();
-      }
-    } finally {
-      lock.writeLock().unlock();
-    }
+    closed = true;
   }
 
-  private ai.djl.huggingface.tokenizers.Encoding[] encodeNative(String[] input) {
-    // The read lock lets encodes run in parallel but keeps close() from freeing the native tokenizer
-    // under one of them, which would crash the JVM rather than throw.
-    lock.readLock().lock();
-    try {
-      if (closed) {
-        throw new IllegalStateException("Tokenizer for " + file + " is closed");
-      }
-      return hf.batchEncode(input, true, false);
-    } finally {
-      lock.readLock().unlock();
-    }
-  }
-
-  private Encoding assemble(ai.djl.huggingface.tokenizers.Encoding[] raw, List<String> texts, int maxLength) {
-    int batch = raw.length;
+  private Encoding assemble(int[][] content, List<String> texts, int maxLength) {
+    int batch = content.length;
     int prefix = layout.prefix();
     int suffix = layout.suffix();
     int room = maxLength - prefix - suffix;
@@ -165,14 +126,13 @@ public final class Tokenizer implements AutoCloseable {
     boolean[] truncated = new boolean[batch];
     int seq = 0;
     for (int r = 0; r < batch; r++) {
-      int content = raw[r].getIds().length - prefix - suffix;
-      if (content <= 0) {
+      if (content[r].length == 0) {
         throw new Lora4jException("Cannot tokenize text #" + r + " (" + preview(texts.get(r))
             + "): it gives no tokens; it is empty or holds only whitespace or characters " + file
             + " drops");
       }
-      truncated[r] = content > room;
-      counts[r] = prefix + Math.min(content, room) + suffix;
+      truncated[r] = content[r].length > room;
+      counts[r] = prefix + Math.min(content[r].length, room) + suffix;
       seq = Math.max(seq, counts[r]);
     }
     long[] ids = new long[batch * seq];
@@ -181,25 +141,26 @@ public final class Tokenizer implements AutoCloseable {
     Arrays.fill(ids, padId);
     Arrays.fill(types, padTypeId);
     for (int r = 0; r < batch; r++) {
-      int total = raw[r].getIds().length;
       int kept = counts[r] - prefix - suffix;
-      // Cutting here rather than in the native tokenizer lets maxLength vary per call without
-      // mutating shared native state; it is the same cut: Hugging Face truncates the text's tokens
-      // to maxLength minus the special tokens, then adds the special tokens around them.
-      int from = prefix + (truncateLeft ? total - prefix - suffix - kept : 0);
+      // Hugging Face truncates the text's tokens to maxLength minus the special tokens, then adds the
+      // special tokens around them; cutting per call lets maxLength vary without shared state.
+      int from = truncateLeft ? content[r].length - kept : 0;
       int at = r * seq;
-      copyRow(raw[r].getIds(), ids, at, prefix, from, kept, suffix);
-      copyRow(raw[r].getTypeIds(), types, at, prefix, from, kept, suffix);
-      Arrays.fill(mask, at, at + counts[r], 1L);
+      for (int i = 0; i < prefix; i++, at++) {
+        ids[at] = layout.prefixIds()[i];
+        types[at] = layout.prefixTypes()[i];
+      }
+      for (int i = 0; i < kept; i++, at++) {
+        ids[at] = content[r][from + i];
+        types[at] = layout.sequenceType();
+      }
+      for (int i = 0; i < suffix; i++, at++) {
+        ids[at] = layout.suffixIds()[i];
+        types[at] = layout.suffixTypes()[i];
+      }
+      Arrays.fill(mask, r * seq, r * seq + counts[r], 1L);
     }
     return new Encoding(batch, seq, ids, mask, types, counts, truncated);
-  }
-
-  /** Copies special prefix, the kept text tokens and the special suffix into one output row. */
-  private static void copyRow(long[] src, long[] dst, int at, int prefix, int from, int kept, int suffix) {
-    System.arraycopy(src, 0, dst, at, prefix);
-    System.arraycopy(src, from, dst, at + prefix, kept);
-    System.arraycopy(src, src.length - suffix, dst, at + prefix + kept, suffix);
   }
 
   private void checkMaxLength(int maxLength) {
@@ -215,21 +176,6 @@ public final class Tokenizer implements AutoCloseable {
 
   private static byte[] read(Path file) {
     return InputFiles.readAll(file, FILE_LIMIT, "tokenizer file");
-  }
-
-  /**
-   * The native tokenizer accepts files it cannot encode with (an empty vocabulary, an unknown token
-   * missing from it); the probe is the first encode, so its failure is the file's fault.
-   */
-  private static SpecialTokenLayout probe(HuggingFaceTokenizer hf, Path file) {
-    try {
-      return SpecialTokenLayout.probe(hf, file);
-    } catch (Lora4jException e) {
-      throw e;
-    } catch (RuntimeException e) {
-      throw new Lora4jException(file + ": not a usable tokenizer.json, it cannot encode a one-letter text ("
-          + InputFiles.describe(e) + ")", e);
-    }
   }
 
   private static JsonNode parse(Path file, byte[] bytes) {
@@ -250,21 +196,6 @@ public final class Tokenizer implements AutoCloseable {
       throw new Lora4jException(file + ": not a Hugging Face tokenizer.json (it has no \"model\" section)");
     }
     return json;
-  }
-
-  private static HuggingFaceTokenizer createNative(Path file, byte[] bytes) {
-    // Truncation and padding stay off in the native tokenizer: encode() does both per call, so one
-    // instance serves every maxLength and is never mutated after this point.
-    Map<String, String> options = Map.of("addSpecialTokens", "true", "truncation", "false", "padding", "false");
-    try {
-      return HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(bytes), options);
-    } catch (EngineException | LinkageError e) {
-      throw new Lora4jException("Cannot load the Hugging Face tokenizers native library for "
-          + System.getProperty("os.name") + "/" + System.getProperty("os.arch") + " (needed for " + file
-          + "): " + e.getMessage(), e);
-    } catch (IOException | RuntimeException e) {
-      throw new Lora4jException(file + ": not a usable tokenizer.json (" + InputFiles.describe(e) + ")", e);
-    }
   }
 
   /**

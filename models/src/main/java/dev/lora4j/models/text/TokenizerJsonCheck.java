@@ -7,12 +7,13 @@ import java.util.Iterator;
 import java.util.Map;
 
 /**
- * Checks the parts of a {@code tokenizer.json} that the native tokenizers library trusts: it
- * deserializes them without complaint and later panics on encode, and a Rust panic aborts the whole
- * JVM (exit 134) instead of throwing. Found by the hostile-input corpus: a template that names a
- * special token the processor does not define. Also refused here, for a clearer message than the
- * native error: an empty vocabulary, and a WordPiece unk_token missing from it. Everything refused
- * here is one message naming the file and the field.
+ * Checks the parts of a {@code tokenizer.json} that Hugging Face's native tokenizers library trusts:
+ * it deserializes them without complaint and later panics on encode, and a Rust panic aborts the
+ * whole JVM (exit 134) instead of throwing. Found by the hostile-input corpus: a template that names a
+ * special token the processor does not define. Also refused here: an empty vocabulary, and a
+ * WordPiece unk_token missing from it. lora4j now reads the file in pure Java
+ * ({@link WordPieceTokenizer}), which relies on these checks, so a file it accepts is one the native
+ * library can encode with too. Everything refused here is one message naming the file and the field.
  */
 final class TokenizerJsonCheck {
   private final Path file;
