@@ -16,6 +16,8 @@ public final class Engines {
     if (System.getProperty("ai.djl.offline") == null) {
       System.setProperty("ai.djl.offline", "true");
     }
+    // DJL reports usage unless tracking is opted out; lora4j never reaches the network on its own.
+    System.getProperties().putIfAbsent("OPT_OUT_TRACKING", "true");
     try {
       return Engine.getEngine(PYTORCH);
     } catch (RuntimeException | UnsatisfiedLinkError | ExceptionInInitializerError e) {
