@@ -95,11 +95,26 @@ class _Collect(logging.Handler):
         self.records.append(f"{record.name}: {record.getMessage()}")
 
 
+def tiny_base():
+    """lora4j's TinyBert (seed 5) as a BertModel: the weights PeftLoadsWhatLora4jWritesTest wrote."""
+    weights = load_file(os.path.join(HERE, "tiny-base.safetensors"))
+    layers = 1 + max(int(k.split(".")[2]) for k in weights if k.startswith("encoder.layer."))
+    vocab, hidden = weights["embeddings.word_embeddings.weight"].shape
+    config = BertConfig(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers,
+                        num_attention_heads=4,  # TinyBert.HEADS
+                        intermediate_size=weights["encoder.layer.0.intermediate.dense.weight"].shape[0],
+                        max_position_embeddings=weights["embeddings.position_embeddings.weight"].shape[0],
+                        type_vocab_size=weights["embeddings.token_type_embeddings.weight"].shape[0],
+                        hidden_act="gelu", layer_norm_eps=1e-12)
+    model = BertModel(config, add_pooling_layer=False)
+    model.load_state_dict(weights, strict=True)
+    return model
+
+
 def check_lora4j_written(adapter_dir=os.path.join(HERE, "lora4j-written"), record=True):
     """Loads lora4j-written/ as a PEFT user would and records what PEFT saw; fails on any warning."""
     weights_file = os.path.join(adapter_dir, "adapter_model.safetensors")
-    torch.manual_seed(7)
-    base = BertModel(TINY, add_pooling_layer=False)
+    base = tiny_base()
     collect = _Collect()
     loggers = [logging.getLogger(n) for n in ("peft", "transformers", "")]
     for lg in loggers:
@@ -108,7 +123,8 @@ def check_lora4j_written(adapter_dir=os.path.join(HERE, "lora4j-written"), recor
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(stderr):
         warnings.simplefilter("always")
         peft_model, logits_fn, head = load_lora4j_classifier(base, adapter_dir)
-        ids = torch.tensor([[2, 5, 9, 11, 3, 0], [2, 7, 3, 0, 0, 0], [2, 13, 14, 15, 16, 3]])
+        # TinyBert's vocabulary: [CLS] 2, [SEP] 3, [PAD] 0; "this film is very good .", "awful", ...
+        ids = torch.tensor([[2, 8, 13, 11, 20, 30, 60, 3], [2, 41, 3, 0, 0, 0, 0, 0], [2, 5, 16, 12, 22, 43, 3, 0]])
         mask = (ids != 0).long()
         with torch.no_grad():
             logits = logits_fn(ids, mask)
@@ -141,8 +157,8 @@ def check_lora4j_written(adapter_dir=os.path.join(HERE, "lora4j-written"), recor
         "config": {"lora_dropout": config.lora_dropout, "base_model_name_or_path": config.base_model_name_or_path,
                    "task_type": str(config.task_type), "r": config.r, "rank_pattern": config.rank_pattern},
         "dropout_module_p": dropout_p,
-        "documented_loader": {"labels": head["labels"], "pooling": head["pooling"],
-                              "logits_shape": list(logits.shape)},
+        "documented_loader": {"labels": head["labels"], "pooling": head["pooling"], "input_ids": ids.tolist(),
+                              "logits": logits.tolist()},
     }
     if record:
         with open(os.path.join(HERE, "lora4j-written.peft-load.json"), "w") as out:

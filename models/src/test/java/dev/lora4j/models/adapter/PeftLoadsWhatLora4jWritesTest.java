@@ -6,7 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lora4j.models.adapter.safetensors.SafeTensor;
 import dev.lora4j.models.adapter.safetensors.Safetensors;
+import dev.lora4j.models.base.EncoderDescription;
+import dev.lora4j.models.tensor.Matrix;
+import dev.lora4j.models.testing.ReferenceEncoder;
+import dev.lora4j.models.testing.TinyBert;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -20,9 +25,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * What real PEFT makes of an adapter lora4j wrote. The adapter below is committed as
- * {@code peft/lora4j-written/}; {@code peft/make_fixtures.py} loads it with PEFT 0.21 onto a
- * BertModel and records what PEFT saw in {@code lora4j-written.peft-load.json} and
+ * What real PEFT makes of an adapter lora4j wrote. The adapter below, for {@link TinyBert} seed
+ * {@value #BASE_SEED}, is committed as {@code peft/lora4j-written/}, and that base's weights under
+ * their PyTorch names as {@code peft/tiny-base.safetensors}; {@code peft/make_fixtures.py} loads
+ * the adapter with PEFT 0.21 onto a BertModel holding those weights, as docs/EXPORT.md tells PEFT
+ * users to, and records what PEFT saw in {@code lora4j-written.peft-load.json} and
  * {@code lora4j-written/expected_deltas.safetensors}. Python never runs in the build: when the
  * writer changes on purpose, regenerate both by hand (see {@link #theFixtureIsWhatLora4jWritesToday}).
  */
@@ -31,20 +38,25 @@ class PeftLoadsWhatLora4jWritesTest {
   /** The built-in base's ONNX SHA-256, as the catalog pins it. */
   private static final String MINILM_SHA = "759c3cd2b7fe7e93933ad23c4c9181b7396442a2ed746ec7c1d46192c469c46e";
   private static final List<String> PEFT_FILES = List.of("adapter_config.json", "adapter_model.safetensors");
+  private static final long BASE_SEED = 5;
 
   @TempDir Path tmp;
 
   /**
    * The fixture PEFT checked is byte for byte what the writer produces now, so PEFT's verdict
    * below is about today's writer. To regenerate after an intended change: run this test with
-   * {@code -Dlora4j.peft.fixture=<repo>/models/src/test/resources/peft/lora4j-written}, then
-   * {@code python models/src/test/resources/peft/make_fixtures.py}, and commit both.
+   * {@code -Dlora4j.peft.fixture=<repo>/models/src/test/resources/peft}, then
+   * {@code python models/src/test/resources/peft/make_fixtures.py --lora4j-only}, and commit all.
    */
   @Test
   void theFixtureIsWhatLora4jWritesToday() throws IOException {
     String regenerate = System.getProperty("lora4j.peft.fixture");
     if (regenerate != null) {
-      PeftAdapters.write(adapter(), Path.of(regenerate), true);
+      PeftAdapters.write(adapter(), Path.of(regenerate, "lora4j-written"), true);
+      Map<String, SafeTensor> weights = new LinkedHashMap<>();
+      EncoderDescription.of(TinyBert.model(BASE_SEED)).weights()
+          .forEach((name, t) -> weights.put(name, SafeTensor.f32(t.shape(), t.data())));
+      Safetensors.of(weights).write(Path.of(regenerate, "tiny-base.safetensors"));
     }
     Path dir = tmp.resolve("written");
     PeftAdapters.write(adapter(), dir);
@@ -102,25 +114,75 @@ class PeftLoadsWhatLora4jWritesTest {
   }
 
   @Test
-  void theDocumentedLoaderAppliesTheHead() throws IOException {
-    JsonNode head = peftLoad().get("documented_loader");
-    assertEquals(List.of("negative", "positive"), strings(head.get("labels")));
-    assertEquals("mean", head.get("pooling").textValue());
-    assertEquals(List.of(3, 2), List.of(head.get("logits_shape").get(0).intValue(),
-        head.get("logits_shape").get(1).intValue()), "one logit per label for each of 3 sentences");
+  void theDocumentedLoaderGivesLora4jsLogits() throws IOException {
+    Adapter adapter = adapter();
+    JsonNode run = peftLoad().get("documented_loader");
+    assertEquals(List.of("negative", "positive"), strings(run.get("labels")));
+    assertEquals("mean", run.get("pooling").textValue());
+
+    EncoderDescription base = EncoderDescription.of(TinyBert.model(BASE_SEED));
+    Map<String, Matrix> deltas = new LinkedHashMap<>();
+    adapter.modules().forEach((name, m) -> deltas.put(name, m.delta()));
+    ReferenceEncoder withAdapter = new ReferenceEncoder(base, deltas);
+    ReferenceEncoder without = new ReferenceEncoder(base, Map.of());
+    JsonNode sentences = run.get("input_ids");
+    assertEquals(3, sentences.size());
+    double worst = 0;
+    double adapterEffect = 0;
+    for (int s = 0; s < sentences.size(); s++) {
+      long[] ids = unpadded(sentences.get(s));
+      double[] expected = logits(adapter.head(), withAdapter.forward(ids));
+      double[] plain = logits(adapter.head(), without.forward(ids));
+      for (int k = 0; k < expected.length; k++) {
+        double peft = run.get("logits").get(s).get(k).doubleValue();
+        worst = Math.max(worst, Math.abs(peft - expected[k]));
+        adapterEffect = Math.max(adapterEffect, Math.abs(plain[k] - expected[k]));
+      }
+    }
+    // PyTorch runs in float32, the reference in double: two layers of hidden 32 stay within ~1e-6
+    assertTrue(worst < 1e-5, "PEFT + the documented loader differ from lora4j by " + worst);
+    assertTrue(adapterEffect > 1e-2, "the adapter moves the logits by " + adapterEffect + " only: the check"
+        + " would not see an adapter PEFT failed to load");
   }
 
-  /** Four kinds of module over two layers of the fixtures' tiny BERT (hidden 8, intermediate 16). */
+  private static long[] unpadded(JsonNode ids) {
+    List<Long> out = new ArrayList<>();
+    ids.forEach(n -> {
+      if (n.longValue() != 0) {
+        out.add(n.longValue());
+      }
+    });
+    return out.stream().mapToLong(Long::longValue).toArray();
+  }
+
+  /** Mean pooling, then the head's one linear layer: lora4j's classifier. */
+  private static double[] logits(TaskHead head, double[][] hidden) {
+    double[] pooled = ReferenceEncoder.meanPool(hidden);
+    Matrix w = head.weight();
+    double[] out = new double[w.rows()];
+    for (int k = 0; k < out.length; k++) {
+      double z = head.bias()[k];
+      for (int j = 0; j < pooled.length; j++) {
+        z += (double) w.data()[k * w.cols() + j] * pooled[j];
+      }
+      out[k] = z;
+    }
+    return out;
+  }
+
+  /** Four kinds of module over both layers of TinyBert (hidden 32, intermediate 64). */
   static Adapter adapter() {
     String l0 = "encoder.layer.0.";
     String l1 = "encoder.layer.1.";
+    int h = TinyBert.HIDDEN;
+    int inter = TinyBert.INTERMEDIATE;
     List<LowRankModule> modules = List.of(
-        LowRankModule.lora(l0 + "attention.self.query", small(2, 8, 1), small(8, 2, 2), 2.0),
-        LowRankModule.lora(l0 + "attention.self.value", small(2, 8, 3), small(8, 2, 4), 2.0),
-        LowRankModule.lora(l0 + "intermediate.dense", small(3, 8, 5), small(16, 3, 6), 4.0 / 3),
-        LowRankModule.lora(l1 + "attention.self.query", small(2, 8, 7), small(8, 2, 8), 2.0),
-        LowRankModule.lora(l1 + "output.dense", small(1, 16, 9), small(8, 1, 10), 4.0));
-    TaskHead head = TaskHead.classifier(TaskHead.Pooling.MEAN, small(2, 8, 11), new float[] {0.25f, -0.25f},
+        LowRankModule.lora(l0 + "attention.self.query", small(2, h, 1), small(h, 2, 2), 2.0),
+        LowRankModule.lora(l0 + "attention.self.value", small(2, h, 3), small(h, 2, 4), 2.0),
+        LowRankModule.lora(l0 + "intermediate.dense", small(3, h, 5), small(inter, 3, 6), 4.0 / 3),
+        LowRankModule.lora(l1 + "attention.self.query", small(2, h, 7), small(h, 2, 8), 2.0),
+        LowRankModule.lora(l1 + "output.dense", small(1, inter, 9), small(h, 1, 10), 4.0));
+    TaskHead head = TaskHead.classifier(TaskHead.Pooling.MEAN, small(2, h, 11), new float[] {0.25f, -0.25f},
         List.of("negative", "positive"));
     Map<String, Object> hyper = new LinkedHashMap<>();
     hyper.put("method", "lora");
@@ -133,8 +195,8 @@ class PeftLoadsWhatLora4jWritesTest {
         provenance);
   }
 
-  private static dev.lora4j.models.tensor.Matrix small(int rows, int cols, long seed) {
-    dev.lora4j.models.tensor.Matrix m = PeftAdaptersTest.random(rows, cols, seed);
+  private static Matrix small(int rows, int cols, long seed) {
+    Matrix m = PeftAdaptersTest.random(rows, cols, seed);
     float[] d = m.data();
     for (int i = 0; i < d.length; i++) {
       d[i] *= 0.25f;
