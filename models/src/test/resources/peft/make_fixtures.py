@@ -5,13 +5,33 @@ transformers 5.18, peft 0.21, safetensors 0.8):  python make_fixtures.py
 
 Each fixture directory is exactly what PeftModel.save_pretrained wrote, plus expected_deltas.safetensors:
 every adapted module's delta W (out x in, float32) under its canonical lora4j name, as PEFT computes it.
+
+It also records what PEFT makes of what lora4j writes (PeftLoadsWhatLora4jWritesTest asserts on it):
+  lora_config_fields.json         the keys PEFT's LoraConfig knows (adapter_config.json must hold no other)
+  lora4j-written/                 an adapter lora4j's PeftWriter wrote (the Java test checks it is byte for
+                                  byte today's output; regenerate it first with that test's -D property)
+  lora4j-written.peft-load.json   what PeftModel.from_pretrained saw loading it onto a BertModel: warnings
+                                  (must be none), LoRA tensors loaded, config, and the documented head loader
+  lora4j-written/expected_deltas.safetensors   PEFT's delta W of each module it loaded
+
+Python is never part of the build; the outputs are committed. Rerunning everything re-draws the random
+PEFT-written fixtures above; to refresh only the lora4j checks run:  python make_fixtures.py --lora4j-only
 """
+import contextlib
+import dataclasses
+import io
+import json
+import logging
 import os
 import shutil
+import sys
+import warnings
 
 import torch
-from peft import LoraConfig, get_peft_model
-from safetensors.torch import save_file
+import peft
+from peft import LoraConfig, PeftModel, get_peft_model
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from transformers import BertConfig, BertForSequenceClassification, BertModel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -38,24 +58,142 @@ def save(name, model, config, wrapper_prefix="", dtype=None):
     save_file(deltas, os.path.join(out, "expected_deltas.safetensors"))
 
 
-# BertForSequenceClassification without a task type: module names under "bert.", per-module ranks and
-# alphas through patterns (a short name, a partial name, a full name), rsLoRA scaling, float32.
-save("bert-wrapped-rslora",
-     BertForSequenceClassification(TINY),
-     LoraConfig(r=4, lora_alpha=8, target_modules=["query", "value", "output.dense"], use_rslora=True,
-                rank_pattern={"value": 3, "bert.encoder.layer.1.attention.self.query": 2},
-                alpha_pattern={"layer.0.attention.self.query": 12, "output.dense": 5},
-                init_lora_weights=False),
-     wrapper_prefix="bert.")
+# The documented way to use a lora4j classifier from PEFT (docs/EXPORT.md copies this function verbatim):
+# PEFT puts the LoRA layers on a BertModel; the head and how to pool for it come from the weights file.
+def load_lora4j_classifier(base_model, adapter_dir):
+    model = PeftModel.from_pretrained(base_model, adapter_dir).eval()
+    with safe_open(os.path.join(adapter_dir, "adapter_model.safetensors"), "pt") as f:
+        head = json.loads(f.metadata()["lora4j"])["head"]
+        weight = f.get_tensor("base_model.model.classifier.weight").float()
+        bias = f.get_tensor("base_model.model.classifier.bias").float()
 
-# A bare BertModel adapter saved in bfloat16, defaults otherwise (scaling alpha / r).
-save("bert-bf16",
-     BertModel(TINY, add_pooling_layer=False),
-     LoraConfig(task_type="FEATURE_EXTRACTION", r=2, lora_alpha=6, target_modules=["key"], init_lora_weights=False),
-     dtype=torch.bfloat16)
+    def logits(input_ids, attention_mask):
+        hidden = model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if head["pooling"] == "cls":
+            pooled = hidden[:, 0]  # the [CLS] vector itself: lora4j has no pooler (dense + tanh)
+        else:  # "mean": average over the tokens the attention mask keeps
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return pooled @ weight.T + bias
 
-# A sequence-classification adapter: PEFT adds the classifier to modules_to_save and saves its head.
-save("bert-seq-cls",
-     BertForSequenceClassification(TINY),
-     LoraConfig(task_type="SEQ_CLS", r=2, lora_alpha=4, target_modules=["query"], init_lora_weights=False),
-     wrapper_prefix="bert.")
+    return model, logits, head
+
+
+def lora_config_fields():
+    fields = sorted(f.name for f in dataclasses.fields(LoraConfig))
+    with open(os.path.join(HERE, "lora_config_fields.json"), "w") as out:
+        json.dump({"peft_version": peft.__version__, "fields": fields}, out, indent=2)
+        out.write("\n")
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(f"{record.name}: {record.getMessage()}")
+
+
+def tiny_base():
+    """lora4j's TinyBert (seed 5) as a BertModel: the weights PeftLoadsWhatLora4jWritesTest wrote."""
+    weights = load_file(os.path.join(HERE, "tiny-base.safetensors"))
+    layers = 1 + max(int(k.split(".")[2]) for k in weights if k.startswith("encoder.layer."))
+    vocab, hidden = weights["embeddings.word_embeddings.weight"].shape
+    config = BertConfig(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers,
+                        num_attention_heads=4,  # TinyBert.HEADS
+                        intermediate_size=weights["encoder.layer.0.intermediate.dense.weight"].shape[0],
+                        max_position_embeddings=weights["embeddings.position_embeddings.weight"].shape[0],
+                        type_vocab_size=weights["embeddings.token_type_embeddings.weight"].shape[0],
+                        hidden_act="gelu", layer_norm_eps=1e-12)
+    model = BertModel(config, add_pooling_layer=False)
+    model.load_state_dict(weights, strict=True)
+    return model
+
+
+def check_lora4j_written(adapter_dir=os.path.join(HERE, "lora4j-written"), record=True):
+    """Loads lora4j-written/ as a PEFT user would and records what PEFT saw; fails on any warning."""
+    weights_file = os.path.join(adapter_dir, "adapter_model.safetensors")
+    base = tiny_base()
+    collect = _Collect()
+    loggers = [logging.getLogger(n) for n in ("peft", "transformers", "")]
+    for lg in loggers:
+        lg.addHandler(collect)
+    stderr = io.StringIO()
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(stderr):
+        warnings.simplefilter("always")
+        peft_model, logits_fn, head = load_lora4j_classifier(base, adapter_dir)
+        # TinyBert's vocabulary: [CLS] 2, [SEP] 3, [PAD] 0; "this film is very good .", "awful", ...
+        ids = torch.tensor([[2, 8, 13, 11, 20, 30, 60, 3], [2, 41, 3, 0, 0, 0, 0, 0], [2, 5, 16, 12, 22, 43, 3, 0]])
+        mask = (ids != 0).long()
+        with torch.no_grad():
+            logits = logits_fn(ids, mask)
+    for lg in loggers:
+        lg.removeHandler(collect)
+    seen_warnings = [f"{w.category.__name__}: {w.message}" for w in caught] + collect.records
+    seen_warnings += [line for line in stderr.getvalue().splitlines() if line.strip()]
+
+    stored = load_file(weights_file)
+    loaded, unlike, deltas, dropout_p = [], [], {}, None
+    for module_name, module in peft_model.base_model.model.named_modules():
+        if hasattr(module, "lora_A") and "default" in module.lora_A:
+            a = module.lora_A["default"].weight
+            b = module.lora_B["default"].weight
+            for part, tensor in (("lora_A", a), ("lora_B", b)):
+                loaded.append(f"base_model.model.{module_name}.{part}.default.weight")
+                if not torch.equal(tensor.detach(), stored[f"base_model.model.{module_name}.{part}.weight"]):
+                    unlike.append(f"base_model.model.{module_name}.{part}.weight")
+            deltas[module_name] = (b.float() @ a.float() * module.scaling["default"]).detach().contiguous()
+            dropout_p = module.lora_dropout["default"].p
+    if record:
+        save_file(deltas, os.path.join(adapter_dir, "expected_deltas.safetensors"))
+
+    config = peft_model.peft_config["default"]
+    report = {
+        "peft_version": peft.__version__,
+        "warnings": seen_warnings,
+        "loaded_lora_tensors": sorted(loaded),
+        "lora_tensors_unlike_the_file": unlike,
+        "config": {"lora_dropout": config.lora_dropout, "base_model_name_or_path": config.base_model_name_or_path,
+                   "task_type": str(config.task_type), "r": config.r, "rank_pattern": config.rank_pattern},
+        "dropout_module_p": dropout_p,
+        "documented_loader": {"labels": head["labels"], "pooling": head["pooling"], "input_ids": ids.tolist(),
+                              "logits": logits.tolist()},
+    }
+    if record:
+        with open(os.path.join(HERE, "lora4j-written.peft-load.json"), "w") as out:
+            json.dump(report, out, indent=2)
+            out.write("\n")
+    if seen_warnings:
+        sys.exit(f"PEFT warned loading {adapter_dir}: " + "; ".join(seen_warnings))
+
+
+def peft_written_fixtures():
+    # BertForSequenceClassification without a task type: module names under "bert.", per-module ranks and
+    # alphas through patterns (a short name, a partial name, a full name), rsLoRA scaling, float32.
+    save("bert-wrapped-rslora",
+         BertForSequenceClassification(TINY),
+         LoraConfig(r=4, lora_alpha=8, target_modules=["query", "value", "output.dense"], use_rslora=True,
+                    rank_pattern={"value": 3, "bert.encoder.layer.1.attention.self.query": 2},
+                    alpha_pattern={"layer.0.attention.self.query": 12, "output.dense": 5},
+                    init_lora_weights=False),
+         wrapper_prefix="bert.")
+
+    # A bare BertModel adapter saved in bfloat16, defaults otherwise (scaling alpha / r).
+    save("bert-bf16",
+         BertModel(TINY, add_pooling_layer=False),
+         LoraConfig(task_type="FEATURE_EXTRACTION", r=2, lora_alpha=6, target_modules=["key"], init_lora_weights=False),
+         dtype=torch.bfloat16)
+
+    # A sequence-classification adapter: PEFT adds the classifier to modules_to_save and saves its head.
+    save("bert-seq-cls",
+         BertForSequenceClassification(TINY),
+         LoraConfig(task_type="SEQ_CLS", r=2, lora_alpha=4, target_modules=["query"], init_lora_weights=False),
+         wrapper_prefix="bert.")
+
+
+if __name__ == "__main__":
+    if "--lora4j-only" not in sys.argv[1:]:
+        peft_written_fixtures()
+    lora_config_fields()
+    check_lora4j_written()

@@ -8,8 +8,11 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The {@code "lora4j"} object lora4j adds to {@code adapter_config.json}: everything an
- * {@link Adapter} holds that PEFT has no field for. PEFT 0.14 and later ignore it with a warning.
+ * Everything an {@link Adapter} holds that PEFT has no field for, as one JSON object. lora4j writes
+ * it as the string value {@value #KEY} of the weights file's safetensors {@code __metadata__}, which
+ * PEFT never looks at. Adapters written before kept it as a {@value #KEY} object in
+ * {@code adapter_config.json}, where every PEFT load warned about an unexpected keyword and older
+ * PEFT refused the file; that place is still read.
  *
  * @param modules canonical module names in model order (the weights file sorts them by name)
  * @param exactScalings the few scalings that no {@code alpha / r} reproduces to the last bit; PEFT
@@ -42,6 +45,26 @@ record Lora4jSection(
     TaskHead head = adapter.head();
     return new Lora4jSection(adapter.name(), adapter.base(), head.pooling(), head.isClassifier(), head.labels(),
         List.copyOf(adapter.modules().keySet()), exact, adapter.provenance());
+  }
+
+  /**
+   * Parses the section from its metadata string.
+   *
+   * @param source the file, for messages
+   * @param path how the section is named in messages
+   */
+  static Lora4jSection parse(String json, String source, String path) {
+    com.fasterxml.jackson.databind.JsonNode node;
+    try {
+      node = JsonFields.MAPPER.readTree(json);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new dev.lora4j.models.Lora4jException(source + ": " + path + " is not valid JSON: "
+          + String.valueOf(e.getOriginalMessage()).replaceAll("\\s*\\R\\s*", " "));
+    }
+    if (node == null || !node.isObject()) {
+      throw new dev.lora4j.models.Lora4jException(source + ": " + path + " is not a JSON object");
+    }
+    return parse(new JsonFields((ObjectNode) node, source, path));
   }
 
   static Lora4jSection parse(JsonFields section) {
@@ -102,6 +125,19 @@ record Lora4jSection(
         section.strings("modules"),
         exact,
         provenance);
+  }
+
+  /**
+   * The section as one line of JSON, for the safetensors metadata.
+   *
+   * @throws IllegalArgumentException when a provenance value cannot be written as JSON
+   */
+  String toJsonString() {
+    try {
+      return JsonFields.MAPPER.writeValueAsString(toJson());
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalArgumentException(e.getOriginalMessage(), e);
+    }
   }
 
   /**

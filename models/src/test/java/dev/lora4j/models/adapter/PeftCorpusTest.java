@@ -2,6 +2,7 @@ package dev.lora4j.models.adapter;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.lora4j.models.adapter.safetensors.Safetensors;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.base.LinearModule;
 import dev.lora4j.models.testing.TinyBert;
@@ -10,6 +11,7 @@ import dev.lora4j.models.testing.corpus.Mutation;
 import dev.lora4j.models.testing.corpus.Mutators;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -61,6 +63,7 @@ class PeftCorpusTest {
         .add(Mutators.binary(weights, weightBytes, rnd, 120, 150, 100))
         .add(Mutators.lengthFields(weights, 8, 0))
         .add(headerMutations(weights, weightBytes, rnd))
+        .add(sectionMutations(weights, weightBytes, rnd))
         .add(Mutators.fileSystem(weights));
     corpus.run(PeftAdapters::read, (loaded, m) -> {
       loaded.requireFinite(m.name());
@@ -78,6 +81,22 @@ class PeftCorpusTest {
     byte[] data = Arrays.copyOfRange(bytes, 8 + length, bytes.length);
     return Mutators.jsonEdits(header, rnd, 2).stream()
         .map(e -> Mutators.bytes(file, "header " + e.name(), b -> frame(e.change().apply(header.clone()), data)))
+        .toList();
+  }
+
+  /**
+   * JSON damage inside lora4j's section, which sits as one string in the header's metadata: the
+   * header edits above replace that string whole, these reach its fields.
+   */
+  static List<Mutation> sectionMutations(String file, byte[] bytes, Random rnd) {
+    Safetensors valid = Safetensors.decode(bytes, file);
+    byte[] section = valid.metadata().get("lora4j").getBytes(StandardCharsets.UTF_8);
+    return Mutators.jsonEdits(section, rnd, 2).stream()
+        .map(e -> Mutators.bytes(file, "__metadata__.lora4j " + e.name(), b -> {
+          Map<String, String> metadata = new LinkedHashMap<>(valid.metadata());
+          metadata.put("lora4j", new String(e.change().apply(section.clone()), StandardCharsets.UTF_8));
+          return new Safetensors(valid.tensors(), metadata).encode();
+        }))
         .toList();
   }
 

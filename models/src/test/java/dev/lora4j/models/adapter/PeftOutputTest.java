@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.adapter.safetensors.Safetensors;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -22,6 +23,21 @@ class PeftOutputTest {
     Adapter renamed = PeftAdaptersTest.sample().withName("second");
     PeftAdapters.write(renamed, dir);
     assertEquals("second", PeftAdapters.read(dir).name());
+  }
+
+  @Test
+  void aPeftAdapterWithWellFormedWeightsButNoLora4jSectionIsRefused() throws Exception {
+    // what PEFT itself writes: a readable safetensors file whose metadata holds only "format"
+    Path dir = tmp.resolve("from-hub");
+    PeftAdapters.write(PeftAdaptersTest.sample(), dir);
+    Path weights = dir.resolve(PeftAdapters.WEIGHTS_FILE);
+    Safetensors ours = Safetensors.read(weights);
+    new Safetensors(ours.tensors(), java.util.Map.of("format", "pt")).write(weights);
+    byte[] before = Files.readAllBytes(weights);
+
+    Lora4jException e = assertThrows(Lora4jException.class, () -> PeftAdapters.write(PeftAdaptersTest.sample(), dir));
+    assertTrue(e.getMessage().contains("is not a lora4j adapter directory"), e.getMessage());
+    assertArrayEquals(before, Files.readAllBytes(weights));
   }
 
   @Test

@@ -1,7 +1,9 @@
 package dev.lora4j.models.adapter.safetensors;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
@@ -16,13 +18,16 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.Channels;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -67,6 +72,57 @@ public record Safetensors(Map<String, SafeTensor> tensors, Map<String, String> m
       throw new Lora4jException(file + ": file is " + size + " bytes; lora4j reads safetensors files below 2 GB");
     }
     return decode(InputFiles.readAll(file, InputFiles.ARRAY_LIMIT, "safetensors file"), file.toString());
+  }
+
+  /**
+   * The {@code __metadata__} strings of a file, reading its header only: enough to recognise a file
+   * without loading its tensors, which are not checked. Every problem is one
+   * {@link Lora4jException} naming the file.
+   */
+  public static Map<String, String> readMetadata(Path file) {
+    JsonNode header;
+    try (SeekableByteChannel in = Files.newByteChannel(file)) {
+      ByteBuffer length = readFully(in, 8, file);
+      long n = length.order(ByteOrder.LITTLE_ENDIAN).getLong(0);
+      if (n < 0 || n > MAX_HEADER_BYTES || n > in.size() - 8) {
+        throw new Lora4jException(file + ": header length " + Long.toUnsignedString(n)
+            + " is over the limit or past the end of the file (not a safetensors file?)");
+      }
+      header = JSON.readTree(readFully(in, (int) n, file).array());
+    } catch (JsonProcessingException e) {
+      throw new Lora4jException(file + ": header is not valid JSON: " + e.getOriginalMessage(), e);
+    } catch (IOException e) {
+      throw new Lora4jException(file + ": cannot be read: " + e.getMessage(), e);
+    }
+    if (header == null || !header.isObject()) {
+      throw new Lora4jException(file + ": header is not a JSON object");
+    }
+    JsonNode meta = header.get(METADATA_KEY);
+    if (meta == null) {
+      return Map.of();
+    }
+    if (!meta.isObject()) {
+      throw new Lora4jException(file + ": " + METADATA_KEY + " is not a JSON object");
+    }
+    Map<String, String> out = new TreeMap<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = meta.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> f = it.next();
+      if (!f.getValue().isTextual()) {
+        throw new Lora4jException(file + ": " + METADATA_KEY + " value '" + f.getKey() + "' is not a string");
+      }
+      out.put(f.getKey(), f.getValue().textValue());
+    }
+    return Collections.unmodifiableMap(out);
+  }
+
+  private static ByteBuffer readFully(SeekableByteChannel in, int length, Path file) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(length);
+    while (b.hasRemaining()) {
+      if (in.read(b) < 0) {
+        throw new Lora4jException(file + ": ends inside its header (" + b.position() + " of " + length + " bytes)");
+      }
+    }
+    return b;
   }
 
   /**

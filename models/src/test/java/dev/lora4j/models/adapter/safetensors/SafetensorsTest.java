@@ -25,6 +25,29 @@ class SafetensorsTest {
   @TempDir Path tmp;
 
   @Test
+  void readsTheMetadataFromTheHeaderAlone() throws IOException {
+    Path file = tmp.resolve("m.safetensors");
+    new Safetensors(Map.of("w", SafeTensor.f32(new long[] {2}, 1f, 2f)), Map.of("format", "pt", "note", "{\"a\":1}"))
+        .write(file);
+    // cut the data buffer off: the header is all readMetadata needs
+    byte[] bytes = Files.readAllBytes(file);
+    Files.write(file, java.util.Arrays.copyOf(bytes, bytes.length - 8));
+    assertEquals(Map.of("format", "pt", "note", "{\"a\":1}"), Safetensors.readMetadata(file));
+  }
+
+  @Test
+  void readingTheMetadataOfSomethingElseFailsNamingTheFile() throws IOException {
+    Path file = tmp.resolve("not.safetensors");
+    Files.write(file, new byte[] {1, 2, 3});
+    Lora4jException e = assertThrows(Lora4jException.class, () -> Safetensors.readMetadata(file));
+    assertEquals(file + ": ends inside its header (3 of 8 bytes)", e.getMessage());
+    Files.write(file, ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(1L << 40).array());
+    e = assertThrows(Lora4jException.class, () -> Safetensors.readMetadata(file));
+    assertEquals(file + ": header length 1099511627776 is over the limit or past the end of the file (not a"
+        + " safetensors file?)", e.getMessage());
+  }
+
+  @Test
   void writesByteForByteWhatTheReferenceImplementationWrites() {
     // safetensors 0.8.0: save({"b": f32 [1.5, -2], "a": i64 [[7]], "c": f32 zeros(0, 3)}, metadata={"format": "pt"})
     String header = "{\"__metadata__\":{\"format\":\"pt\"},"
