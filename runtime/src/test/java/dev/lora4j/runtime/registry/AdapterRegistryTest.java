@@ -188,9 +188,9 @@ class AdapterRegistryTest {
     reg.load("c", "1"); // evicts a
     long bLastUsed = reg.snapshot().get(1).lastUsed();
     List<AdapterRegistry.Status> s = reg.snapshot();
-    assertEquals(List.of(new AdapterRegistry.Status("a", "1", false, 0, 0),
-        new AdapterRegistry.Status("b", "1", true, 100, bLastUsed),
-        new AdapterRegistry.Status("c", "1", true, 100, 3)), s);
+    assertEquals(List.of(new AdapterRegistry.Status("a", "1", false, 0, 0, false),
+        new AdapterRegistry.Status("b", "1", true, 100, bLastUsed, false),
+        new AdapterRegistry.Status("c", "1", true, 100, 3, false)), s);
     reg.snapshot();
     assertEquals(1, loads.get("a").get(), "a listing reloaded nothing");
     reg.load("d", "1"); // evicts the least recently used, still b: the snapshots did not touch it
