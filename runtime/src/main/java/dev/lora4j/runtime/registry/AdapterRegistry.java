@@ -170,6 +170,7 @@ public final class AdapterRegistry<T> {
       long others = pinned.stream().filter(n -> !n.equals(name)).map(live::get)
           .filter(java.util.Objects::nonNull).mapToLong(Entry::bytes).sum();
       if (others + e.bytes() > budgetBytes) {
+        evictBeyondBudget(null); // a reload for this pin must not leave the budget exceeded
         throw new Lora4jException("pinning adapter '" + name + "' (" + e.bytes() + " bytes) would put the pinned"
             + " adapters at " + (others + e.bytes()) + " bytes, over the adapter budget of " + budgetBytes + " bytes");
       }
