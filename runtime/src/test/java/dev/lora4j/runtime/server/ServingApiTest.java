@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.PeftAdapters;
+import dev.lora4j.models.adapter.Provenance;
+import dev.lora4j.models.export.AdapterFiles;
 import dev.lora4j.runtime.AdapterRuntime;
 import dev.lora4j.runtime.Device;
 import dev.lora4j.runtime.RuntimeOptions;
@@ -34,13 +38,14 @@ class ServingApiTest {
   static final String TOKEN = "serving-admin-token-0123456789";
   static final String AUTH = "Authorization: Bearer " + TOKEN;
 
+  Path export;
   AdapterRuntime rt;
   AdapterServer server;
   RawHttp http;
 
   @BeforeEach
   void start(@TempDir Path tmp) throws Exception {
-    Path export = TestExports.tinyExport(tmp);
+    export = TestExports.tinyExport(tmp);
     rt = AdapterRuntime.open(export, RuntimeOptions.defaults().withDevice(Device.CPU));
     rt.load("alpha", export.resolve("alpha.onnx_adapter"));
     server = AdapterServer.start(rt, ServerSettings.defaults().withPort(0).withAdminToken(TOKEN)
@@ -74,6 +79,30 @@ class ServingApiTest {
     assertEquals(404, ghost.status());
     assertEquals("adapter 'beta' is not loaded", ghost.error());
     assertFalse(rt.adapters().stream().anyMatch(i -> i.name().equals("beta")), "a GET never loads");
+  }
+
+  @Test
+  void describeShowsRecordedHyperParametersWithPathsCutToFileNames(@TempDir Path tmp) throws Exception {
+    Adapter alpha = AdapterFiles.read(export.resolve("alpha.onnx_adapter"));
+    Map<String, Object> hyper = new LinkedHashMap<>();
+    hyper.put("rank", 8);
+    hyper.put("train", "/home/someone/data/sst2/train.tsv");
+    Provenance made = new Provenance("sora", hyper, Map.of(), 7, Map.of("dev_accuracy", 0.91),
+        "2026-01-02T03:04:05Z", "lora4j 0.1.0");
+    Path peft = tmp.resolve("traced");
+    PeftAdapters.write(new Adapter("traced", alpha.base(), alpha.modules(), alpha.head(), made), peft);
+    rt.load("traced", peft);
+    Reply r = http.call("GET", "/adapters/traced");
+    assertEquals(200, r.status(), r.text());
+    JsonNode p = r.json().get("provenance");
+    assertEquals("sora", p.get("method").asText());
+    assertEquals(8, p.get("hyper_parameters").get("rank").asInt());
+    assertEquals("train.tsv", p.get("hyper_parameters").get("train").asText(), "no path of the training machine");
+    assertEquals(7, p.get("seed").asLong());
+    assertEquals(0.91, p.get("metrics").get("dev_accuracy").asDouble(), 0);
+    assertEquals("2026-01-02T03:04:05Z", p.get("created").asText());
+    assertEquals("lora4j 0.1.0", p.get("tool").asText());
+    ServerSecurityTest.assertNoLeak(r);
   }
 
   @Test
