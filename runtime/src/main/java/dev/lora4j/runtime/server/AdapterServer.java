@@ -487,7 +487,9 @@ public final class AdapterServer implements AutoCloseable {
       };
     }
     String accept = ex.getRequestHeaders().getFirst("Accept");
-    return accept != null && (accept.contains("text/plain") || accept.contains("application/openmetrics-text"));
+    // a client that accepts JSON too (axios sends "application/json, text/plain, */*") keeps JSON
+    return accept != null && !accept.contains("application/json")
+        && (accept.contains("text/plain") || accept.contains("application/openmetrics-text"));
   }
 
   private String prometheus() {

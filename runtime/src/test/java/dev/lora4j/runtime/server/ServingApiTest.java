@@ -161,6 +161,8 @@ class ServingApiTest {
     assertEquals(200, byQuery.status());
     assertEquals("text/plain; version=0.0.4; charset=utf-8", byQuery.headers().get("content-type"));
     assertEquals(400, http.call("GET", "/metrics?format=xml").status());
+    assertEquals("application/json; charset=utf-8", http.call("GET", "/metrics",
+        "Accept: application/json, text/plain, */*").headers().get("content-type"), "a client that takes JSON gets it");
     Reply scraper = http.call("GET", "/metrics",
         "Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1");
     assertEquals("text/plain; version=0.0.4; charset=utf-8", scraper.headers().get("content-type"));
@@ -170,8 +172,8 @@ class ServingApiTest {
     assertEquals(1.0, m.get("lora4j_http_requests_total{route=\"/predict\",status=\"404\"}"));
     assertEquals(1.0, m.get("lora4j_http_requests_total{route=\"/adapters/{name}/pin\",status=\"200\"}"));
     assertEquals(1.0, m.get("lora4j_http_requests_total{route=\"other\",status=\"404\"}"), "unknown paths fold");
-    assertEquals(2.0, m.get("lora4j_http_requests_total{route=\"/metrics\",status=\"200\"}"),
-        "the JSON one and ?format=prometheus; the scrape being answered is counted after it");
+    assertEquals(3.0, m.get("lora4j_http_requests_total{route=\"/metrics\",status=\"200\"}"),
+        "the JSON ones and ?format=prometheus; the scrape being answered is counted after it");
     assertEquals(1.0, m.get("lora4j_http_requests_total{route=\"/metrics\",status=\"400\"}"));
     assertEquals(3.0, m.get("lora4j_http_request_duration_seconds_count{route=\"/predict\"}"));
     assertEquals(3.0, m.get("lora4j_http_request_duration_seconds_bucket{route=\"/predict\",le=\"+Inf\"}"));
