@@ -27,4 +27,15 @@ done
 curl -sf http://127.0.0.1:8080/predict -H 'Content-Type: application/json' -d '{"adapter": "sst2-sora", "text": "a gripping , funny film"}'
 echo
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+
+step "serving many adapters"
+./lora4j serve --base export/sst2 --port 8081 --adapter-budget 64 --pin sst2-sora > "$WORK/serve-pin.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 1 60); do
+  if curl -sf http://127.0.0.1:8081/health > /dev/null; then break; fi
+  sleep 1
+done
+curl -sf http://127.0.0.1:8081/adapters/sst2-sora | grep -q '"pinned":true'
+curl -sf 'http://127.0.0.1:8081/metrics?format=prometheus' | grep -x 'lora4j_adapters_pinned 1'
+kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 echo "readme-check: every README command ran"

@@ -3,7 +3,9 @@ package dev.lora4j.cli;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
 import dev.lora4j.runtime.AdapterInfo;
+import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.runtime.AdapterRuntime;
+import dev.lora4j.runtime.RuntimeOptions;
 import dev.lora4j.runtime.server.AdapterServer;
 import dev.lora4j.runtime.server.ServerSettings;
 import java.io.IOException;
@@ -13,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
@@ -50,15 +53,19 @@ final class ServeCommand implements Command {
         Endpoints (JSON; POST and PUT bodies must be Content-Type: application/json):
           POST /predict  {"adapter": "a", "text": "..."} | {"adapter": "a", "texts": [...]}
                          | {"requests": [{"adapter": "a", "text": "..."}, ...]}  (mixed batch)
-          POST /embed    {"adapter": "a" (optional), "texts": [...]}
-          GET  /adapters   GET /health   GET /metrics  (read-only: they never load an adapter)
+          POST /embed    {"adapter": "a" (optional; "__base__" = the plain base model), "texts": [...]}
+          GET  /adapters   GET /adapters/{name}   GET /health   GET /metrics  (read-only: they never
+                         load an adapter; /metrics?format=prometheus or Accept: text/plain for Prometheus)
           PUT  /adapters/{name} {} or {"file": "x.onnx_adapter"}   DELETE /adapters/{name}
+          PUT  /adapters/{name}/pin   DELETE /adapters/{name}/pin  (pinned: never evicted by the budget)
         Load and unload are off unless an admin token is given (--admin-token-file, or the
         LORA4J_ADMIN_TOKEN environment variable); then they need "Authorization: Bearer <token>", and
         files load only from the export directory, --adapters and --adapter-dir, by a relative name.
+        --preload and --pin adapters are resident before the server listens (so /health answers only
+        once they are); pinned ones stay resident whatever the --adapter-budget.
         Requests must name this server in Host (and Origin, if sent). Listens on 127.0.0.1 unless
         --host says otherwise. Stop with Ctrl-C.
-        Example: lora4j serve --base export/sst2 --port 8080""";
+        Example: lora4j serve --base export/sst2 --port 8080 --pin sst2-sora""";
   }
 
   @Override
@@ -78,6 +85,16 @@ final class ServeCommand implements Command {
     o.addOption(Option.builder().longOpt("admin-token-file").hasArg().argName("file")
         .desc("File holding the admin token that turns on PUT / DELETE /adapters/{name} (at least "
             + MIN_TOKEN_CHARS + " characters; or set " + TOKEN_ENV + "). Without one, those routes are off.").get());
+    o.addOption(Option.builder().longOpt("preload").hasArg().argName("names")
+        .desc("Comma-separated adapters made resident before the server answers (loaded by name from the export"
+            + " directory unless --adapters holds them); refused if they do not fit in the adapter budget together.")
+        .get());
+    o.addOption(Option.builder().longOpt("pin").hasArg().argName("names")
+        .desc("Comma-separated adapters preloaded and pinned: the adapter budget never evicts them.").get());
+    o.addOption(Option.builder().longOpt("adapter-budget").hasArg().argName("MiB")
+        .desc("Memory for resident adapters; past it the least recently used unpinned ones are evicted and"
+            + " reloaded on their next request (default " + (RuntimeOptions.defaults().adapterBudgetBytes() >> 20)
+            + ").").get());
     o.addOption(Option.builder().longOpt("timeout").hasArg().argName("ms")
         .desc("Deadline of every request; later ones are answered 503 (default 30000).").get());
     return o;
@@ -108,17 +125,22 @@ final class ServeCommand implements Command {
         .withWork(Duration.ofMillis(timeoutMs), d.threads(), d.queue())
         .withAdapterDirs(dirs)
         .withAdminToken(adminToken(line, System.getenv(TOKEN_ENV)));
-    AdapterRuntime rt = AdapterRuntime.open(base, RuntimeOptionsCli.parse(line));
-    for (Path f : adapterFiles(adapters)) {
-      String file = f.getFileName().toString();
-      AdapterInfo i = rt.load(file.substring(0, file.length() - OrtAdapterFile.EXTENSION.length()), f);
-      out.printf(Locale.ROOT, "loaded %-20s max rank %d, %s, labels %s%n", i.name(), i.maxRank(),
-          ExportCommand.size(i.bytes()), i.labels());
+    List<String> preload = adapterNames(line, "preload");
+    List<String> pin = adapterNames(line, "pin");
+    RuntimeOptions options = RuntimeOptionsCli.parse(line);
+    if (line.hasOption("adapter-budget")) {
+      int mib = OptionValues.integer(line, "adapter-budget", 0);
+      if (mib < 1) {
+        throw new Lora4jException("--adapter-budget must be at least 1 MiB, not " + mib);
+      }
+      options = options.withAdapterBudget((long) mib << 20);
     }
+    AdapterRuntime rt = AdapterRuntime.open(base, options);
     AdapterServer server;
     try {
+      loadAdapters(rt, adapters, preload, pin, out);
       server = AdapterServer.start(rt, settings);
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | IOException e) {
       rt.close();
       throw e;
     }
@@ -137,6 +159,56 @@ final class ServeCommand implements Command {
     out.flush();
     stopped.await();
     return 0;
+  }
+
+  /**
+   * Loads every adapter in {@code dir}, then makes {@code preload} and {@code pin} resident (in that
+   * order, so they are the most recently used) and pins {@code pin}: all before the server listens.
+   */
+  static void loadAdapters(AdapterRuntime rt, Path dir, List<String> preload, List<String> pin, PrintStream out)
+      throws IOException {
+    for (Path f : adapterFiles(dir)) {
+      String file = f.getFileName().toString();
+      AdapterInfo i = rt.load(file.substring(0, file.length() - OrtAdapterFile.EXTENSION.length()), f);
+      out.printf(Locale.ROOT, "loaded %-20s max rank %d, %s, labels %s%n", i.name(), i.maxRank(),
+          ExportCommand.size(i.bytes()), i.labels());
+    }
+    LinkedHashSet<String> resident = new LinkedHashSet<>(preload);
+    resident.addAll(pin);
+    if (!resident.isEmpty()) {
+      String flag = preload.isEmpty() ? "--pin" : pin.isEmpty() ? "--preload" : "--preload / --pin";
+      try {
+        rt.preload(List.copyOf(resident));
+        for (String n : pin) {
+          rt.pin(n);
+        }
+      } catch (Lora4jException e) {
+        throw new Lora4jException(flag + ": " + e.getMessage(), e);
+      }
+      out.printf(Locale.ROOT, "resident %s%s%n", String.join(", ", resident),
+          pin.isEmpty() ? "" : "; pinned " + String.join(", ", pin));
+    }
+  }
+
+  /** A comma-separated list of adapter names; empty when the option is absent. */
+  static List<String> adapterNames(CommandLine line, String option) {
+    if (!line.hasOption(option)) {
+      return List.of();
+    }
+    List<String> names = new ArrayList<>();
+    for (String part : line.getOptionValue(option).split(",", -1)) {
+      String n = part.trim();
+      if (!ExportLayout.isValidAdapterName(n)) {
+        throw new Lora4jException("--" + option + ": '" + n + "' is not a valid adapter name (letters, digits, . _ -)");
+      }
+      if (n.equals(AdapterRuntime.BASE)) {
+        throw new Lora4jException("--" + option + ": '" + n + "' is the base model itself, not an adapter");
+      }
+      if (!names.contains(n)) {
+        names.add(n);
+      }
+    }
+    return names;
   }
 
   /**

@@ -45,6 +45,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * requests ({@link #submit}) are micro-batched into one run even when they name different adapters.
  */
 public final class AdapterRuntime implements AutoCloseable {
+  /**
+   * The name that means "no adapter": {@link #embed} with it returns the plain base model's
+   * embeddings. Reserved, so no adapter can be loaded under it; the base has no classifier, so
+   * {@link #predict} refuses it.
+   */
+  public static final String BASE = "__base__";
   /** How long {@link #close()} waits for running requests before it gives up on freeing natives. */
   private static final long CLOSE_WAIT_MILLIS = 30_000;
 
@@ -64,7 +70,7 @@ public final class AdapterRuntime implements AutoCloseable {
    * What listings show of each adapter ever loaded, kept so that listing never reloads an evicted
    * one; a few hundred bytes per name, overwritten by the next load of that name.
    */
-  private final Map<String, AdapterInfo> described = new ConcurrentHashMap<>();
+  private final Map<String, AdapterDescription> described = new ConcurrentHashMap<>();
   private final AtomicBoolean closed = new AtomicBoolean();
 
   /** Runs on a native thread (see {@link NativeThreads}): it reads graphs, opens sessions and the tokenizer. */
@@ -127,8 +133,8 @@ public final class AdapterRuntime implements AutoCloseable {
       ortCopy.close();
     };
     Adapter a = r.adapter();
-    described.put(name, new AdapterInfo(name, r.source(), true, a.ranks(), a.parameterCount(), bytes,
-        a.head().labels(), a.head().pooling().id()));
+    described.put(name, new AdapterDescription(new AdapterInfo(name, r.source(), true, a.ranks(), a.parameterCount(),
+        bytes, a.head().labels(), a.head().pooling().id()), false, a.base(), a.provenance()));
     return new AdapterRegistry.Loaded<>(r, release, bytes);
   }
 
@@ -184,9 +190,13 @@ public final class AdapterRuntime implements AutoCloseable {
     if (!ExportLayout.isValidAdapterName(name)) {
       throw new Lora4jException("'" + name + "' is not a valid adapter name (letters, digits, . _ -)");
     }
+    if (name.equals(BASE)) {
+      throw new Lora4jException("'" + BASE + "' is reserved for the plain base model (no adapter); load the adapter"
+          + " under another name");
+    }
     requireOpen();
     ResidentAdapter r = registry.load(name, adapterFile);
-    AdapterInfo i = described.get(name);
+    AdapterInfo i = described.get(name).info();
     return new AdapterInfo(name, r.source(), registry.isResident(name), i.ranks(), i.parameters(), i.bytes(),
         i.labels(), i.pooling());
   }
@@ -210,13 +220,86 @@ public final class AdapterRuntime implements AutoCloseable {
   public List<AdapterInfo> adapters() {
     List<AdapterInfo> out = new ArrayList<>();
     for (AdapterRegistry.Status s : registry.snapshot()) {
-      AdapterInfo i = described.get(s.name());
-      if (i != null) {
+      AdapterDescription d = described.get(s.name());
+      if (d != null) {
+        AdapterInfo i = d.info();
         out.add(new AdapterInfo(i.name(), i.source(), s.resident(), i.ranks(), i.parameters(), i.bytes(), i.labels(),
             i.pooling()));
       }
     }
     return out;
+  }
+
+  /**
+   * One loaded adapter in full: ranks, bytes, labels, pooling, the base model it records, its
+   * provenance, whether it is resident and pinned. Read-only like {@link #adapters()}: it neither
+   * reloads an evicted adapter nor changes which one the budget evicts next.
+   */
+  public AdapterDescription describe(String name) {
+    requireOpen();
+    for (AdapterRegistry.Status s : registry.snapshot()) {
+      AdapterDescription d = described.get(s.name());
+      if (s.name().equals(name) && d != null) {
+        AdapterInfo i = d.info();
+        return new AdapterDescription(new AdapterInfo(i.name(), i.source(), s.resident(), i.ranks(), i.parameters(),
+            i.bytes(), i.labels(), i.pooling()), s.pinned(), d.base(), d.provenance());
+      }
+    }
+    throw new Lora4jException("adapter '" + name + "' is not loaded");
+  }
+
+  /**
+   * Keeps a loaded adapter resident: the memory budget never evicts it (reloaded now if it had
+   * been). Refused when the pinned adapters together would exceed the budget. The pin lasts until
+   * {@link #unpin} or {@link #unload}; loading a new version under the name keeps it.
+   */
+  public AdapterDescription pin(String name) {
+    requireOpen();
+    if (name.equals(BASE)) {
+      throw new Lora4jException("'" + BASE + "' is the base model itself, always resident; only adapters are pinned");
+    }
+    registry.pin(name);
+    return describe(name);
+  }
+
+  /** Lets the budget evict {@code name} again; false if it was not pinned, "not loaded" if unknown. */
+  public boolean unpin(String name) {
+    requireOpen();
+    return registry.unpin(name);
+  }
+
+  /**
+   * Makes the named adapters resident before the first request needs them: each one already loaded
+   * is reloaded if evicted, any other is loaded from the export directory by its name. Refused when
+   * they do not all fit in the adapter budget at once (a later one would evict an earlier one).
+   */
+  public List<AdapterInfo> preload(List<String> names) {
+    requireOpen();
+    for (String n : names) {
+      if (registry.names().contains(n)) {
+        registry.acquire(n).close(); // the lease reloads an evicted adapter and marks it used now
+      } else {
+        load(n);
+      }
+    }
+    List<AdapterInfo> infos = adapters().stream().filter(i -> names.contains(i.name())).toList();
+    List<String> evicted = infos.stream().filter(i -> !i.resident()).map(AdapterInfo::name).toList();
+    if (!evicted.isEmpty()) {
+      throw new Lora4jException("preloading " + String.join(", ", names) + " needs "
+          + infos.stream().mapToLong(AdapterInfo::bytes).sum() + " bytes, over the adapter budget of "
+          + registry.budgetBytes() + " bytes (" + String.join(", ", evicted) + " did not stay resident)");
+    }
+    return infos;
+  }
+
+  /** The memory budget for resident adapters, in bytes ({@link RuntimeOptions#adapterBudgetBytes()}). */
+  public long adapterBudgetBytes() {
+    return registry.budgetBytes();
+  }
+
+  /** How many times the budget has evicted an adapter since this runtime opened. */
+  public long evictions() {
+    return registry.evictions();
   }
 
   /**
@@ -234,6 +317,7 @@ public final class AdapterRuntime implements AutoCloseable {
 
   /** Classifies a batch of texts with one adapter, in one run. */
   public List<Prediction> predict(String adapter, List<String> texts) {
+    requireNotBase(adapter);
     checkTexts(texts);
     try (Lease<ResidentAdapter> lease = acquire(adapter)) {
       requireClassifier(adapter, lease.value());
@@ -252,12 +336,12 @@ public final class AdapterRuntime implements AutoCloseable {
   }
 
   /**
-   * Pooled, L2-normalised sentence vectors; {@code adapter} null runs the plain base model (the
-   * adapter's pooling otherwise).
+   * Pooled, L2-normalised sentence vectors; {@code adapter} {@link #BASE} (or null) runs the plain
+   * base model (the adapter's pooling otherwise).
    */
   public List<float[]> embed(String adapter, List<String> texts) {
     checkTexts(texts);
-    if (adapter == null) {
+    if (adapter == null || adapter.equals(BASE)) {
       return FiniteOutputs.requireRows(runMulti(texts, null, AdapterTensorNames.SENTENCE_EMBEDDING)[0], null);
     }
     try (Lease<ResidentAdapter> lease = acquire(adapter)) {
@@ -273,6 +357,7 @@ public final class AdapterRuntime implements AutoCloseable {
    */
   public List<Prediction> predictMixed(List<MixedRequest> requests) {
     requireMixed();
+    requests.forEach(r -> requireNotBase(r.adapter()));
     checkTexts(requests.stream().map(MixedRequest::text).toList());
     Map<String, Lease<ResidentAdapter>> leases = new LinkedHashMap<>();
     try {
@@ -333,6 +418,7 @@ public final class AdapterRuntime implements AutoCloseable {
    */
   public CompletableFuture<Prediction> submit(String adapter, String text) {
     try {
+      requireNotBase(adapter);
       checkTexts(List.of(text));
     } catch (Lora4jException e) {
       return CompletableFuture.failedFuture(e);
@@ -409,6 +495,12 @@ public final class AdapterRuntime implements AutoCloseable {
         }
         return res;
       }
+    }
+  }
+
+  private static void requireNotBase(String adapter) {
+    if (BASE.equals(adapter)) {
+      throw new Lora4jException("'" + BASE + "' (the plain base model) has no classifier; use embed");
     }
   }
 

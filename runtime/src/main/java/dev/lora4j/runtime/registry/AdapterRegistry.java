@@ -16,8 +16,9 @@ import java.util.function.LongSupplier;
  *
  * <p>Loading past the budget evicts the least recently used adapters; an evicted adapter is
  * reloaded from its source on its next request, so eviction costs latency, never an answer. An
- * explicitly unloaded adapter is forgotten: requests for it fail with "not loaded". Thread-safe:
- * requests, loads and unloads may interleave freely.
+ * explicitly unloaded adapter is forgotten: requests for it fail with "not loaded". A pinned adapter
+ * is never evicted (its pin goes with its name: it survives a replacement, not an unload).
+ * Thread-safe: requests, loads and unloads may interleave freely.
  *
  * @param <T> what a loaded adapter is (for the runtime: ONNX Runtime's adapter plus metadata)
  */
@@ -37,6 +38,9 @@ public final class AdapterRegistry<T> {
   private final Map<String, Entry<T>> live = new ConcurrentHashMap<>();
   /** Every name the user loaded and did not unload, with where it came from (for reloads). */
   private final Map<String, Object> sources = new ConcurrentHashMap<>();
+  /** Names the budget must not evict; guarded by {@code loadLock}, read without it by snapshots. */
+  private final java.util.Set<String> pinned = ConcurrentHashMap.newKeySet();
+  private final java.util.concurrent.atomic.AtomicLong evictions = new java.util.concurrent.atomic.AtomicLong();
   private final Object loadLock = new Object();
 
   public AdapterRegistry(Loader<T> loader, long budgetBytes) {
@@ -71,6 +75,7 @@ public final class AdapterRegistry<T> {
   public boolean unload(String name) {
     synchronized (loadLock) {
       boolean known = sources.remove(name) != null; // an evicted adapter is loaded too, just not resident
+      pinned.remove(name);
       Entry<T> e = live.remove(name);
       if (e != null) {
         e.retire();
@@ -126,11 +131,12 @@ public final class AdapterRegistry<T> {
       if (total <= budgetBytes) {
         break;
       }
-      if (e.name().equals(keep)) {
+      if (e.name().equals(keep) || pinned.contains(e.name())) {
         continue;
       }
       live.remove(e.name(), e);
       e.retire();
+      evictions.incrementAndGet();
       total -= e.bytes();
     }
   }
@@ -150,6 +156,53 @@ public final class AdapterRegistry<T> {
     return aged.stream().map(Aged::entry).toList();
   }
 
+  /**
+   * Keeps {@code name} resident from now on, reloading it if the budget had evicted it. Refused when
+   * the pinned adapters together would exceed the budget: they could never all stay resident, and
+   * every other adapter would be reloaded on each request.
+   */
+  public void pin(String name) {
+    synchronized (loadLock) {
+      Entry<T> e = live.get(name);
+      if (e == null) {
+        e = reload(name); // "not loaded" for an unknown name
+      }
+      long others = pinned.stream().filter(n -> !n.equals(name)).map(live::get)
+          .filter(java.util.Objects::nonNull).mapToLong(Entry::bytes).sum();
+      if (others + e.bytes() > budgetBytes) {
+        evictBeyondBudget(null); // a reload for this pin must not leave the budget exceeded
+        throw new Lora4jException("pinning adapter '" + name + "' (" + e.bytes() + " bytes) would put the pinned"
+            + " adapters at " + (others + e.bytes()) + " bytes, over the adapter budget of " + budgetBytes + " bytes");
+      }
+      pinned.add(name);
+    }
+  }
+
+  /** Lets the budget evict {@code name} again; returns false if it was not pinned. */
+  public boolean unpin(String name) {
+    synchronized (loadLock) {
+      if (!sources.containsKey(name)) {
+        throw notLoaded(name);
+      }
+      boolean was = pinned.remove(name);
+      evictBeyondBudget(null); // what the pin held over the budget goes now, not at the next load
+      return was;
+    }
+  }
+
+  public boolean isPinned(String name) {
+    return pinned.contains(name);
+  }
+
+  /** Adapters the budget has evicted since this registry was made. */
+  public long evictions() {
+    return evictions.get();
+  }
+
+  public long budgetBytes() {
+    return budgetBytes;
+  }
+
   private static Lora4jException notLoaded(String name) {
     return new Lora4jException("adapter '" + name + "' is not loaded");
   }
@@ -165,8 +218,9 @@ public final class AdapterRegistry<T> {
    * @param resident false when the budget evicted it (it reloads on its next request)
    * @param bytes what it counts against the budget while resident; 0 when evicted
    * @param lastUsed clock reading of its last lease or load; 0 when evicted
+   * @param pinned the budget never evicts it
    */
-  public record Status(String name, Object source, boolean resident, long bytes, long lastUsed) {}
+  public record Status(String name, Object source, boolean resident, long bytes, long lastUsed, boolean pinned) {}
 
   /**
    * Every loaded adapter, by name, without loading or touching any: for listings, health and
@@ -176,8 +230,9 @@ public final class AdapterRegistry<T> {
     List<Status> out = new ArrayList<>();
     for (Map.Entry<String, Object> s : new TreeMap<>(sources).entrySet()) {
       Entry<T> e = live.get(s.getKey());
-      out.add(e == null ? new Status(s.getKey(), s.getValue(), false, 0, 0)
-          : new Status(s.getKey(), s.getValue(), true, e.bytes(), e.lastUsed()));
+      boolean pin = pinned.contains(s.getKey());
+      out.add(e == null ? new Status(s.getKey(), s.getValue(), false, 0, 0, pin)
+          : new Status(s.getKey(), s.getValue(), true, e.bytes(), e.lastUsed(), pin));
     }
     return out;
   }
@@ -199,6 +254,7 @@ public final class AdapterRegistry<T> {
   public void clear() {
     synchronized (loadLock) {
       sources.clear();
+      pinned.clear();
       live.values().forEach(Entry::retire);
       live.clear();
     }

@@ -10,11 +10,14 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.export.ExportLayout;
+import dev.lora4j.models.adapter.Provenance;
+import dev.lora4j.runtime.AdapterDescription;
 import dev.lora4j.runtime.AdapterInfo;
 import dev.lora4j.runtime.AdapterRuntime;
 import dev.lora4j.runtime.LatencyStats;
 import dev.lora4j.runtime.MixedRequest;
 import dev.lora4j.runtime.Prediction;
+import dev.lora4j.runtime.registry.AdapterRegistry;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -41,14 +44,17 @@ import java.util.regex.Pattern;
  *
  * <pre>
  * GET    /health                 status, device, adapters loaded
- * GET    /metrics                requests, errors, latency percentiles, adapter memory
+ * GET    /metrics                requests, errors, latency percentiles, adapter memory (JSON);
+ *                                Prometheus text with Accept: text/plain or ?format=prometheus
  * GET    /adapters               loaded adapters with ranks and sizes
+ * GET    /adapters/{name}        one adapter in full: base, provenance, resident, pinned
  * PUT    /adapters/{name}        {"file": "x.onnx_adapter"} or {}   load (or replace); admin token
  * DELETE /adapters/{name}        unload; admin token
+ * PUT    /adapters/{name}/pin    never evict it; DELETE unpins; admin token
  * POST   /predict                {"adapter": "a", "text": "..."}       one text (micro-batched)
  *                                {"adapter": "a", "texts": ["..", ..]} a batch for one adapter
  *                                {"requests": [{"adapter": "a", "text": ".."}, ..]} mixed adapters
- * POST   /embed                  {"adapter": "a" (optional), "texts": [..]}
+ * POST   /embed                  {"adapter": "a" (optional; "__base__" = none), "texts": [..]}
  * </pre>
  *
  * <p>Security model: every request must name this server in Host (and Origin, if sent), and POST /
@@ -77,6 +83,7 @@ public final class AdapterServer implements AutoCloseable {
   private final AccessPolicy access;
   private final AdapterDirectories dirs;
   private final LatencyStats stats = new LatencyStats(10_000);
+  private final RequestMetrics requests = new RequestMetrics();
   private final AtomicLong busy = new AtomicLong();
 
   private AdapterServer(AdapterRuntime runtime, ServerSettings settings) throws IOException {
@@ -128,7 +135,10 @@ public final class AdapterServer implements AutoCloseable {
     return work;
   }
 
-  private record Reply(int status, JsonNode body, int retryAfter) {}
+  /** An answer; {@code body} is a JsonNode, or a {@link Text} for the Prometheus view. */
+  private record Reply(int status, Object body, int retryAfter) {}
+
+  private record Text(String contentType, String text) {}
 
   private void handle(HttpExchange ex) throws IOException {
     long start = System.nanoTime();
@@ -154,6 +164,8 @@ public final class AdapterServer implements AutoCloseable {
     if (reply.status() == 503) {
       busy.incrementAndGet();
     }
+    // counted before the answer goes out, so a client that reads /metrics next sees its request
+    requests.record(RequestMetrics.route(ex.getRequestURI().getPath()), reply.status(), System.nanoTime() - start);
     ConnectionPool.current().resume(settings.ioTimeout());
     try {
       send(ex, reply);
@@ -186,9 +198,15 @@ public final class AdapterServer implements AutoCloseable {
   }
 
   private static void send(HttpExchange ex, Reply reply) throws IOException {
-    byte[] bytes = JSON.writeValueAsBytes(reply.body());
     Headers h = ex.getResponseHeaders();
-    h.set("Content-Type", "application/json; charset=utf-8");
+    byte[] bytes;
+    if (reply.body() instanceof Text t) {
+      bytes = t.text().getBytes(StandardCharsets.UTF_8);
+      h.set("Content-Type", t.contentType());
+    } else {
+      bytes = JSON.writeValueAsBytes(reply.body());
+      h.set("Content-Type", "application/json; charset=utf-8");
+    }
     h.set("X-Content-Type-Options", "nosniff");
     h.set("Cache-Control", "no-store");
     if (reply.retryAfter() > 0) {
@@ -203,7 +221,7 @@ public final class AdapterServer implements AutoCloseable {
     }
   }
 
-  private JsonNode route(HttpExchange ex) throws IOException {
+  private Object route(HttpExchange ex) throws IOException {
     Headers headers = ex.getRequestHeaders();
     access.checkCaller(headers);
     String method = ex.getRequestMethod();
@@ -216,7 +234,7 @@ public final class AdapterServer implements AutoCloseable {
     }
     if (path.equals("/metrics")) {
       requireMethod(method, "GET");
-      return metrics();
+      return prometheusWanted(ex) ? new Text(PrometheusText.CONTENT_TYPE, prometheus()) : metrics();
     }
     if (path.equals("/adapters")) {
       requireMethod(method, "GET");
@@ -225,7 +243,14 @@ public final class AdapterServer implements AutoCloseable {
       return a;
     }
     if (path.startsWith("/adapters/")) {
-      return admin(ex, method, path.substring("/adapters/".length()));
+      String rest = path.substring("/adapters/".length());
+      if (rest.endsWith("/pin")) {
+        return pin(ex, method, rest.substring(0, rest.length() - "/pin".length()));
+      }
+      if (method.equals("GET")) {
+        return describe(rest);
+      }
+      return admin(ex, method, rest);
     }
     if (path.equals("/predict")) {
       requireMethod(method, "POST");
@@ -237,7 +262,7 @@ public final class AdapterServer implements AutoCloseable {
       requireMethod(method, "POST");
       AccessPolicy.checkJson(headers);
       JsonNode req = readBody(ex);
-      String adapter = req.hasNonNull("adapter") ? text(req, "adapter") : null;
+      String adapter = req.hasNonNull("adapter") ? text(req, "adapter") : AdapterRuntime.BASE;
       List<String> texts = texts(req.get("texts"), "texts");
       List<float[]> vectors = onWorkPool(() -> runtime.embed(adapter, texts), deadline());
       ArrayNode out = JSON.createArrayNode();
@@ -258,13 +283,68 @@ public final class AdapterServer implements AutoCloseable {
     return System.nanoTime() + settings.timeout().toNanos();
   }
 
-  private JsonNode admin(HttpExchange ex, String method, String name) throws IOException {
-    if (!method.equals("PUT") && !method.equals("POST") && !method.equals("DELETE")) {
-      throw new HttpError(405, method + " is not allowed on /adapters/{name} (use PUT or DELETE)");
+  /** Read-only, like the listing: it loads nothing and leaves the eviction order alone. */
+  private JsonNode describe(String name) {
+    requireValidName(name);
+    AdapterDescription d = runtime.describe(name);
+    ObjectNode n = info(d.info());
+    n.put("pinned", d.pinned());
+    n.putObject("base").put("id", d.base().id()).put("onnx_sha256", d.base().onnxSha256());
+    Provenance p = d.provenance();
+    ObjectNode prov = n.putObject("provenance");
+    prov.put("method", p.method()).put("seed", p.seed()).put("created", p.created()).put("tool", p.tool());
+    prov.set("hyper_parameters", redacted(JSON.valueToTree(p.hyperParameters())));
+    prov.set("metrics", redacted(JSON.valueToTree(p.metrics())));
+    return n;
+  }
+
+  /** Provenance may quote the training machine's paths (data files, output directories): file names only. */
+  private static JsonNode redacted(JsonNode n) {
+    if (n.isTextual()) {
+      return JSON.getNodeFactory().textNode(redact(n.asText()));
+    }
+    if (n.isObject()) {
+      ObjectNode o = JSON.createObjectNode();
+      n.fields().forEachRemaining(e -> o.set(e.getKey(), redacted(e.getValue())));
+      return o;
+    }
+    if (n.isArray()) {
+      ArrayNode a = JSON.createArrayNode();
+      n.forEach(v -> a.add(redacted(v)));
+      return a;
+    }
+    return n;
+  }
+
+  private JsonNode pin(HttpExchange ex, String method, String name) {
+    if (!method.equals("PUT") && !method.equals("DELETE")) {
+      throw new HttpError(405, method + " is not allowed on /adapters/{name}/pin (use PUT or DELETE)");
     }
     access.checkAdmin(ex.getRequestHeaders());
+    requireValidName(name);
+    if (method.equals("DELETE")) {
+      boolean was = onWorkPool(() -> runtime.unpin(name), deadline());
+      return JSON.createObjectNode().put("unpinned", name).put("was_pinned", was);
+    }
+    // pinning an evicted adapter reloads it: runtime work, on the bounded pool
+    AdapterDescription d = onWorkPool(() -> runtime.pin(name), deadline());
+    return info(d.info()).put("pinned", d.pinned());
+  }
+
+  private static void requireValidName(String name) {
     if (!ExportLayout.isValidAdapterName(name)) {
       throw new HttpError(400, "not a valid adapter name (letters, digits, . _ -)");
+    }
+  }
+
+  private JsonNode admin(HttpExchange ex, String method, String name) throws IOException {
+    if (!method.equals("PUT") && !method.equals("POST") && !method.equals("DELETE")) {
+      throw new HttpError(405, method + " is not allowed on /adapters/{name} (use GET, PUT or DELETE)");
+    }
+    access.checkAdmin(ex.getRequestHeaders());
+    requireValidName(name);
+    if (name.equals(AdapterRuntime.BASE)) {
+      throw new HttpError(400, "'" + AdapterRuntime.BASE + "' is reserved for the plain base model (no adapter)");
     }
     if (method.equals("DELETE")) {
       boolean was = onWorkPool(() -> runtime.unload(name), deadline());
@@ -303,17 +383,25 @@ public final class AdapterServer implements AutoCloseable {
         if (!r.isObject()) {
           throw new HttpError(400, "'requests' must be a non-empty array of {adapter, text}");
         }
-        mixed.add(new MixedRequest(text(r, "adapter"), text(r, "text")));
+        mixed.add(new MixedRequest(classifier(text(r, "adapter")), text(r, "text")));
       }
       return predictions(onWorkPool(() -> runtime.predictMixed(mixed), deadline));
     }
-    String adapter = text(req, "adapter");
+    String adapter = classifier(text(req, "adapter"));
     if (req.has("texts")) {
       List<String> texts = texts(req.get("texts"), "texts");
       return predictions(onWorkPool(() -> runtime.predict(adapter, texts), deadline));
     }
     String text = text(req, "text");
     return prediction(await(runtime.submit(adapter, text), deadline));
+  }
+
+  /** An adapter name for /predict: the base model has no classifier to answer with. */
+  private static String classifier(String adapter) {
+    if (adapter.equals(AdapterRuntime.BASE)) {
+      throw new HttpError(400, AdapterRuntime.BASE + " has no classifier; use /embed");
+    }
+    return adapter;
   }
 
   /** Runs {@code task} on the bounded work pool: 503 at once when its queue is full, 503 past the deadline. */
@@ -377,9 +465,52 @@ public final class AdapterServer implements AutoCloseable {
     n.put("adapters_loaded", infos.size());
     n.put("adapters_resident", infos.stream().filter(AdapterInfo::resident).count());
     n.put("adapter_bytes_resident", infos.stream().filter(AdapterInfo::resident).mapToLong(AdapterInfo::bytes).sum());
+    n.put("adapters_pinned", runtime.residency().stream().filter(AdapterRegistry.Status::pinned).count());
+    n.put("adapter_budget_bytes", runtime.adapterBudgetBytes());
+    n.put("evictions", runtime.evictions());
     n.put("device", runtime.device().name().toLowerCase());
     n.put("work_queued", work.getQueue().size());
     return n;
+  }
+
+  /**
+   * Prometheus when asked by ?format=prometheus or by an Accept header naming its text formats (what
+   * a Prometheus scraper sends); JSON otherwise, so existing clients and browsers see no change.
+   */
+  private static boolean prometheusWanted(HttpExchange ex) {
+    String query = ex.getRequestURI().getQuery();
+    if (query != null && !query.isEmpty()) {
+      return switch (query) {
+        case "format=prometheus" -> true;
+        case "format=json" -> false;
+        default -> throw new HttpError(400, "/metrics takes ?format=json or ?format=prometheus");
+      };
+    }
+    String accept = ex.getRequestHeaders().getFirst("Accept");
+    // a client that accepts JSON too (axios sends "application/json, text/plain, */*") keeps JSON
+    return accept != null && !accept.contains("application/json")
+        && (accept.contains("text/plain") || accept.contains("application/openmetrics-text"));
+  }
+
+  private String prometheus() {
+    PrometheusText out = new PrometheusText();
+    requests.write(out);
+    List<AdapterRegistry.Status> adapters = runtime.residency();
+    out.family("lora4j_adapters_loaded", "gauge", "Adapters loaded, resident or evicted by the memory budget.")
+        .sample("lora4j_adapters_loaded", adapters.size());
+    out.family("lora4j_adapters_resident", "gauge", "Adapters resident in memory.")
+        .sample("lora4j_adapters_resident", adapters.stream().filter(AdapterRegistry.Status::resident).count());
+    out.family("lora4j_adapters_pinned", "gauge", "Adapters pinned: the memory budget never evicts them.")
+        .sample("lora4j_adapters_pinned", adapters.stream().filter(AdapterRegistry.Status::pinned).count());
+    out.family("lora4j_adapter_bytes_resident", "gauge", "Bytes held by resident adapters (what the budget counts).")
+        .sample("lora4j_adapter_bytes_resident", adapters.stream().mapToLong(AdapterRegistry.Status::bytes).sum());
+    out.family("lora4j_adapter_budget_bytes", "gauge", "Memory budget for resident adapters, in bytes.")
+        .sample("lora4j_adapter_budget_bytes", runtime.adapterBudgetBytes());
+    out.family("lora4j_adapter_evictions_total", "counter", "Adapters evicted by the memory budget.")
+        .sample("lora4j_adapter_evictions_total", runtime.evictions());
+    out.family("lora4j_work_queued", "gauge", "Requests waiting for a runtime thread.")
+        .sample("lora4j_work_queued", work.getQueue().size());
+    return out.toString();
   }
 
   /** An adapter as listed; its source is shown as a file name, not where it lies on this machine. */

@@ -188,14 +188,78 @@ class AdapterRegistryTest {
     reg.load("c", "1"); // evicts a
     long bLastUsed = reg.snapshot().get(1).lastUsed();
     List<AdapterRegistry.Status> s = reg.snapshot();
-    assertEquals(List.of(new AdapterRegistry.Status("a", "1", false, 0, 0),
-        new AdapterRegistry.Status("b", "1", true, 100, bLastUsed),
-        new AdapterRegistry.Status("c", "1", true, 100, 3)), s);
+    assertEquals(List.of(new AdapterRegistry.Status("a", "1", false, 0, 0, false),
+        new AdapterRegistry.Status("b", "1", true, 100, bLastUsed, false),
+        new AdapterRegistry.Status("c", "1", true, 100, 3, false)), s);
     reg.snapshot();
     assertEquals(1, loads.get("a").get(), "a listing reloaded nothing");
     reg.load("d", "1"); // evicts the least recently used, still b: the snapshots did not touch it
     assertFalse(reg.isResident("b"));
     assertTrue(reg.isResident("c"));
     assertEquals(2, bLastUsed);
+  }
+
+  @Test
+  void aPinnedAdapterIsNeverEvictedByTheBudget() {
+    AdapterRegistry<Resource> reg = registry(250); // room for two of 100 bytes
+    reg.load("a", "1");
+    reg.pin("a");
+    reg.load("b", "1");
+    reg.load("c", "1"); // a is the least recently used, but pinned: b goes
+    reg.load("d", "1"); // and then c
+    assertTrue(reg.isResident("a"));
+    assertEquals(List.of(true, false, false, true), reg.snapshot().stream().map(AdapterRegistry.Status::resident).toList());
+    assertEquals(List.of(true, false, false, false), reg.snapshot().stream().map(AdapterRegistry.Status::pinned).toList());
+    assertEquals(2, reg.evictions());
+    assertEquals(1, loads.get("a").get(), "never reloaded");
+
+    assertTrue(reg.unpin("a"));
+    assertFalse(reg.unpin("a"), "a second unpin says it was not pinned");
+    reg.load("e", "1"); // a is the least recently used and no longer pinned
+    assertFalse(reg.isResident("a"));
+    assertEquals(3, reg.evictions());
+  }
+
+  @Test
+  void pinningReloadsAnEvictedAdapterAndTheBudgetEvictsAroundIt() {
+    AdapterRegistry<Resource> reg = registry(250);
+    reg.load("a", "1");
+    reg.load("b", "1");
+    reg.load("c", "1"); // evicts a
+    reg.pin("a");
+    assertTrue(reg.isResident("a"));
+    assertEquals(2, loads.get("a").get(), "pinning brought a back");
+    assertFalse(reg.isResident("b"), "b, the least recently used, made room");
+  }
+
+  @Test
+  void pinnedAdaptersBeyondTheBudgetAreRefused() {
+    AdapterRegistry<Resource> reg = registry(250);
+    reg.load("a", "1");
+    reg.load("b", "1");
+    reg.load("c", "1");
+    reg.pin("b");
+    reg.pin("c");
+    Lora4jException e = assertThrows(Lora4jException.class, () -> reg.pin("a"));
+    assertEquals("pinning adapter 'a' (100 bytes) would put the pinned adapters at 300 bytes, over the adapter"
+        + " budget of 250 bytes", e.getMessage());
+    assertFalse(reg.isPinned("a"));
+    assertEquals(200, reg.residentBytes(), "the refused pin's reload did not stay over the budget");
+    reg.pin("c"); // pinning again what is pinned counts it once
+    assertEquals("adapter 'ghost' is not loaded", assertThrows(Lora4jException.class, () -> reg.pin("ghost"))
+        .getMessage());
+  }
+
+  @Test
+  void unloadDropsThePinButAReplacementKeepsIt() {
+    AdapterRegistry<Resource> reg = registry(250);
+    reg.load("a", "1");
+    reg.pin("a");
+    reg.load("a", "2"); // a new version under the same name
+    assertTrue(reg.isPinned("a"));
+    reg.unload("a");
+    assertFalse(reg.isPinned("a"));
+    reg.load("a", "3");
+    assertFalse(reg.isPinned("a"), "a fresh load after an unload starts unpinned");
   }
 }

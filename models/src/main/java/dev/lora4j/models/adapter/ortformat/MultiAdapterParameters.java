@@ -116,7 +116,10 @@ public final class MultiAdapterParameters {
       head = TaskHead.classifier(pooling, weight, b, sidecar.labels());
     }
     return new Adapter(sidecar.name(), new BaseModelRef(sidecar.baseId(), sidecar.baseOnnxSha256()),
-        Adapter.byName(modules), head, Provenance.of(sidecar.method() == null ? "lora" : sidecar.method()));
+        Adapter.byName(modules), head,
+        // what the sidecar records, no more: Provenance.of would stamp the reading time and this build as the maker
+        new Provenance(sidecar.method() == null ? "lora" : sidecar.method(), java.util.Map.of(), java.util.Map.of(), 0,
+            java.util.Map.of(), null, sidecar.tool()));
   }
 
   private static FloatTensor floats(OrtAdapterParameter t, String source) {
