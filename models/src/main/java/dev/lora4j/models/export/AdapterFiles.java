@@ -33,9 +33,13 @@ public final class AdapterFiles {
         throw new Lora4jException(path + ": its sidecar " + sidecarFile.getFileName()
             + " (labels, pooling, base model) is missing beside it");
       }
+      // One read serves the hash and the parse: bounded before anything is hashed, and no window in
+      // which the file checked and the file parsed could differ.
+      byte[] bytes = InputFiles.readAll(path, InputFiles.ARRAY_LIMIT, "ONNX Runtime adapter file");
       AdapterSidecar sidecar = AdapterSidecar.read(sidecarFile);
-      sidecar.requireTiedTo(sidecarFile, path, AtomicFiles.sha256(path));
-      Adapter adapter = MultiAdapterParameters.toAdapter(OrtAdapterFile.read(path), sidecar, path.toString());
+      sidecar.requireTiedTo(sidecarFile, path, AdapterSidecar.sha256(bytes));
+      Adapter adapter = MultiAdapterParameters.toAdapter(OrtAdapterFile.fromBytes(bytes, path.toString()), sidecar,
+          path.toString());
       adapter.requireFinite(path.toString());
       return adapter;
     }
