@@ -5,6 +5,10 @@ transformers 5.18, peft 0.21, safetensors 0.8):  python make_fixtures.py
 
 Each fixture directory is exactly what PeftModel.save_pretrained wrote, plus expected_deltas.safetensors:
 every adapted module's delta W (out x in, float32) under its canonical lora4j name, as PEFT computes it.
+bert-adalora/ is an AdaLoRA adapter after rank allocation (PEFT's own get_delta_weight after reloading it);
+regenerate only that one with:  python make_fixtures.py --adalora-only
+(PEFT's generic rank_pattern check warns on reloading that the AdaLoRA mask keys "did not match any targeted
+module"; AdaLoRA's own resize does apply them, as the reloaded shapes show.)
 
 It also records what PEFT makes of what lora4j writes (PeftLoadsWhatLora4jWritesTest asserts on it):
   lora_config_fields.json         the keys PEFT's LoraConfig knows (adapter_config.json must hold no other)

@@ -57,6 +57,10 @@ final class PeftReader {
       }
       if (ada != null) {
         requirePatternModules(ada, tensors);
+        if (modules.isEmpty() && !tensors.modules().isEmpty()) {
+          throw weightsError("every rank of every module is pruned (lora_E all zero or masked out by rank_pattern);"
+              + " the adapter changes nothing");
+        }
       }
       adapter = extras == null
           ? new Adapter(dir.getFileName().toString(), peftBase(config), modules, peftHead(tensors),

@@ -109,6 +109,14 @@ class PeftAdaLoraTest {
   }
 
   @Test
+  void refusesAnAdapterWhoseRanksAreAllPruned() throws IOException {
+    Path dir = handMade(PeftAdaptersTest.random(4, 8, 1), PeftAdaptersTest.random(8, 4, 2), new float[] {0, 2, 0, 4},
+        new boolean[] {true, false, true, false});
+    assertFails(dir, dir.resolve("adapter_model.safetensors") + ": every rank of every module is pruned (lora_E all"
+        + " zero or masked out by rank_pattern); the adapter changes nothing");
+  }
+
+  @Test
   void refusesAModuleWithoutE() throws IOException {
     Path dir = handMade(PeftAdaptersTest.random(4, 8, 1), PeftAdaptersTest.random(8, 4, 2), null, null);
     assertFails(dir, dir.resolve("adapter_model.safetensors") + ": module " + Q0 + " has no tensor '" + P
