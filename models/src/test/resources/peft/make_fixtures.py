@@ -5,6 +5,10 @@ transformers 5.18, peft 0.21, safetensors 0.8):  python make_fixtures.py
 
 Each fixture directory is exactly what PeftModel.save_pretrained wrote, plus expected_deltas.safetensors:
 every adapted module's delta W (out x in, float32) under its canonical lora4j name, as PEFT computes it.
+bert-adalora/ is an AdaLoRA adapter after rank allocation (PEFT's own get_delta_weight after reloading it);
+regenerate only that one with:  python make_fixtures.py --adalora-only
+(PEFT's generic rank_pattern check warns on reloading that the AdaLoRA mask keys "did not match any targeted
+module"; AdaLoRA's own resize does apply them, as the reloaded shapes show.)
 
 It also records what PEFT makes of what lora4j writes (PeftLoadsWhatLora4jWritesTest asserts on it):
   lora_config_fields.json         the keys PEFT's LoraConfig knows (adapter_config.json must hold no other)
@@ -29,7 +33,7 @@ import warnings
 
 import torch
 import peft
-from peft import LoraConfig, PeftModel, get_peft_model
+from peft import AdaLoraConfig, LoraConfig, PeftModel, get_peft_model
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from transformers import BertConfig, BertForSequenceClassification, BertModel
@@ -192,8 +196,57 @@ def peft_written_fixtures():
          wrapper_prefix="bert.")
 
 
+def adalora_fixture():
+    """An AdaLoRA adapter after rank allocation, as PEFT saves it: lora_A / lora_B / lora_E per module,
+    resized by rank_pattern (the config keeps the boolean masks), ranknum (= init_r) not saved.
+
+    Random A, B, E stand in for training; some E entries are exactly zero (ranks the allocator pruned
+    by value) and rank_pattern masks others out, so the reader must drop both. expected_deltas holds
+    PEFT's own get_delta_weight after reloading the saved adapter with PeftModel.from_pretrained."""
+    torch.manual_seed(11)
+    name = "bert-adalora"
+    base = BertModel(TINY, add_pooling_layer=False)
+    base.name_or_path = "tiny-bert"
+    base.config._name_or_path = "tiny-bert"
+    config = AdaLoraConfig(init_r=4, target_r=2, lora_alpha=6, total_step=100, tinit=10, tfinal=20,
+                           target_modules=["query", "value"], init_lora_weights=False)
+    model = get_peft_model(base, config)
+    masks = {}
+    for module_name, module in model.base_model.model.named_modules():
+        if hasattr(module, "lora_E") and "default" in module.lora_E:
+            with torch.no_grad():
+                module.lora_A["default"].normal_()
+                module.lora_B["default"].normal_()
+                module.lora_E["default"].normal_()
+            layer = int(module_name.split(".")[2])
+            if module_name.endswith("query"):
+                module.lora_E["default"].data[1 + layer] = 0.0  # pruned by value, still stored
+            # the allocator's mask: layer 0 value keeps 2 ranks, layer 1 value keeps 3, queries keep all
+            mask = [True] * 4
+            if module_name.endswith("value"):
+                mask = [True, False, True, False] if layer == 0 else [False, True, True, True]
+            masks[f"{module_name}.lora_E.default"] = mask
+    model.peft_config["default"].rank_pattern = masks
+    out = os.path.join(HERE, name)
+    shutil.rmtree(out, ignore_errors=True)
+    model.save_pretrained(out)
+    os.remove(os.path.join(out, "README.md"))  # PEFT's model-card template; the other fixtures have none
+
+    # delta W does not depend on the base weights, so a fresh base serves
+    reloaded = PeftModel.from_pretrained(BertModel(TINY, add_pooling_layer=False), out)
+    deltas = {}
+    for module_name, module in reloaded.base_model.model.named_modules():
+        if hasattr(module, "lora_E") and "default" in module.lora_E:
+            deltas[module_name] = module.get_delta_weight("default").detach().float().contiguous()
+    save_file(deltas, os.path.join(out, "expected_deltas.safetensors"))
+
+
 if __name__ == "__main__":
+    if "--adalora-only" in sys.argv[1:]:
+        adalora_fixture()
+        sys.exit(0)
     if "--lora4j-only" not in sys.argv[1:]:
         peft_written_fixtures()
+        adalora_fixture()
     lora_config_fields()
     check_lora4j_written()

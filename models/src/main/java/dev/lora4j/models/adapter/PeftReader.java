@@ -36,8 +36,9 @@ final class PeftReader {
   Adapter read() {
     requireFiles();
     JsonFields config = JsonFields.read(configFile);
-    checkSupported(config);
-    PeftScaling scaling = PeftScaling.parse(config);
+    boolean adaLora = checkSupported(config);
+    PeftScaling scaling = adaLora ? null : PeftScaling.parse(config);
+    PeftAdaLora ada = adaLora ? PeftAdaLora.parse(config) : null;
     Safetensors weights = Safetensors.read(weightsFile);
     Lora4jSection extras = extras(config, weights);
     PeftTensors tensors = PeftTensors.group(weights, weightsFile.toString());
@@ -48,7 +49,18 @@ final class PeftReader {
     try {
       Map<String, LowRankModule> modules = new LinkedHashMap<>();
       for (ModuleTensors m : tensors.modules()) {
-        modules.put(m.canonical(), module(m, scaling, extras));
+        LowRankModule module = ada != null ? adaLoraModule(m, ada) : module(m, scaling, extras);
+        // AdaLoRA may prune a module to rank 0; its delta W is zero, and lora4j stores no such module
+        if (module.rank() > 0) {
+          modules.put(m.canonical(), module);
+        }
+      }
+      if (ada != null) {
+        requirePatternModules(ada, tensors);
+        if (modules.isEmpty() && !tensors.modules().isEmpty()) {
+          throw weightsError("every rank of every module is pruned (lora_E all zero or masked out by rank_pattern);"
+              + " the adapter changes nothing");
+        }
       }
       adapter = extras == null
           ? new Adapter(dir.getFileName().toString(), peftBase(config), modules, peftHead(tensors),
@@ -107,14 +119,18 @@ final class PeftReader {
     }
   }
 
-  /** Refuses the PEFT options that change what the stored tensors mean. */
-  private static void checkSupported(JsonFields config) {
+  /**
+   * Refuses the PEFT options that change what the stored tensors mean.
+   *
+   * @return whether this is an AdaLoRA adapter (else plain LoRA)
+   */
+  private static boolean checkSupported(JsonFields config) {
     String type = config.string("peft_type", null);
     if (type == null) {
       throw config.fail("peft_type is missing");
     }
-    if (!type.equals("LORA")) {
-      throw config.fail("peft_type is '" + type + "'; lora4j reads LORA adapters only");
+    if (!type.equals("LORA") && !type.equals("ADALORA")) {
+      throw config.fail("peft_type is '" + type + "'; lora4j reads LORA and ADALORA adapters only");
     }
     if (config.bool("use_dora", false)) {
       throw config.fail("use_dora is true; DoRA adapters are not supported");
@@ -133,9 +149,70 @@ final class PeftReader {
     if (config.has("layer_replication")) {
       throw config.fail("layer_replication is set; adapters on replicated layers are not supported");
     }
+    return type.equals("ADALORA");
+  }
+
+  /**
+   * An AdaLoRA module folded to plain LoRA factors: {@code B' = B · diag(E) · alpha / (init_r + 1e-5)},
+   * keeping the ranks whose E is not exactly zero (see {@link PeftAdaLora}). A file saved without
+   * PEFT's resize still holds all init_r ranks; then the rank_pattern mask drops the pruned ones, as
+   * AdaLoRA's training-time masking (E set to zero) does.
+   */
+  private LowRankModule adaLoraModule(ModuleTensors m, PeftAdaLora ada) {
+    for (Part p : Part.values()) {
+      if (m.part(p) != null && p != Part.ADALORA_A && p != Part.ADALORA_B && p != Part.ADALORA_E) {
+        throw weightsError("tensor '" + m.tensorName(p) + "' does not belong in an ADALORA adapter, whose modules"
+            + " hold " + Part.ADALORA_A.suffix + ", " + Part.ADALORA_B.suffix + " and " + Part.ADALORA_E.suffix);
+      }
+    }
+    for (Part p : new Part[] {Part.ADALORA_A, Part.ADALORA_B, Part.ADALORA_E}) {
+      if (m.part(p) == null) {
+        throw weightsError("module " + m.peftName() + " has no tensor '" + m.tensorName(p) + "'");
+      }
+    }
+    Matrix am = matrix(m.tensorName(Part.ADALORA_A), m.part(Part.ADALORA_A));
+    Matrix bm = matrix(m.tensorName(Part.ADALORA_B), m.part(Part.ADALORA_B));
+    Matrix em = matrix(m.tensorName(Part.ADALORA_E), m.part(Part.ADALORA_E));
+    int rank = am.rows();
+    if (bm.cols() != rank || em.rows() != rank || em.cols() != 1) {
+      throw weightsError("module " + m.peftName() + " has A " + am.shape() + ", B " + bm.shape() + " and E "
+          + em.shape() + "; AdaLoRA's are r x in, out x r and r x 1 for one r");
+    }
+    float[] e = em.data().clone();
+    boolean[] mask = ada.maskFor(m.peftName());
+    if (mask != null && rank == mask.length && rank != ada.rankFor(m.peftName())) {
+      for (int i = 0; i < rank; i++) {
+        if (!mask[i]) {
+          e[i] = 0f;
+        }
+      }
+    } else if (rank != ada.rankFor(m.peftName())) {
+      throw new Lora4jException(configFile + ": module " + m.peftName() + " has rank " + rank + " in "
+          + PeftAdapters.WEIGHTS_FILE + " but rank " + ada.rankFor(m.peftName()) + " by "
+          + (mask == null ? "init_r" : "its rank_pattern mask"));
+    }
+    return new LowRankModule(m.canonical(), am, bm, ada.scalingFor(m.peftName()), e, null).compact();
+  }
+
+  /** A rank_pattern mask for a module the file does not hold is one PEFT cannot apply either. */
+  private void requirePatternModules(PeftAdaLora ada, PeftTensors tensors) {
+    Set<String> stored = new HashSet<>();
+    tensors.modules().forEach(m -> stored.add(m.peftName()));
+    for (String module : ada.rankPattern().keySet()) {
+      if (!stored.contains(module)) {
+        throw new Lora4jException(configFile + ": rank_pattern names " + module + ".lora_E, but "
+            + PeftAdapters.WEIGHTS_FILE + " holds no tensors of module " + module);
+      }
+    }
   }
 
   private LowRankModule module(ModuleTensors m, PeftScaling scaling, Lora4jSection extras) {
+    for (Part p : Part.values()) { // enum order, so the message names the same tensor every time
+      if (m.part(p) != null && (p == Part.ADALORA_A || p == Part.ADALORA_B || p == Part.ADALORA_E)) {
+        throw weightsError("tensor '" + m.tensorName(p) + "' is an AdaLoRA tensor, but " + PeftAdapters.CONFIG_FILE
+            + " says peft_type LORA");
+      }
+    }
     SafeTensor a = m.part(Part.A);
     SafeTensor b = m.part(Part.B);
     if (a == null || b == null) {

@@ -19,7 +19,8 @@ import java.util.Map;
  * {@code bert.encoder.layer.0.attention.self.query} for BertForSequenceClassification. lora4j's
  * canonical names are the BertModel ones, so a leading wrapper path is stripped on reading. lora4j
  * adds {@code .lora_gate} and {@code .lora_T.weight} per module, and the task head under
- * {@code base_model.model.classifier.*}, where PEFT keeps {@code modules_to_save} modules.
+ * {@code base_model.model.classifier.*}, where PEFT keeps {@code modules_to_save} modules. PEFT's
+ * AdaLoRA names a module's tensors {@code .lora_A}, {@code .lora_B} and {@code .lora_E}.
  *
  * @param modules in canonical model order (layers by number)
  * @param classifierWeight null when the file has no head
@@ -48,12 +49,16 @@ record PeftTensors(List<ModuleTensors> modules, SafeTensor classifierWeight, Saf
     return Integer.compare(a.length, b.length);
   };
 
-  /** The tensors lora4j stores per module, by name suffix. */
+  /** The tensors lora4j stores per module, and those of a PEFT AdaLoRA file, by name suffix. */
   enum Part {
     A(".lora_A.weight"),
     B(".lora_B.weight"),
     GATE(".lora_gate"),
-    TRANSFORM(".lora_T.weight");
+    TRANSFORM(".lora_T.weight"),
+    /** AdaLoRA keeps its factors as bare parameters, so their names have no {@code .weight}. */
+    ADALORA_A(".lora_A"),
+    ADALORA_B(".lora_B"),
+    ADALORA_E(".lora_E");
 
     final String suffix;
 
@@ -100,8 +105,9 @@ record PeftTensors(List<ModuleTensors> modules, SafeTensor classifierWeight, Saf
       }
       Part part = partOf(name);
       if (part == null) {
-        throw new Lora4jException(source + ": tensor '" + name + "' is not a LoRA A / B matrix, a lora4j gate"
-            + " or T matrix, or the classifier head, and lora4j does not know what to do with it");
+        throw new Lora4jException(source + ": tensor '" + name + "' is not a LoRA A / B matrix, an AdaLoRA"
+            + " A / B / E tensor, a lora4j gate or T matrix, or the classifier head, and lora4j does not know what"
+            + " to do with it");
       }
       String module = name.substring(PREFIX.length(), name.length() - part.suffix.length());
       byModule.computeIfAbsent(module, k -> new EnumMap<>(Part.class)).put(part, e.getValue());

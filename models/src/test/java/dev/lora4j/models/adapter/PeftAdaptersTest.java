@@ -295,7 +295,8 @@ class PeftAdaptersTest {
 
   @Test
   void refusesOtherPeftTypesAndOptionsThatChangeTheWeights() {
-    assertConfigFails(c -> c.put("peft_type", "ADALORA"), "peft_type is 'ADALORA'; lora4j reads LORA adapters only");
+    assertConfigFails(c -> c.put("peft_type", "IA3"), "peft_type is 'IA3'; lora4j reads LORA and ADALORA adapters"
+        + " only");
     assertConfigFails(c -> c.remove("peft_type"), "peft_type is missing");
     assertConfigFails(c -> c.put("use_dora", true), "use_dora is true; DoRA adapters are not supported");
     assertConfigFails(c -> c.put("fan_in_fan_out", true),
@@ -352,7 +353,8 @@ class PeftAdaptersTest {
   void refusesTensorsItDoesNotKnow() {
     String dora = "base_model.model." + Q0 + ".lora_magnitude_vector";
     assertTensorsFail(t -> t.put(dora, SafeTensor.vector(new float[8])), "tensor '" + dora + "' is not a LoRA A / B"
-        + " matrix, a lora4j gate or T matrix, or the classifier head, and lora4j does not know what to do with it");
+        + " matrix, an AdaLoRA A / B / E tensor, a lora4j gate or T matrix, or the classifier head, and lora4j does"
+        + " not know what to do with it");
     assertTensorsFail(t -> t.remove("base_model.model.classifier.bias"),
         "holds base_model.model.classifier.weight without base_model.model.classifier.bias");
     String llama = "base_model.model.model.layers.0.self_attn.q_proj";
