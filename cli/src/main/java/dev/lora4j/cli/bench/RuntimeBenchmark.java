@@ -105,6 +105,12 @@ public final class RuntimeBenchmark {
             merged.run(f.map(), PREDICTION).close();
           }
         }));
+        int[] one = {0};
+        t.put("bare OrtSession on merged, tokenize + run, batch 1", Timer.medianMs(5, runs, () -> {
+          try (Feed f = new Feed(env, tok.encode(List.of(small.get(one[0]++ % small.size()))))) {
+            merged.run(f.map(), PREDICTION).close();
+          }
+        }));
       }
       rows.add(ratio("factored / merged latency (batch 8)", t.get("factored, batch 8"), t.get("merged, batch 8"),
           "<= 1.05x", 1.05, true));
@@ -163,6 +169,9 @@ public final class RuntimeBenchmark {
         }
         t.put("runtime, mixed batch of " + batch + " over 8 adapters", Timer.medianMs(3, runs, () -> rt.predictMixed(mixed)));
         t.put("runtime, predict batch 8", Timer.medianMs(5, runs, () -> rt.predict(first, small)));
+        int[] one = {0};
+        t.put("runtime, predict batch 1", Timer.medianMs(5, runs,
+            () -> rt.predict(first, small.get(one[0]++ % small.size()))));
         t.put("runtime, one adapter, batch " + batch, Timer.medianMs(3, runs, () -> rt.predict(first, texts)));
         t.put("runtime, 8 adapters one after another, " + batch / ADAPTERS + " rows each", Timer.medianMs(3, runs, () -> {
           for (int i = 0; i < ADAPTERS; i++) {
@@ -181,6 +190,8 @@ public final class RuntimeBenchmark {
       rows.add(ratio("mixed 8-adapter batch / 8 adapters one after another", sequential, mixedMs, ">= 3x", 3, false));
       rows.add(ratio("runtime / bare OrtSession on merged (tokenize + run, batch 8)", t.get("runtime, predict batch 8"),
           t.get("bare OrtSession on merged, tokenize + run, batch 8"), "<= 1.10x", 1.10, true));
+      rows.add(ratio("runtime / bare OrtSession on merged (tokenize + run, batch 1)", t.get("runtime, predict batch 1"),
+          t.get("bare OrtSession on merged, tokenize + run, batch 1"), "<= 1.10x", 1.10, true));
     }
     t.put("export 8 adapters, all formats", exportMs);
     rows.add(new Row("export of MiniLM + 8 adapters, all formats", exportMs / 1000, "s", "< 10 s", exportMs < 10_000));
