@@ -6,12 +6,15 @@ import dev.lora4j.exporter.graph.MixedBatchGraphWriter;
 import dev.lora4j.exporter.graph.MultiAdapterGraphWriter;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.AdapterFit;
 import dev.lora4j.models.adapter.AdapterTensorNames;
 import dev.lora4j.models.adapter.BaseModelRef;
+import dev.lora4j.models.adapter.MixedBatchStacks;
 import dev.lora4j.models.adapter.PeftAdapters;
 import dev.lora4j.models.adapter.Provenance;
 import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.base.EncoderDescription;
+import dev.lora4j.models.base.LinearModule;
 import dev.lora4j.models.export.AdapterFiles;
 import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.models.export.ExportManifest;
@@ -74,6 +77,7 @@ public final class ExportBundle {
     OutputTargets.requireApart(request.out(), "the export directory", baseFiles.tokenizer(), "base tokenizer");
     EncoderDescription base = EncoderDescription.of(OnnxModel.read(baseFiles.onnx()));
     String sha = baseFiles.onnxSha256();
+    AdapterFit.Base fit = fitOf(base, baseFiles.id(), sha);
     long baseBytes = size(baseFiles.onnx());
     stage("base", String.format(Locale.ROOT, "read %s: %d layers, hidden %d, %d adaptable modules, %s",
         baseFiles.id(), base.spec().layers(), base.spec().hidden(), base.modules().size(), mb(baseBytes)));
@@ -87,7 +91,7 @@ public final class ExportBundle {
       if (!names.add(a.name())) {
         throw new Lora4jException("two adapters are named '" + a.name() + "'; adapter names must be unique");
       }
-      AdapterCompatibility.require(a, base, baseFiles.id(), sha);
+      AdapterFit.require(a, "adapter '" + a.name() + "'", fit);
     }
     List<Adapter> compact = new ArrayList<>();
     List<ExportResult.AdapterReport> reports = new ArrayList<>();
@@ -108,6 +112,15 @@ public final class ExportBundle {
     }
     Duration total = Duration.ofNanos(System.nanoTime() - t0);
     return new ExportResult(request.out(), sha, baseBytes, reports, files, stages, total);
+  }
+
+  /** What adapters are checked against: the same check the runtime runs when it loads one. */
+  static AdapterFit.Base fitOf(EncoderDescription base, String id, String sha) {
+    Map<String, MixedBatchStacks.ModuleShape> modules = new LinkedHashMap<>();
+    for (LinearModule m : base.modules()) {
+      modules.put(m.name(), new MixedBatchStacks.ModuleShape(m.name(), m.inFeatures(), m.outFeatures()));
+    }
+    return new AdapterFit.Base(id, sha, base.spec().hidden(), modules);
   }
 
   private void write(Path dir, EncoderDescription base, String sha, List<Adapter> compact) throws IOException {

@@ -122,7 +122,7 @@ class ExportBundleTest {
     Adapter foreign = new Adapter(a.name(), new BaseModelRef("bert-base", "ab".repeat(32)), a.modules(), a.head(),
         a.provenance());
     assertRefused(foreign, "adapter 'other' was trained on base model bert-base (ONNX sha256 abababababab…), not on "
-        + "tiny (sha256 " + sha.substring(0, 12) + "…); export it with its own base model");
+        + "tiny (sha256 " + sha.substring(0, 12) + "…); use it with the base model it was trained on");
   }
 
   @Test

@@ -4,7 +4,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtLoraAdapter;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
-import dev.lora4j.models.adapter.LowRankModule;
+import dev.lora4j.models.adapter.AdapterFit;
 import dev.lora4j.models.adapter.MixedBatchStacks;
 import dev.lora4j.models.adapter.WeightBounds;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
@@ -16,7 +16,7 @@ import dev.lora4j.models.export.ExportManifest;
 import dev.lora4j.runtime.registry.AdapterRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -32,14 +32,14 @@ import java.util.Map;
 final class AdapterLoader implements AdapterRegistry.Loader<ResidentAdapter> {
   private final Path exportDir;
   private final ExportManifest manifest;
-  private final Map<String, MixedBatchStacks.ModuleShape> modules = new HashMap<>();
-  private final int hidden;
+  private final AdapterFit.Base base;
 
   AdapterLoader(Path exportDir, ExportManifest manifest, MixedBatchStacks.Layout layout) {
     this.exportDir = exportDir;
     this.manifest = manifest;
-    this.hidden = layout.hidden();
+    Map<String, MixedBatchStacks.ModuleShape> modules = new LinkedHashMap<>();
     layout.modules().forEach(m -> modules.put(m.name(), m));
+    this.base = new AdapterFit.Base(manifest.base().id(), manifest.base().onnxSha256(), layout.hidden(), modules);
   }
 
   /** Where the adapter named {@code name} lives when the caller gives no path. */
@@ -54,7 +54,7 @@ final class AdapterLoader implements AdapterRegistry.Loader<ResidentAdapter> {
       throw new Lora4jException(file + ": no such adapter file");
     }
     Adapter adapter = AdapterFiles.read(file).compact().withName(name);
-    requireFits(adapter, file);
+    AdapterFit.require(adapter, file.toString(), base);
     OrtAdapter parameters = MultiAdapterParameters.of(adapter);
     try {
       OrtLoraAdapter ort = OrtLoraAdapter.create(OrtAdapterFile.toBytes(parameters));
@@ -63,35 +63,5 @@ final class AdapterLoader implements AdapterRegistry.Loader<ResidentAdapter> {
     } catch (OrtException e) {
       throw new Lora4jException(file + ": ONNX Runtime refused the adapter: " + e.getMessage(), e);
     }
-  }
-
-  private void requireFits(Adapter adapter, Path file) {
-    String want = manifest.base().onnxSha256();
-    String have = adapter.base().onnxSha256();
-    boolean unknown = have == null || have.isEmpty(); // a PEFT adapter from elsewhere records no base file
-    if (!unknown && !have.equals(want)) {
-      throw new Lora4jException(file + ": this adapter was exported for base model '" + adapter.base().id()
-          + "' (ONNX SHA-256 " + abbreviate(have) + "), but this runtime serves '" + manifest.base().id()
-          + "' (" + abbreviate(want) + ")");
-    }
-    for (LowRankModule m : adapter.modules().values()) {
-      MixedBatchStacks.ModuleShape s = modules.get(m.module());
-      if (s == null) {
-        throw new Lora4jException(file + ": the base model has no module '" + m.module() + "'");
-      }
-      if (s.in() != m.inFeatures() || s.out() != m.outFeatures()) {
-        throw new Lora4jException(file + ": module " + m.module() + " is " + m.outFeatures() + "x" + m.inFeatures()
-            + " in the adapter but " + s.out() + "x" + s.in() + " in the base model");
-      }
-    }
-    if (adapter.head().isClassifier() && adapter.head().weight().cols() != hidden) {
-      throw new Lora4jException(file + ": the classifier expects hidden size " + adapter.head().weight().cols()
-          + ", the base model has " + hidden);
-    }
-    WeightBounds.require(adapter, file.toString());
-  }
-
-  private static String abbreviate(String sha) {
-    return sha == null || sha.isEmpty() ? "unknown" : sha.substring(0, Math.min(12, sha.length())) + "…";
   }
 }

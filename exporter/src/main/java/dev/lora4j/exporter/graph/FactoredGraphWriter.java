@@ -18,7 +18,7 @@ import java.util.List;
 public final class FactoredGraphWriter {
   private FactoredGraphWriter() {}
 
-  /** {@code adapter} must fit {@code base} (see AdapterCompatibility); it is compacted here. */
+  /** {@code adapter} must fit {@code base} (see AdapterFit); it is compacted here. */
   public static OnnxModel write(EncoderDescription base, Adapter adapter, boolean embeddings) {
     OnnxModel model = base.model().copy();
     Adapter compact = adapter.compact();

@@ -18,7 +18,7 @@ import dev.lora4j.models.tensor.Matrix;
 public final class MergedGraphWriter {
   private MergedGraphWriter() {}
 
-  /** {@code adapter} must fit {@code base} (see AdapterCompatibility); it is compacted here. */
+  /** {@code adapter} must fit {@code base} (see AdapterFit); it is compacted here. */
   public static OnnxModel write(EncoderDescription base, Adapter adapter, boolean embeddings) {
     OnnxModel model = base.model().copy();
     Adapter compact = adapter.compact();
