@@ -37,7 +37,7 @@ public final class AdapterFiles {
       // which the file checked and the file parsed could differ.
       byte[] bytes = InputFiles.readAll(path, InputFiles.ARRAY_LIMIT, "ONNX Runtime adapter file");
       AdapterSidecar sidecar = AdapterSidecar.read(sidecarFile);
-      sidecar.requireTiedTo(sidecarFile, path, AdapterSidecar.sha256(bytes));
+      sidecar.requireTiedTo(sidecarFile, path, AtomicFiles.sha256(bytes));
       Adapter adapter = MultiAdapterParameters.toAdapter(OrtAdapterFile.fromBytes(bytes, path.toString()), sidecar,
           path.toString());
       adapter.requireFinite(path.toString());
@@ -56,7 +56,7 @@ public final class AdapterFiles {
     byte[] bytes = OrtAdapterFile.toBytes(MultiAdapterParameters.of(compact));
     AtomicFiles.write(file, bytes);
     Path sidecar = sidecarOf(file);
-    AdapterSidecar.of(compact, baseId, baseSha256, AdapterSidecar.sha256(bytes)).write(sidecar);
+    AdapterSidecar.of(compact, baseId, baseSha256, AtomicFiles.sha256(bytes)).write(sidecar);
     return sidecar;
   }
 

@@ -8,15 +8,13 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.TaskHead;
+import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.io.InputFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -205,17 +203,9 @@ public record AdapterSidecar(
     copy.remove(CONTENT_FIELD);
     try {
       Object plain = CANONICAL.treeToValue(copy, Object.class); // maps, so ORDER_MAP_ENTRIES_BY_KEYS applies
-      return sha256(CANONICAL.writeValueAsString(plain).getBytes(StandardCharsets.UTF_8));
+      return AtomicFiles.sha256(CANONICAL.writeValueAsString(plain).getBytes(StandardCharsets.UTF_8));
     } catch (IOException e) {
       throw new IllegalStateException("a JSON tree always serialises", e);
-    }
-  }
-
-  static String sha256(byte[] bytes) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
     }
   }
 }

@@ -2,6 +2,7 @@ package dev.lora4j.models.export;
 
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.MixedBatchStacks;
+import dev.lora4j.models.io.AtomicFiles;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -64,7 +65,7 @@ public record ExportManifest(
    * would otherwise load and answer NaN or wrong labels.
    */
   public void requireRecordedHash(Path file, String name, byte[] bytes) {
-    requireRecordedHash(file, name, AdapterSidecar.sha256(bytes));
+    requireRecordedHash(file, name, AtomicFiles.sha256(bytes));
   }
 
   /** As {@link #requireRecordedHash(Path, String, byte[])}, for a hash computed by the caller. */

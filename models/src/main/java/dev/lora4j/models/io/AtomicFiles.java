@@ -318,6 +318,15 @@ public final class AtomicFiles {
     }
   }
 
+  /** The SHA-256 of bytes already in memory, in the same hex form as {@link #sha256(Path)}. */
+  public static String sha256(byte[] bytes) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   public static String sha256(Path file) {
     try (var in = Files.newInputStream(file)) {
       MessageDigest md = MessageDigest.getInstance("SHA-256");

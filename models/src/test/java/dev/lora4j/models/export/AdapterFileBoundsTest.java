@@ -12,6 +12,7 @@ import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
 import dev.lora4j.models.adapter.ortformat.OrtAdapter;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterParameter;
+import dev.lora4j.models.io.AtomicFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,7 +57,7 @@ class AdapterFileBoundsTest {
 
   /** A sidecar tied to the file as it is now, so that what is tested is the check after the tie. */
   private void tie(Path file) throws IOException {
-    AdapterSidecar.of(adapter, "tiny-bert", "ab".repeat(32), AdapterSidecar.sha256(Files.readAllBytes(file)))
+    AdapterSidecar.of(adapter, "tiny-bert", "ab".repeat(32), AtomicFiles.sha256(Files.readAllBytes(file)))
         .write(dir.resolve(ExportLayout.sidecar("tiny")));
   }
 

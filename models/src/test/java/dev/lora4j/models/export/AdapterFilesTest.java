@@ -18,6 +18,7 @@ import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
 import dev.lora4j.models.adapter.ortformat.OrtAdapter;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterParameter;
+import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.tensor.Matrix;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -65,7 +66,7 @@ class AdapterFilesTest {
     OrtAdapter in = OrtAdapterFile.read(file);
     byte[] bytes = OrtAdapterFile.toBytes(OrtAdapter.of(edit.apply(new ArrayList<>(in.parameters()))));
     Files.write(file, bytes);
-    AdapterSidecar.of(a.compact(), "tiny", BASE_SHA, AdapterSidecar.sha256(bytes)).write(AdapterFiles.sidecarOf(file));
+    AdapterSidecar.of(a.compact(), "tiny", BASE_SHA, AtomicFiles.sha256(bytes)).write(AdapterFiles.sidecarOf(file));
   }
 
   /** Edits the sidecar's JSON in place, leaving its content hash as it was. */
