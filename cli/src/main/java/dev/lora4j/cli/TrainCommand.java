@@ -3,7 +3,6 @@ package dev.lora4j.cli;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.PeftAdapters;
 import dev.lora4j.models.adapter.TaskHead.Pooling;
-import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.io.OutputTargets;
 import dev.lora4j.trainer.BaseModel;
 import dev.lora4j.trainer.DeviceChoice;
@@ -21,7 +20,6 @@ import dev.lora4j.trainer.loop.TrainingSummary;
 import dev.lora4j.trainer.method.Methods;
 import dev.lora4j.trainer.method.TrainingMethod;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -185,31 +183,14 @@ final class TrainCommand implements Command {
     BaseModel base = BaseModel.open(line.getOptionValue("base"));
     // refused before training, not after an hour of it
     requireOutputs(outDir, overwrite, runDir, config.checkpointEvery() > 0, trainFile, devFile, base);
-    Path createdByThisRun = firstMissing(runDir.toAbsolutePath());
     TrainingResult result;
     try (TrainProgress progress = new TrainProgress(out, !line.hasOption("quiet"))) {
       result = Trainer.train(new TrainingRun(config, base, train, dev, runDir, line.hasOption("resume"), name),
           progress);
-    } catch (RuntimeException e) {
-      // A run that fails before its first checkpoint leaves nothing to resume from: the directories it
-      // made (metrics of a diverged run, say) go with it. With a checkpoint, --resume needs them.
-      if (createdByThisRun != null && !Files.exists(runDir.resolve(TrainingRun.CHECKPOINT_DIR))) {
-        AtomicFiles.deleteRecursively(createdByThisRun);
-      }
-      throw e;
     }
     PeftAdapters.write(result.adapter(), outDir, overwrite);
     report(out, result, outDir);
     return 0;
-  }
-
-  /** The outermost directory on the way to {@code dir} that does not exist yet, or null if it exists. */
-  private static Path firstMissing(Path dir) {
-    Path missing = null;
-    for (Path p = dir; p != null && !Files.exists(p); p = p.getParent()) {
-      missing = p;
-    }
-    return missing;
   }
 
   /** What training will write may replace only what it may (see OutputTargets), and never an input. */

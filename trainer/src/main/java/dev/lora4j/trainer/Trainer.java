@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.Provenance;
 import dev.lora4j.models.base.LinearModule;
+import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.text.Tokenizer;
 import dev.lora4j.trainer.data.Example;
 import dev.lora4j.trainer.data.Examples;
@@ -24,6 +25,8 @@ import dev.lora4j.trainer.method.MethodState;
 import dev.lora4j.trainer.method.Methods;
 import dev.lora4j.trainer.method.TrainingMethod;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -47,7 +50,33 @@ import java.util.Random;
 public final class Trainer {
   private Trainer() {}
 
+  /**
+   * A run that fails before its first checkpoint leaves nothing to resume from, so the directories
+   * it made for the run (the metrics of a diverged run, say) go with it; with a checkpoint they stay,
+   * for {@code resume}.
+   */
   public static TrainingResult train(TrainingRun run, TrainingListener listener) {
+    Path createdByThisRun = run.runDirectory() == null ? null : firstMissing(run.runDirectory().toAbsolutePath());
+    try {
+      return trainInto(run, listener);
+    } catch (RuntimeException e) {
+      if (createdByThisRun != null && !Files.exists(run.checkpointDirectory())) {
+        AtomicFiles.deleteRecursively(createdByThisRun);
+      }
+      throw e;
+    }
+  }
+
+  /** The outermost directory on the way to {@code dir} that does not exist yet, or null if it exists. */
+  private static Path firstMissing(Path dir) {
+    Path missing = null;
+    for (Path p = dir; p != null && !Files.exists(p); p = p.getParent()) {
+      missing = p;
+    }
+    return missing;
+  }
+
+  private static TrainingResult trainInto(TrainingRun run, TrainingListener listener) {
     TrainingConfig config = run.config();
     TrainingMethod method = Methods.byId(config.method());
     List<LinearModule> targets = method.adaptsModules()

@@ -1,10 +1,12 @@
 package dev.lora4j.trainer;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.trainer.loop.TrainingListener;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,5 +27,7 @@ class DivergenceTest {
         () -> Trainer.train(task.run(config, runDir, false, "diverged"), new TrainingListener() { }));
     assertTrue(e.getMessage().startsWith("training diverged at step 1") && e.getMessage().contains("lower --lr"),
         e.getMessage());
+    // it failed before its first checkpoint: nothing to resume from, so the run directory it made is gone
+    assertFalse(Files.exists(runDir), "left behind: " + runDir);
   }
 }
