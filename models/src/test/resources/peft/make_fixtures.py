@@ -18,6 +18,11 @@ It also records what PEFT makes of what lora4j writes (PeftLoadsWhatLora4jWrites
                                   (must be none), LoRA tensors loaded, config, and the documented head loader
   lora4j-written/expected_deltas.safetensors   PEFT's delta W of each module it loaded
 
+combine/ holds two LoRA adapters PEFT saved (a: query, value, r 4, alpha 8; b: query, value, key, r 4, alpha 4)
+and, per add_weighted_adapter call listed in combine/combinations.json, PEFT's delta W of the combined adapter in
+combine/expected_<name>.safetensors (svd also records the singular values of the uncut weighted sum, so the Java
+test can bound the truncation); regenerate only those with:  python make_fixtures.py --combine-only
+
 Python is never part of the build; the outputs are committed. Rerunning everything re-draws the random
 PEFT-written fixtures above; to refresh only the lora4j checks run:  python make_fixtures.py --lora4j-only
 """
@@ -241,12 +246,72 @@ def adalora_fixture():
     save_file(deltas, os.path.join(out, "expected_deltas.safetensors"))
 
 
+# add_weighted_adapter calls whose results the Java combination must reproduce: name -> keyword arguments
+COMBINATIONS = {
+    "linear": dict(weights=[0.7, 0.5], combination_type="linear"),
+    "cat": dict(weights=[0.7, -0.3], combination_type="cat"),
+    "svd": dict(weights=[0.6, 0.4], combination_type="svd", svd_rank=3),
+    "ties": dict(weights=[0.7, -0.5], combination_type="ties", density=0.5),
+}
+
+
+def combine_fixtures():
+    """Two adapters on one tiny BertModel combined by PEFT's add_weighted_adapter. Different alphas, so that
+    the scaling enters the weights as PEFT folds it; "key" only in b, so PEFT's handling of a module some
+    inputs lack is pinned. Each expected file holds get_delta_weight of the combined adapter per module."""
+    out = os.path.join(HERE, "combine")
+    shutil.rmtree(out, ignore_errors=True)
+    inputs = {"a": (LoraConfig(task_type="FEATURE_EXTRACTION", r=4, lora_alpha=8, target_modules=["query", "value"],
+                               init_lora_weights=False), 21),
+              "b": (LoraConfig(task_type="FEATURE_EXTRACTION", r=4, lora_alpha=4,
+                               target_modules=["query", "value", "key"], init_lora_weights=False), 22)}
+    for name, (config, seed) in inputs.items():
+        torch.manual_seed(seed)
+        base = BertModel(TINY, add_pooling_layer=False)
+        base.name_or_path = "tiny-bert"
+        base.config._name_or_path = "tiny-bert"
+        model = get_peft_model(base, config)
+        model.save_pretrained(os.path.join(out, name))
+        readme = os.path.join(out, name, "README.md")
+        if os.path.exists(readme):
+            os.remove(readme)
+
+    # delta W does not depend on the base weights, so a fresh base serves
+    torch.manual_seed(0)
+    model = PeftModel.from_pretrained(BertModel(TINY, add_pooling_layer=False), os.path.join(out, "a"), adapter_name="a")
+    model.load_adapter(os.path.join(out, "b"), adapter_name="b")
+    record = {"peft_version": peft.__version__, "adapters": ["a", "b"], "combinations": {}}
+    for name, kwargs in COMBINATIONS.items():
+        model.add_weighted_adapter(["a", "b"], adapter_name=name, **kwargs)
+        deltas, singular = {}, {}
+        for module_name, module in model.base_model.model.named_modules():
+            if hasattr(module, "lora_A") and name in module.lora_A:
+                deltas[module_name] = module.get_delta_weight(name).detach().float().contiguous()
+                if kwargs["combination_type"] == "svd":
+                    full = sum(w * module.get_delta_weight(a) for a, w in zip(["a", "b"], kwargs["weights"])
+                               if a in module.lora_A)
+                    singular[module_name] = torch.linalg.svdvals(full.double()).tolist()
+        save_file(deltas, os.path.join(out, f"expected_{name}.safetensors"))
+        entry = {k: v for k, v in kwargs.items()}
+        entry["rank"] = model.peft_config[name].r
+        if singular:
+            entry["singular_values"] = singular
+        record["combinations"][name] = entry
+    with open(os.path.join(out, "combinations.json"), "w") as f:
+        json.dump(record, f, indent=2)
+        f.write("\n")
+
+
 if __name__ == "__main__":
+    if "--combine-only" in sys.argv[1:]:
+        combine_fixtures()
+        sys.exit(0)
     if "--adalora-only" in sys.argv[1:]:
         adalora_fixture()
         sys.exit(0)
     if "--lora4j-only" not in sys.argv[1:]:
         peft_written_fixtures()
         adalora_fixture()
+        combine_fixtures()
     lora_config_fields()
     check_lora4j_written()
