@@ -1,5 +1,6 @@
 package dev.lora4j.cli;
 
+import dev.lora4j.exporter.Combination;
 import dev.lora4j.exporter.ExportBundle;
 import dev.lora4j.exporter.ExportFormat;
 import dev.lora4j.exporter.ExportRequest;
@@ -60,7 +61,12 @@ final class ExportCommand implements Command {
           <adapter>.ranks.png      rank per module, as trained and after pruning; tokenizer.json
         An adapter is a PEFT directory (adapter_config.json + adapter_model.safetensors) or an
         .onnx_adapter file with its .adapter.json beside it. See docs/EXPORT.md.
-        Example: lora4j export --base minilm-l6 --adapter adapters/sst2-sora --out export/sst2""";
+        Example: lora4j export --base minilm-l6 --adapter adapters/sst2-sora --out export/sst2
+        --combine adds one adapter made from the inputs by name, as PEFT's add_weighted_adapter makes it
+        (linear, cat, svd, ties, dare_linear, dare_ties; heads need the same labels and add up with the
+        weights), exported beside them in every format:
+          lora4j export --adapter adapters/sst2-s1 --adapter adapters/sst2-s2 --out export/sst2 \\
+            --combine sst2-ties=sst2-s1:0.5,sst2-s2:0.5 --combine-method ties --density 0.5""";
   }
 
   @Override
@@ -80,6 +86,16 @@ final class ExportCommand implements Command {
         .desc("Merged / factored graphs output sentence_embedding instead of logits.").get());
     o.addOption(Option.builder().longOpt("name").hasArg().argName("name")
         .desc("Name for the exported adapter (one adapter only); default: its own name.").get());
+    o.addOption(Option.builder().longOpt("combine").hasArg().argName("new=a:w,b:w")
+        .desc("Also export a new adapter combining the named inputs with these weights (see --combine-method).").get());
+    o.addOption(Option.builder().longOpt("combine-method").hasArg().argName("method")
+        .desc("How --combine combines: linear, cat, svd, ties, dare_linear or dare_ties (PEFT's semantics).").get());
+    o.addOption(Option.builder().longOpt("density").hasArg().argName("d")
+        .desc("Fraction of values ties / dare_* keep, in (0, 1].").get());
+    o.addOption(Option.builder().longOpt("combine-rank").hasArg().argName("r")
+        .desc("Rank of the svd combination.").get());
+    o.addOption(Option.builder().longOpt("seed").hasArg().argName("n")
+        .desc("Seed of dare_*'s random pruning (default " + Combination.DEFAULT_SEED + ").").get());
     return o;
   }
 
@@ -119,6 +135,11 @@ final class ExportCommand implements Command {
       out.printf(Locale.ROOT, "%-22s %s from %s%n", "adapter " + adapters.get(adapters.size() - 1).name(),
           loaded.adapter().provenance().method(), s);
     }
+    combined(line, adapters).ifPresent(c -> {
+      adapters.add(c);
+      out.printf(Locale.ROOT, "%-22s %s%n", "adapter " + c.name(), c.provenance().hyperParameters().get("combine_method")
+          + " combination " + c.provenance().hyperParameters().get("combine"));
+    });
     Map<String, byte[]> plots = new LinkedHashMap<>();
     int layers = layers(adapters);
     for (Adapter a : adapters) {
@@ -129,6 +150,20 @@ final class ExportCommand implements Command {
     ExportResult r = ExportBundle.export(request, out::println);
     summary(out, r, layers, sourceBytes);
     return 0;
+  }
+
+  /** The --combine adapter, when asked for; its flags are refused without it. */
+  private static java.util.Optional<Adapter> combined(CommandLine line, List<Adapter> adapters) {
+    if (!line.hasOption("combine")) {
+      for (String flag : new String[] {"combine-method", "density", "combine-rank", "seed"}) {
+        if (line.hasOption(flag)) {
+          throw new Lora4jException("--" + flag + " applies to --combine, which was not given");
+        }
+      }
+      return java.util.Optional.empty();
+    }
+    return java.util.Optional.of(Combination.parse(line.getOptionValue("combine"), line.getOptionValue("combine-method"),
+        line.getOptionValue("density"), line.getOptionValue("combine-rank"), line.getOptionValue("seed")).apply(adapters));
   }
 
   /** Layers in the plot: the base's, read from the module names the adapters use. */
