@@ -18,8 +18,10 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.CommonOps_DDRM;
 import org.ejml.dense.row.SingularOps_DDRM;
 import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.interfaces.decomposition.QRDecomposition;
 import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
 
 /**
@@ -151,10 +153,13 @@ final class AdapterCombiner {
   }
 
   /**
-   * PEFT's svd: the dense sum of {@code w · delta W} (scaling included), cut to its {@code rank}
-   * largest singular values; {@code B = U_r · diag(S_r)}, {@code A = V_r^T}. The product is the best
-   * rank-r approximation, unique up to the signs of the singular vectors when the singular values at
-   * the cut differ.
+   * PEFT's svd: the sum of {@code w · delta W} (scaling included), cut to its {@code rank} largest
+   * singular values; {@code B = U_r · diag(S_r)}, {@code A = V_r^T}. The product is the best rank-r
+   * approximation, unique up to the signs of the singular vectors when the singular values at the
+   * cut differ. PEFT decomposes the dense out x in sum; here the sum is kept as the product of the
+   * stacked factors {@code Bc · Ac} (rank R = sum of the input ranks), so QR of both and an SVD of
+   * the small R x R core give the same singular triplets without the O(out · in^2) dense SVD.
+   * Asked for more ranks than the sum has, the extra ones are zero.
    */
   private static LowRankModule svd(String module, List<Factors> in, int rank) {
     int outs = in.get(0).b().rows();
@@ -163,33 +168,50 @@ final class AdapterCombiner {
       throw new Lora4jException("--combine-rank " + rank + " exceeds what module " + module + " (" + outs + " x "
           + cols + ") can hold: at most " + Math.min(outs, cols));
     }
-    DMatrixRMaj sum = new DMatrixRMaj(outs, cols);
+    // B_c = [B_1 ... B_k], A_c = [w_1 s_1 A_1; ...; w_k s_k A_k]: B_c · A_c is the weighted sum (cat's pair, in double)
+    int r = in.stream().mapToInt(Factors::rank).sum();
+    DMatrixRMaj bc = new DMatrixRMaj(outs, r);
+    DMatrixRMaj act = new DMatrixRMaj(cols, r); // A_c transposed
+    int offset = 0;
     for (Factors f : in) {
       double ws = f.weight() * f.scaling();
-      for (int o = 0; o < outs; o++) {
-        for (int k = 0; k < f.rank(); k++) {
-          double bk = f.b().get(o, k) * ws;
-          if (bk == 0) {
-            continue;
-          }
-          for (int i = 0; i < cols; i++) {
-            sum.add(o, i, bk * f.a().get(k, i));
-          }
+      for (int k = 0; k < f.rank(); k++) {
+        for (int o = 0; o < outs; o++) {
+          bc.set(o, offset + k, f.b().get(o, k));
+        }
+        for (int i = 0; i < cols; i++) {
+          act.set(i, offset + k, ws * f.a().get(k, i));
         }
       }
+      offset += f.rank();
     }
-    SingularValueDecomposition_F64<DMatrixRMaj> svd = DecompositionFactory_DDRM.svd(outs, cols, true, true, true);
-    if (!svd.decompose(sum)) {
+    QRDecomposition<DMatrixRMaj> qrB = DecompositionFactory_DDRM.qr(outs, r);
+    QRDecomposition<DMatrixRMaj> qrA = DecompositionFactory_DDRM.qr(cols, r);
+    if (!qrB.decompose(bc) || !qrA.decompose(act)) {
+      throw new Lora4jException("--combine-method svd: the QR decomposition of module " + module + " failed");
+    }
+    DMatrixRMaj qb = qrB.getQ(null, true);
+    DMatrixRMaj qa = qrA.getQ(null, true);
+    DMatrixRMaj core = new DMatrixRMaj(qb.numCols, qa.numCols); // R_B · R_A^T
+    CommonOps_DDRM.multTransB(qrB.getR(null, true), qrA.getR(null, true), core);
+    SingularValueDecomposition_F64<DMatrixRMaj> svd =
+        DecompositionFactory_DDRM.svd(core.numRows, core.numCols, true, true, true);
+    if (!svd.decompose(core)) {
       throw new Lora4jException("--combine-method svd: the singular value decomposition of module " + module
           + " did not converge");
     }
-    DMatrixRMaj u = svd.getU(null, false);
-    DMatrixRMaj v = svd.getV(null, false);
+    DMatrixRMaj uc = svd.getU(null, false);
+    DMatrixRMaj vc = svd.getV(null, false);
     double[] s = svd.getSingularValues();
-    SingularOps_DDRM.descendingOrder(u, false, s, svd.numberOfSingularValues(), v, false);
+    int found = svd.numberOfSingularValues();
+    SingularOps_DDRM.descendingOrder(uc, false, s, found, vc, false);
+    DMatrixRMaj u = new DMatrixRMaj(outs, uc.numCols);
+    DMatrixRMaj v = new DMatrixRMaj(cols, vc.numCols);
+    CommonOps_DDRM.mult(qb, uc, u);
+    CommonOps_DDRM.mult(qa, vc, v);
     float[] a = new float[rank * cols];
     float[] b = new float[outs * rank];
-    for (int k = 0; k < rank; k++) {
+    for (int k = 0; k < Math.min(rank, found); k++) {
       for (int i = 0; i < cols; i++) {
         a[k * cols + i] = (float) v.get(i, k);
       }
