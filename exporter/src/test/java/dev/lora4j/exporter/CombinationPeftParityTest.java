@@ -30,7 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
 class CombinationPeftParityTest {
   /**
    * Both sides sum a few float products (rank 4, 8 or the weighted pair) in different orders and
-   * PEFT rounds each float32 step; |delta| stays below ~10 here, so 1e-5 is ~100 float ulps.
+   * PEFT rounds each float32 step; |delta| stays below 0.73 here. Measured worst differences:
+   * linear 9e-8, cat 6e-8, ties 3e-8, svd 2.1e-7; a wrong sign, scaling or pruning is off by >1e-2.
    */
   static final double TOLERANCE = 1e-5;
 
