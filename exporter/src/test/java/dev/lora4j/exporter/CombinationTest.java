@@ -109,6 +109,21 @@ class CombinationTest {
     assertNotEquals(c.modules(), other.modules(), "another seed draws another mask");
   }
 
+  /**
+   * At density 1 nothing is pruned (PEFT's prune returns the tensor), so dare_ties must equal ties
+   * and dare_linear linear; with a negative weight ties differs from linear, so a dare method wired
+   * to the other merge fails here.
+   */
+  @Test
+  void dareMethodsAtDensityOneAreTheirUnprunedTwins() {
+    List<Adapter> in = List.of(lora("a", 1, 4, 2, LABELS, Q0), lora("b", 2, 4, 1, LABELS, Q0));
+    Matrix ties = of(Method.TIES, 1.0, null, 0.7, -0.5).apply(in).modules().get(Q0).delta();
+    Matrix linear = of(Method.LINEAR, null, null, 0.7, -0.5).apply(in).modules().get(Q0).delta();
+    assertTrue(ties.maxAbsDifference(linear) > 1e-2, "ties and linear differ here");
+    assertEquals(ties, of(Method.DARE_TIES, 1.0, null, 0.7, -0.5).apply(in).modules().get(Q0).delta());
+    assertEquals(linear, of(Method.DARE_LINEAR, 1.0, null, 0.7, -0.5).apply(in).modules().get(Q0).delta());
+  }
+
   // ---- heads ----
 
   @Test
@@ -118,6 +133,10 @@ class CombinationTest {
     Lora4jException e = refused(() -> of(Method.LINEAR, null, null, 0.5, 0.5).apply(List.of(a, b)));
     assertEquals("--combine: 'a' and 'b' have different label sets (neg, pos, neg, neutral); only adapters with the "
         + "same labels combine", e.getMessage());
+    Adapter cls = new Adapter("b", a.base(), a.modules(), new TaskHead(TaskHead.Pooling.CLS, a.head().weight(),
+        a.head().bias(), LABELS), a.provenance());
+    assertEquals("--combine: 'a' and 'b' pool differently (mean, cls); only adapters with the same task head combine",
+        refused(() -> of(Method.LINEAR, null, null, 0.5, 0.5).apply(List.of(a, cls))).getMessage());
     Adapter embed = lora("b", 2, 4, 1, null, Q0);
     assertTrue(refused(() -> of(Method.CAT, null, null, 0.5, 0.5).apply(List.of(a, embed))).getMessage()
         .contains("different label sets"));
