@@ -1,10 +1,8 @@
 package dev.lora4j.exporter;
 
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.stream.IntStream;
 
 /**
  * PEFT's {@code peft/utils/merge_utils.py}, entry for entry: weighted sums of same-shaped tensors
@@ -53,11 +51,27 @@ final class TaskArithmetic {
       return t.clone();
     }
     int k = (int) (density * t.length);
-    Integer[] order = IntStream.range(0, t.length).boxed().toArray(Integer[]::new);
-    Arrays.sort(order, Comparator.comparingDouble((Integer i) -> -Math.abs(t[i])));
     float[] out = new float[t.length];
-    for (int i = 0; i < k; i++) {
-      out[order[i]] = t[order[i]];
+    if (k == 0) {
+      return out;
+    }
+    // the k-th largest magnitude by a primitive sort (boxed index sorting is ~10x slower on MiniLM)
+    float[] magnitudes = new float[t.length];
+    for (int j = 0; j < t.length; j++) {
+      magnitudes[j] = Math.abs(t[j]);
+    }
+    Arrays.sort(magnitudes);
+    float cut = magnitudes[t.length - k];
+    int above = 0;
+    for (float v : t) {
+      above += Math.abs(v) > cut ? 1 : 0;
+    }
+    int atCut = k - above; // entries equal to the cut that still fit, lowest index first
+    for (int j = 0; j < t.length; j++) {
+      float m = Math.abs(t[j]);
+      if (m > cut || (m == cut && atCut-- > 0)) {
+        out[j] = t[j];
+      }
     }
     return out;
   }

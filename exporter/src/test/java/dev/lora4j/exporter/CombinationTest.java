@@ -124,6 +124,16 @@ class CombinationTest {
     assertEquals(linear, of(Method.DARE_LINEAR, 1.0, null, 0.7, -0.5).apply(in).modules().get(Q0).delta());
   }
 
+  /** TIES keeps int(d · n) largest magnitudes; at equal magnitudes the lower index (documented). */
+  @Test
+  void magnitudePruningKeepsTheLargestAndBreaksTiesByIndex() {
+    float[] t = {3f, -1f, 2f, -2f, 0.5f};
+    assertEquals("[3.0, 0.0, 2.0, -2.0, 0.0]", java.util.Arrays.toString(TaskArithmetic.magnitudePrune(t, 0.6)));
+    assertEquals("[3.0, 0.0, 2.0, 0.0, 0.0]", java.util.Arrays.toString(TaskArithmetic.magnitudePrune(t, 0.4)));
+    assertEquals("[0.0, 0.0, 0.0, 0.0, 0.0]", java.util.Arrays.toString(TaskArithmetic.magnitudePrune(t, 0.1)));
+    assertEquals(java.util.Arrays.toString(t), java.util.Arrays.toString(TaskArithmetic.magnitudePrune(t, 1)));
+  }
+
   // ---- heads ----
 
   @Test
