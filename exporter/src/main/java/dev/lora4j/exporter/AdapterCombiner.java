@@ -77,7 +77,7 @@ final class AdapterCombiner {
         modules.add(combineModule(module, present, owners, method, c, random));
       }
     }
-    return new Adapter(c.name(), base, Adapter.byName(modules), head(c, inputs, weights), provenance(c, inputs));
+    return new Adapter(c.name(), base, Adapter.byName(modules), head(inputs, weights), provenance(c, inputs));
   }
 
   static LowRankModule combineModule(String module, List<Factors> in, List<String> owners, Method method,
@@ -227,7 +227,7 @@ final class AdapterCombiner {
    * order), then {@code sum of w_i · weight_i} and {@code sum of w_i · bias_i} whatever the method:
    * a head is one small dense layer, not a low-rank pair, so there is nothing to split or prune.
    */
-  static TaskHead head(Combination c, List<Adapter> inputs, double[] weights) {
+  static TaskHead head(List<Adapter> inputs, double[] weights) {
     TaskHead first = inputs.get(0).head();
     for (int i = 1; i < inputs.size(); i++) {
       TaskHead h = inputs.get(i).head();
