@@ -34,6 +34,10 @@ import java.util.Set;
  * {@code --format multi}) or from the {@value #LABELS} argument. Arguments (criteria
  * {@code optArgument}): {@value #ADAPTER} (default: the graph's file name before {@code .merged} /
  * {@code .factored}), {@value #LABELS} (comma-separated), {@value #MAX_TOKENS}.
+ *
+ * <p>In a JVM that also opens an {@code AdapterRuntime} (or anything else on ONNX Runtime), touch
+ * DJL's engine first ({@code Engine.getEngine("OnnxRuntime")}): it creates ONNX Runtime's single
+ * environment with thread options, which ONNX Runtime refuses once an environment exists.
  */
 public final class Lora4jTranslatorFactory implements TranslatorFactory {
   /** The adapter's name, when the graph's file name does not give it. */

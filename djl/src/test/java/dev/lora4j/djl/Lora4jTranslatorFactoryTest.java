@@ -138,6 +138,62 @@ class Lora4jTranslatorFactoryTest {
     }
   }
 
+  @Test
+  void readmeExampleRuns() throws Exception {
+    // --- README DJL example starts
+    Criteria<String, Classifications> criteria = Criteria.builder()
+        .setTypes(String.class, Classifications.class)
+        .optModelPath(export.resolve("sentiment.merged.onnx"))           // labels: sentiment.adapter.json beside it
+        .optEngine("OnnxRuntime")
+        .optTranslatorFactory(new Lora4jTranslatorFactory())
+        .build();
+    try (ZooModel<String, Classifications> model = criteria.loadModel();
+        Predictor<String, Classifications> predictor = model.newPredictor()) {
+      Classifications c = predictor.predict("a gripping , funny film");
+      System.out.println(c.best().getClassName() + " " + c.best().getProbability());
+      List<Classifications> batch = predictor.batchPredict(List.of("dull", "fun"));   // one padded run
+      // --- README DJL example ends
+      List<Prediction> want = rt.predict("sentiment", List.of("a gripping , funny film", "dull", "fun"));
+      List<Classifications> got = List.of(c, batch.get(0), batch.get(1));
+      for (int i = 0; i < want.size(); i++) {
+        assertEquals(want.get(i).label(), got.get(i).best().getClassName());
+        assertTrue(maxAbsDiff(want.get(i).probabilities(), got.get(i).getProbabilities()) <= 1e-5);
+      }
+    }
+  }
+
+  /** The example above is README's DJL block, line for line (spacing aside). */
+  @Test
+  void theReadmeExampleIsTheTestWordForWord() throws Exception {
+    List<String> readme = Files.readAllLines(Path.of("..", "README.md"));
+    int heading = indexOf(readme, "## DJL", 0);
+    int open = indexOf(readme, "```java", heading);
+    int close = indexOf(readme, "```", open + 1);
+    List<String> want = readme.subList(open + 1, close).stream()
+        .map(l -> l.replace("Path.of(\"export/", "export.resolve(\"")).map(Lora4jTranslatorFactoryTest::normalise)
+        .toList();
+    List<String> test = Files.readAllLines(Path.of("src/test/java/dev/lora4j/djl/Lora4jTranslatorFactoryTest.java"));
+    int from = indexOf(test, "// --- README DJL example starts", 0) + 1;
+    int to = indexOf(test, "// --- README DJL example ends", from);
+    List<String> have = new java.util.ArrayList<>(test.subList(from, to).stream()
+        .map(Lora4jTranslatorFactoryTest::normalise).toList());
+    have.add("}"); // the test keeps the predictor open for its checks; README closes the block
+    assertEquals(String.join("\n", want), String.join("\n", have));
+  }
+
+  private static int indexOf(List<String> lines, String prefix, int from) {
+    for (int i = from; i < lines.size(); i++) {
+      if (lines.get(i).strip().startsWith(prefix)) {
+        return i;
+      }
+    }
+    throw new AssertionError("no line starts with " + prefix + " after line " + from);
+  }
+
+  private static String normalise(String line) {
+    return line.strip().replaceAll("\\s+", " ");
+  }
+
   /** A merged graph copied out alone (no sidecar): labels must come from the argument, never be guessed. */
   @Test
   void aGraphWithoutSidecarTakesItsLabelsFromTheArgumentOrIsRefused(@TempDir Path alone) throws Exception {
