@@ -5,6 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.langchain4j.data.embedding.Embedding;
+import dev.langchain4j.data.message.AiMessage;
+import dev.langchain4j.data.message.ChatMessage;
+import dev.langchain4j.data.message.ChatMessageDeserializer;
+import dev.langchain4j.data.message.ChatMessageSerializer;
+import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.data.segment.TextSegment;
 import dev.langchain4j.model.embedding.EmbeddingModel;
 import dev.langchain4j.model.embedding.onnx.allminilml6v2.AllMiniLmL6V2EmbeddingModel;
@@ -203,6 +208,22 @@ class Lora4jEmbeddingModelTest {
       assertEquals(texts.get(best), found.matches().get(0).embedded().text());
       assertEquals("Refunds reach your card within five days.", texts.get(best));
     }
+  }
+
+  /**
+   * langchain4j-core 1.20.0 names Jackson 2.22.1; the root pom pins every module to one Jackson
+   * (jackson.version, 2.18.2). Its Jackson code (the chat-message codec with mix-ins, the store's
+   * codec) must still run on it.
+   */
+  @Test
+  void langchain4jsJacksonCodeRunsOnTheProjectsJackson() {
+    List<ChatMessage> messages = List.of(UserMessage.from("how do I get my money back?"),
+        AiMessage.from("Refunds reach your card within five days."));
+    assertEquals(messages, ChatMessageDeserializer.messagesFromJson(ChatMessageSerializer.messagesToJson(messages)));
+    InMemoryEmbeddingStore<TextSegment> store = new InMemoryEmbeddingStore<>();
+    store.add(Embedding.from(new float[] {0.6f, 0.8f}), TextSegment.from("refunds"));
+    String json = store.serializeToJson();
+    assertEquals(json, InMemoryEmbeddingStore.fromJson(json).serializeToJson());
   }
 
   /** The example above is README's langchain4j block, line for line (spacing aside). */
