@@ -7,6 +7,8 @@ import ai.djl.util.PairList;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.export.AdapterSidecar;
 import dev.lora4j.models.export.ExportLayout;
+import dev.lora4j.models.export.ExportManifest;
+import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.text.Tokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,10 +30,23 @@ record ExportedGraph(String adapter, Path dir, Tokenizer tokenizer, List<String>
       throw new Lora4jException("'" + adapter + "' is not a valid adapter name (letters, digits, . _ -); pass the"
           + " adapter's name as the '" + Lora4jTranslatorFactory.ADAPTER + "' argument");
     }
-    Path tokenizerFile = dir.resolve(ExportLayout.TOKENIZER);
+    ExportManifest manifest = Files.isRegularFile(dir.resolve(ExportLayout.MANIFEST)) ? ExportManifest.read(dir) : null;
+    String tokenizerName =
+        manifest == null || manifest.tokenizer() == null ? ExportLayout.TOKENIZER : manifest.tokenizer();
+    Path tokenizerFile = dir.resolve(tokenizerName);
     if (!Files.isRegularFile(tokenizerFile)) {
-      throw new Lora4jException(dir + ": no " + ExportLayout.TOKENIZER + " beside the graph; load the graph from the"
+      throw new Lora4jException(dir + ": no " + tokenizerName + " beside the graph; load the graph from the"
           + " export directory lora4j wrote, which holds it");
+    }
+    if (manifest != null) {
+      // In an export directory, as AdapterRuntime does: an edited tokenizer.json or graph would load
+      // and answer wrong labels without an error. (A graph copied out alone has nothing to check against.)
+      manifest.requireRecordedHash(tokenizerFile, tokenizerName, AtomicFiles.sha256(tokenizerFile));
+      String graphName = model.getName() + ".onnx";
+      Path graph = dir.resolve(graphName);
+      if (Files.isRegularFile(graph)) {
+        manifest.requireRecordedHash(graph, graphName, AtomicFiles.sha256(graph));
+      }
     }
     int maxTokens = ArgumentsUtil.intValue(arguments, Lora4jTranslatorFactory.MAX_TOKENS, Tokenizer.DEFAULT_MAX_LENGTH);
     Tokenizer tokenizer = Tokenizer.open(tokenizerFile, maxTokens);

@@ -72,7 +72,8 @@ class Lora4jTranslatorFactoryTest {
     ranks.put("encoder.layer.1.intermediate.dense", 3);
     Adapter sentiment = SyntheticAdapters.classifier(d, ref, "sentiment", ranks, 3, TaskHead.Pooling.MEAN, 11);
     Adapter topics = SyntheticAdapters.classifier(d, ref, "topics", ranks, 2, TaskHead.Pooling.CLS, 12);
-    topics = new Adapter("topics", ref, topics.modules(), TaskHead.embeddings(TaskHead.Pooling.CLS), Provenance.of("lora"));
+    topics = new Adapter("topics", ref, topics.modules(), TaskHead.embeddings(TaskHead.Pooling.CLS),
+        Provenance.of("lora"));
     export = dir.resolve("export");
     ExportBundle.export(ExportRequest.of(new BaseModelFiles("tiny", model, base.resolve("tokenizer.json"),
         ref.onnxSha256()), List.of(sentiment, topics), EnumSet.of(ExportFormat.MERGED, ExportFormat.MULTI), export),
@@ -210,6 +211,25 @@ class Lora4jTranslatorFactoryTest {
       assertEquals(List.of("neg", "neutral", "pos"), got.getClassNames());
       assertTrue(maxAbsDiff(rt.predict("sentiment", TEXTS.get(0)).probabilities(), got.getProbabilities()) <= 1e-5);
     }
+  }
+
+  /** In an export directory the files are checked against export.json, as AdapterRuntime checks them. */
+  @Test
+  void anEditedTokenizerInTheExportIsRefused(@TempDir Path copy) throws Exception {
+    try (var files = Files.list(export)) {
+      for (Path f : files.filter(Files::isRegularFile).toList()) {
+        Files.copy(f, copy.resolve(f.getFileName()));
+      }
+    }
+    Path tok = copy.resolve(ExportLayout.TOKENIZER);
+    String json = Files.readString(tok);
+    assertTrue(json.contains("\"good\""));
+    Files.writeString(tok, json.replace("\"good\"", "\"goad\"")); // "good" would become [UNK]: wrong answers, no error
+    Exception e = assertThrows(Exception.class,
+        () -> criteria(Classifications.class, copy.resolve(ExportLayout.merged("sentiment")), Map.of()).loadModel());
+    String message = rootMessage(e);
+    assertTrue(message.startsWith(tok + ": its SHA-256 ") && message.contains("damaged or changed after export"),
+        message);
   }
 
   /** DJL downloads nothing here, and the engine runs on the project's one ONNX Runtime jar. */

@@ -235,10 +235,12 @@ class Lora4jEmbeddingModelTest {
     int close = indexOf(readme, "```", open + 1);
     List<String> want = readme.subList(open + 1, close).stream()
         .map(l -> l.replace("Path.of(\"export\")", "export")).map(Lora4jEmbeddingModelTest::normalise).toList();
-    List<String> test = Files.readAllLines(Path.of("src/test/java/dev/lora4j/langchain4j/Lora4jEmbeddingModelTest.java"));
+    List<String> test =
+        Files.readAllLines(Path.of("src/test/java/dev/lora4j/langchain4j/Lora4jEmbeddingModelTest.java"));
     int from = indexOf(test, "// --- README langchain4j example starts", 0) + 1;
     int to = indexOf(test, "// --- README langchain4j example ends", from);
-    List<String> have = new ArrayList<>(test.subList(from, to).stream().map(Lora4jEmbeddingModelTest::normalise).toList());
+    List<String> have =
+        new ArrayList<>(test.subList(from, to).stream().map(Lora4jEmbeddingModelTest::normalise).toList());
     have.add("}"); // the test keeps the runtime open for its checks; README closes the block
     assertEquals(String.join("\n", want), String.join("\n", have));
   }
