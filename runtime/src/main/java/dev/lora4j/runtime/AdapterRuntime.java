@@ -182,6 +182,11 @@ public final class AdapterRuntime implements AutoCloseable {
     return manifest.base();
   }
 
+  /** The options it was opened with: callers split their work by {@link RuntimeOptions#maxBatch()}. */
+  public RuntimeOptions options() {
+    return options;
+  }
+
   /**
    * Loads (or replaces) an adapter under {@code name}. Requests already running keep the version
    * they started with.
