@@ -142,15 +142,14 @@ public record RankBudget(Integer maxRanks, Long maxBytes) {
     if (maxBytes != null) {
       long headOnly = onnxAdapterBytes(keep(compact, svds, directions, 0));
       if (headOnly > maxBytes) {
-        throw new Lora4jException(SIZE_FLAG + " " + kib(maxBytes / 1024.0) + " KiB is below what adapter '"
-            + adapter.name() + "' needs without any rank: its head alone makes a " + kib(headOnly / 1024.0)
-            + " KiB .onnx_adapter");
+        throw new Lora4jException(SIZE_FLAG + " allows " + bytes(maxBytes) + ", less than adapter '" + adapter.name()
+            + "' needs without any rank: its head alone makes a " + bytes(headOnly) + " .onnx_adapter");
       }
       long one = onnxAdapterBytes(keep(compact, svds, directions, 1));
       if (one > maxBytes) {
-        throw new Lora4jException(SIZE_FLAG + " " + kib(maxBytes / 1024.0) + " KiB leaves adapter '"
-            + adapter.name() + "' no rank: its head alone takes " + kib(headOnly / 1024.0)
-            + " KiB and its smallest one-rank .onnx_adapter " + kib(one / 1024.0) + " KiB");
+        throw new Lora4jException(SIZE_FLAG + " allows " + bytes(maxBytes) + ", which leaves adapter '" + adapter.name()
+            + "' no rank: its head alone takes " + bytes(headOnly) + " and its smallest one-rank .onnx_adapter "
+            + bytes(one));
       }
       // the file grows with every direction kept (each adds (in + out) floats), so the largest
       // prefix that fits is found by bisection over [1, n]
@@ -201,5 +200,10 @@ public record RankBudget(Integer maxRanks, Long maxBytes) {
 
   private static String kib(double v) {
     return String.format(Locale.ROOT, "%.4g", v).replaceAll("\\.?0+$", "").replaceAll("\\.?0+(e)", "$1");
+  }
+
+  /** {@code 1,234 bytes (1.205 KiB)}. */
+  private static String bytes(long n) {
+    return String.format(Locale.ROOT, "%,d bytes (%s KiB)", n, kib(n / 1024.0));
   }
 }
