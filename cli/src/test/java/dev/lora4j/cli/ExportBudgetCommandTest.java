@@ -103,6 +103,9 @@ class ExportBudgetCommandTest {
     cases.put(List.of("--rank-budget", "99999999999"), "lora4j export: --rank-budget needs a whole number");
     cases.put(List.of("--max-size", "0"), "lora4j export: --max-size must be a positive number of KiB");
     cases.put(List.of("--max-size", "lots"), "lora4j export: --max-size needs a number");
+    cases.put(List.of("--max-size", ""), "lora4j export: --max-size needs a number");
+    cases.put(List.of("--max-size", "1e309"), "lora4j export: --max-size must be a positive number of KiB, not Infinity");
+    cases.put(List.of("--max-size", "NaN"), "lora4j export: --max-size must be a positive number of KiB, not NaN");
     cases.put(List.of("--max-size", "0.05"), "lora4j export: --max-size allows 51 bytes (0.0498 KiB), less than "
         + "adapter 'sst2' needs without any rank");
     cases.put(List.of("--max-size", "0.05", "--rank-budget", "3"), "lora4j export: --max-size allows 51 bytes");
