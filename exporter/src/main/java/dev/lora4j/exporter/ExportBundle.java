@@ -103,10 +103,10 @@ public final class ExportBundle {
       if (request.budget() != null) {
         RankBudget.Result budgeted = request.budget().apply(c);
         c = budgeted.adapter();
-        budgets.put(a.name(), budgeted.record().asMap());
+        budgets.put(a.name(), budgeted.applied().asMap());
         stage("budget " + a.name(), String.format(Locale.ROOT, "%d -> %d ranks in %d modules (ranks %s), "
-            + ".onnx_adapter %s", budgeted.record().ranksBefore(), budgeted.record().ranksKept(),
-            budgeted.record().modulesKept(), rankRange(c), kb(budgeted.record().onnxAdapterBytes())));
+            + ".onnx_adapter %s", budgeted.applied().ranksBefore(), budgeted.applied().ranksKept(),
+            budgeted.applied().modulesKept(), rankRange(c), kb(budgeted.applied().onnxAdapterBytes())));
       }
       compact.add(c);
       reports.add(new ExportResult.AdapterReport(a.name(), a.ranks(), c.ranks(), a.parameterCount(), c.parameterCount()));

@@ -72,9 +72,9 @@ public record RankBudget(Integer maxRanks, Long maxBytes) {
    * What the budget made of one adapter.
    *
    * @param adapter the compact, re-factored adapter: per module B' = U sqrt(S), A' = sqrt(S) V^T
-   * @param record what was asked and what resulted, for export.json and the adapter's provenance
+   * @param applied what was asked and what resulted, for export.json and the adapter's provenance
    */
-  public record Result(Adapter adapter, Applied record) {}
+  public record Result(Adapter adapter, Applied applied) {}
 
   /**
    * The budget applied to one adapter, as export.json and the adapter's provenance

@@ -181,10 +181,10 @@ class RankBudgetTest {
     Adapter a = random(Kind.LORA, 6);
     long full = RankBudget.onnxAdapterBytes(a.compact());
     RankBudget.Result bySize = RankBudget.of(null, full * 0.5 / 1024).apply(a);
-    int sizeRanks = bySize.record().ranksKept();
-    assertEquals(sizeRanks - 2, RankBudget.of(sizeRanks - 2, full * 0.5 / 1024).apply(a).record().ranksKept(),
+    int sizeRanks = bySize.applied().ranksKept();
+    assertEquals(sizeRanks - 2, RankBudget.of(sizeRanks - 2, full * 0.5 / 1024).apply(a).applied().ranksKept(),
         "the rank budget is the tighter one");
-    assertEquals(sizeRanks, RankBudget.of(sizeRanks + 3, full * 0.5 / 1024).apply(a).record().ranksKept(),
+    assertEquals(sizeRanks, RankBudget.of(sizeRanks + 3, full * 0.5 / 1024).apply(a).applied().ranksKept(),
         "the size limit is the tighter one");
   }
 
