@@ -5,6 +5,7 @@ import dev.lora4j.exporter.ExportBundle;
 import dev.lora4j.exporter.ExportFormat;
 import dev.lora4j.exporter.ExportRequest;
 import dev.lora4j.exporter.ExportResult;
+import dev.lora4j.exporter.RankBudget;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
@@ -59,6 +60,8 @@ final class ExportCommand implements Command {
           <adapter>.adapter.json   labels, pooling, ranks, base SHA-256; export.json lists everything
           <adapter>.peft/          the compact adapter as a PEFT directory (format peft, or all)
           <adapter>.ranks.png      rank per module, as trained and after pruning; tokenizer.json
+        --rank-budget / --max-size re-factor each module's update by SVD and keep only the strongest
+        directions over all modules, within a total rank and / or .onnx_adapter size.
         An adapter is a PEFT directory (adapter_config.json + adapter_model.safetensors) or an
         .onnx_adapter file with its .adapter.json beside it. See docs/EXPORT.md.
         Example: lora4j export --base minilm-l6 --adapter adapters/sst2-sora --out export/sst2
@@ -96,6 +99,12 @@ final class ExportCommand implements Command {
         .desc("Rank of the svd combination.").get());
     o.addOption(Option.builder().longOpt("seed").hasArg().argName("n")
         .desc("Seed of dare_*'s random pruning (default " + Combination.DEFAULT_SEED + ").").get());
+    o.addOption(Option.builder().longOpt("rank-budget").hasArg().argName("n")
+        .desc("Keep at most n ranks in total over all modules of each adapter: every module's B·A is "
+            + "re-factored by SVD and the largest singular values over all modules are kept.").get());
+    o.addOption(Option.builder().longOpt("max-size").hasArg().argName("KiB")
+        .desc("Keep the largest singular directions (as --rank-budget) that fit each adapter's .onnx_adapter, "
+            + "head included, in this many KiB; with --rank-budget both limits hold.").get());
     return o;
   }
 
@@ -140,15 +149,19 @@ final class ExportCommand implements Command {
       out.printf(Locale.ROOT, "%-22s %s%n", "adapter " + c.name(), c.provenance().hyperParameters().get("combine_method")
           + " combination " + c.provenance().hyperParameters().get("combine"));
     });
+    RankBudget budget = budget(line);
     Map<String, byte[]> plots = new LinkedHashMap<>();
     int layers = layers(adapters);
     for (Adapter a : adapters) {
-      plots.put(ExportLayout.rankPlot(a.name()), RankPlot.png(a.name(), layers, a.ranks(), a.compact().ranks()));
+      // the export applies the budget again to the same adapter; the result is deterministic
+      plots.put(ExportLayout.rankPlot(a.name()), budget == null
+          ? RankPlot.png(a.name(), layers, a.ranks(), a.compact().ranks())
+          : RankPlot.png(a.name(), layers, a.ranks(), budget.apply(a).adapter().ranks(), "rank after budget"));
     }
     ExportRequest request = new ExportRequest(base, adapters, formats, line.hasOption("embeddings"), dir, plots,
-        line.hasOption("overwrite"));
+        line.hasOption("overwrite"), budget);
     ExportResult r = ExportBundle.export(request, out::println);
-    summary(out, r, layers, sourceBytes);
+    summary(out, r, layers, sourceBytes, budget != null);
     return 0;
   }
 
@@ -164,6 +177,14 @@ final class ExportCommand implements Command {
     }
     return java.util.Optional.of(Combination.parse(line.getOptionValue("combine"), line.getOptionValue("combine-method"),
         line.getOptionValue("density"), line.getOptionValue("combine-rank"), line.getOptionValue("seed")).apply(adapters));
+  /** {@code --rank-budget} / {@code --max-size}, or null when neither is given. */
+  private static RankBudget budget(CommandLine line) {
+    if (!line.hasOption("rank-budget") && !line.hasOption("max-size")) {
+      return null;
+    }
+    Integer ranks = line.hasOption("rank-budget") ? OptionValues.integer(line, "rank-budget", 0) : null;
+    Double kib = line.hasOption("max-size") ? OptionValues.real(line, "max-size", 0) : null;
+    return RankBudget.of(ranks, kib);
   }
 
   /** Layers in the plot: the base's, read from the module names the adapters use. */
@@ -173,11 +194,12 @@ final class ExportCommand implements Command {
     return Math.max(max + 1, 1);
   }
 
-  private static void summary(PrintStream out, ExportResult r, int layers, long sourceBytes) {
+  private static void summary(PrintStream out, ExportResult r, int layers, long sourceBytes, boolean budgeted) {
     out.printf(Locale.ROOT, "%nExported to %s in %.1f s%n", r.directory(), r.total().toNanos() / 1e9);
     long after = 0;
     for (ExportResult.AdapterReport a : r.adapters()) {
-      out.printf(Locale.ROOT, "%nAdapter %s: rank per module, as trained -> after pruning ('-' not adapted)%n", a.name());
+      out.printf(Locale.ROOT, "%nAdapter %s: rank per module, as trained -> after pruning%s ('-' not adapted)%n", a.name(),
+          budgeted ? " and budget" : "");
       StringBuilder header = new StringBuilder(String.format(Locale.ROOT, "  %-6s", "layer"));
       for (ModuleKind k : ModuleKind.values()) {
         header.append(String.format(Locale.ROOT, " %-17s", k.shortName()));

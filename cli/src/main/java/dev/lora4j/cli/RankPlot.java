@@ -24,10 +24,16 @@ final class RankPlot {
   private RankPlot() {}
 
   static byte[] png(String adapter, int layers, Map<String, Integer> before, Map<String, Integer> after) {
+    return png(adapter, layers, before, after, "rank after pruning");
+  }
+
+  /** {@code afterTitle} names what made the right-hand ranks, e.g. pruning and an export budget. */
+  static byte[] png(String adapter, int layers, Map<String, Integer> before, Map<String, Integer> after,
+      String afterTitle) {
     int max = Math.max(1, before.values().stream().mapToInt(Integer::intValue).max().orElse(1));
     List<HeatMapChart> charts = List.of(
         chart(adapter + ": rank as trained", layers, before, max),
-        chart(adapter + ": rank after pruning", layers, after, max));
+        chart(adapter + ": " + afterTitle, layers, after, max));
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     try {
       BitmapEncoder.saveBitmap(charts, 1, 2, out, BitmapEncoder.BitmapFormat.PNG);

@@ -48,6 +48,7 @@ public final class ExportBundle {
   private final Consumer<String> progress;
   private final Map<String, Duration> stages = new LinkedHashMap<>();
   private final Map<String, Long> files = new LinkedHashMap<>();
+  private final Map<String, Map<String, Object>> budgets = new LinkedHashMap<>();
   private long stageStart;
 
   private ExportBundle(ExportRequest request, Consumer<String> progress) {
@@ -97,10 +98,18 @@ public final class ExportBundle {
     List<ExportResult.AdapterReport> reports = new ArrayList<>();
     for (Adapter a : request.adapters()) {
       Adapter c = a.compact();
-      compact.add(c);
-      reports.add(new ExportResult.AdapterReport(a.name(), a.ranks(), c.ranks(), a.parameterCount(), c.parameterCount()));
       stage("compact " + a.name(), String.format(Locale.ROOT, "%d modules, ranks %s -> %s, %,d -> %,d values",
           a.modules().size(), rankRange(a), rankRange(c), a.parameterCount(), c.parameterCount()));
+      if (request.budget() != null) {
+        RankBudget.Result budgeted = request.budget().apply(c);
+        c = budgeted.adapter();
+        budgets.put(a.name(), budgeted.applied().asMap());
+        stage("budget " + a.name(), String.format(Locale.ROOT, "%d -> %d ranks in %d modules (ranks %s), "
+            + ".onnx_adapter %s", budgeted.applied().ranksBefore(), budgeted.applied().ranksKept(),
+            budgeted.applied().modulesKept(), rankRange(c), kb(budgeted.applied().onnxAdapterBytes())));
+      }
+      compact.add(c);
+      reports.add(new ExportResult.AdapterReport(a.name(), a.ranks(), c.ranks(), a.parameterCount(), c.parameterCount()));
     }
 
     try {
@@ -155,7 +164,7 @@ public final class ExportBundle {
         stage("peft " + a.name(), peft + "/ " + kb(recordTree(dir, peft)));
       }
       entries.add(new ExportManifest.AdapterEntry(a.name(), merged, factored, onnxAdapter, sidecar, peft,
-          merged == null && factored == null ? null : outputs(a)));
+          merged == null && factored == null ? null : outputs(a), budgets.get(a.name())));
     }
     String multi = null;
     if (request.formats().contains(ExportFormat.MULTI)) {

@@ -20,6 +20,8 @@ import java.util.Set;
  * @param extraFiles more files to place in the directory (e.g. the command line's rank plot)
  * @param overwrite replace whatever is at {@code out}; without it only an earlier export (or an empty
  *     directory) is replaced and anything else is refused
+ * @param budget applied to each adapter after compaction ({@code --rank-budget} / {@code --max-size}),
+ *     or null for none
  */
 public record ExportRequest(
     BaseModelFiles base,
@@ -28,11 +30,17 @@ public record ExportRequest(
     boolean embeddings,
     Path out,
     Map<String, byte[]> extraFiles,
-    boolean overwrite) {
+    boolean overwrite,
+    RankBudget budget) {
 
   public ExportRequest(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, boolean embeddings,
       Path out, Map<String, byte[]> extraFiles) {
     this(base, adapters, formats, embeddings, out, extraFiles, false);
+  }
+
+  public ExportRequest(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, boolean embeddings,
+      Path out, Map<String, byte[]> extraFiles, boolean overwrite) {
+    this(base, adapters, formats, embeddings, out, extraFiles, overwrite, null);
   }
 
   public ExportRequest {
@@ -48,14 +56,18 @@ public record ExportRequest(
   }
 
   public ExportRequest withEmbeddings(boolean value) {
-    return new ExportRequest(base, adapters, formats, value, out, extraFiles, overwrite);
+    return new ExportRequest(base, adapters, formats, value, out, extraFiles, overwrite, budget);
   }
 
   public ExportRequest withExtraFiles(Map<String, byte[]> files) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, files, overwrite);
+    return new ExportRequest(base, adapters, formats, embeddings, out, files, overwrite, budget);
   }
 
   public ExportRequest withOverwrite(boolean value) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, value);
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, value, budget);
+  }
+
+  public ExportRequest withBudget(RankBudget value) {
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, value);
   }
 }

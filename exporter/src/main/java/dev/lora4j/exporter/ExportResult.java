@@ -24,7 +24,8 @@ public record ExportResult(
    * One adapter before and after compaction.
    *
    * @param ranksBefore rank per module as given (before pruning; gates and T not counted as ranks)
-   * @param ranksAfter rank per module after compaction; modules that lost every rank are absent
+   * @param ranksAfter rank per module after compaction (and the budget, when one was given); modules that
+   *     lost every rank are absent
    * @param parametersBefore values stored before (factors, gates, transforms, head)
    * @param parametersAfter values stored after (factors and head)
    */

@@ -38,6 +38,8 @@ public record ExportManifest(
    * One adapter's files.
    *
    * @param outputs the outputs of its merged / factored graphs
+   * @param budget the rank / size budget the export applied ({@code --rank-budget}, {@code --max-size}):
+   *     what was asked and the ranks and bytes that resulted; null when none was given
    */
   public record AdapterEntry(
       String name,
@@ -46,7 +48,14 @@ public record ExportManifest(
       String onnxAdapter,
       String sidecar,
       String peft,
-      List<String> outputs) {}
+      List<String> outputs,
+      java.util.Map<String, Object> budget) {
+
+    public AdapterEntry(String name, String merged, String factored, String onnxAdapter, String sidecar, String peft,
+        List<String> outputs) {
+      this(name, merged, factored, onnxAdapter, sidecar, peft, outputs, null);
+    }
+  }
 
   public ExportManifest {
     adapters = adapters == null ? List.of() : List.copyOf(adapters);
