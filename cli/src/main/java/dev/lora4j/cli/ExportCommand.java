@@ -177,6 +177,8 @@ final class ExportCommand implements Command {
     }
     return java.util.Optional.of(Combination.parse(line.getOptionValue("combine"), line.getOptionValue("combine-method"),
         line.getOptionValue("density"), line.getOptionValue("combine-rank"), line.getOptionValue("seed")).apply(adapters));
+  }
+
   /** {@code --rank-budget} / {@code --max-size}, or null when neither is given. */
   private static RankBudget budget(CommandLine line) {
     if (!line.hasOption("rank-budget") && !line.hasOption("max-size")) {
