@@ -6,6 +6,7 @@ import dev.lora4j.exporter.ExportRequest;
 import dev.lora4j.exporter.ExportResult;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.AdapterDtype;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
 import dev.lora4j.models.base.BaseModelCatalog;
 import dev.lora4j.models.base.BaseModelFiles;
@@ -78,6 +79,9 @@ final class ExportCommand implements Command {
         .desc("Comma-separated: merged, factored, multi, mixed, peft, or all (default " + DEFAULT_FORMATS + ").").get());
     o.addOption(Option.builder().longOpt("embeddings")
         .desc("Merged / factored graphs output sentence_embedding instead of logits.").get());
+    o.addOption(Option.builder().longOpt("adapter-dtype").hasArg().argName("type")
+        .desc("How .onnx_adapter and PEFT factors are stored: fp32 (default), fp16 (half the bytes) or int8 "
+            + "(per-row scales, .onnx_adapter only). Merged / factored graphs use the stored values.").get());
     o.addOption(Option.builder().longOpt("name").hasArg().argName("name")
         .desc("Name for the exported adapter (one adapter only); default: its own name.").get());
     return o;
@@ -97,6 +101,7 @@ final class ExportCommand implements Command {
       }
     }
     Set<ExportFormat> formats = ExportFormat.parseList(line.getOptionValue("format", DEFAULT_FORMATS));
+    AdapterDtype dtype = AdapterDtype.parse(line.getOptionValue("adapter-dtype", "fp32"), "--adapter-dtype");
     BaseModelFiles base = BaseModelCatalog.atDefaultCache().resolve(line.getOptionValue("base"));
     String[] sources = line.getOptionValues("adapter");
     Path dir = Path.of(line.getOptionValue("out"));
@@ -125,7 +130,7 @@ final class ExportCommand implements Command {
       plots.put(ExportLayout.rankPlot(a.name()), RankPlot.png(a.name(), layers, a.ranks(), a.compact().ranks()));
     }
     ExportRequest request = new ExportRequest(base, adapters, formats, line.hasOption("embeddings"), dir, plots,
-        line.hasOption("overwrite"));
+        line.hasOption("overwrite")).withAdapterDtype(dtype);
     ExportResult r = ExportBundle.export(request, out::println);
     summary(out, r, layers, sourceBytes);
     return 0;

@@ -1,6 +1,7 @@
 package dev.lora4j.exporter;
 
 import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.AdapterDtype;
 import dev.lora4j.models.base.BaseModelFiles;
 import java.nio.file.Path;
 import java.util.EnumSet;
@@ -20,6 +21,8 @@ import java.util.Set;
  * @param extraFiles more files to place in the directory (e.g. the command line's rank plot)
  * @param overwrite replace whatever is at {@code out}; without it only an earlier export (or an empty
  *     directory) is replaced and anything else is refused
+ * @param adapterDtype how {@code .onnx_adapter} and PEFT factors are stored; merged and factored
+ *     graphs are built from the values that dtype holds ({@link AdapterDtype#served})
  */
 public record ExportRequest(
     BaseModelFiles base,
@@ -28,11 +31,17 @@ public record ExportRequest(
     boolean embeddings,
     Path out,
     Map<String, byte[]> extraFiles,
-    boolean overwrite) {
+    boolean overwrite,
+    AdapterDtype adapterDtype) {
 
   public ExportRequest(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, boolean embeddings,
       Path out, Map<String, byte[]> extraFiles) {
     this(base, adapters, formats, embeddings, out, extraFiles, false);
+  }
+
+  public ExportRequest(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, boolean embeddings,
+      Path out, Map<String, byte[]> extraFiles, boolean overwrite) {
+    this(base, adapters, formats, embeddings, out, extraFiles, overwrite, AdapterDtype.FP32);
   }
 
   public ExportRequest {
@@ -41,6 +50,7 @@ public record ExportRequest(
     adapters = List.copyOf(adapters);
     formats = formats.isEmpty() ? EnumSet.noneOf(ExportFormat.class) : EnumSet.copyOf(formats);
     extraFiles = extraFiles == null ? Map.of() : Map.copyOf(extraFiles);
+    adapterDtype = adapterDtype == null ? AdapterDtype.FP32 : adapterDtype;
   }
 
   public static ExportRequest of(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, Path out) {
@@ -48,14 +58,18 @@ public record ExportRequest(
   }
 
   public ExportRequest withEmbeddings(boolean value) {
-    return new ExportRequest(base, adapters, formats, value, out, extraFiles, overwrite);
+    return new ExportRequest(base, adapters, formats, value, out, extraFiles, overwrite, adapterDtype);
   }
 
   public ExportRequest withExtraFiles(Map<String, byte[]> files) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, files, overwrite);
+    return new ExportRequest(base, adapters, formats, embeddings, out, files, overwrite, adapterDtype);
   }
 
   public ExportRequest withOverwrite(boolean value) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, value);
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, value, adapterDtype);
+  }
+
+  public ExportRequest withAdapterDtype(AdapterDtype value) {
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, value);
   }
 }

@@ -38,6 +38,8 @@ public record ExportManifest(
    * One adapter's files.
    *
    * @param outputs the outputs of its merged / factored graphs
+   * @param adapterDtype how its {@code .onnx_adapter} and PEFT factors are stored ({@code fp32},
+   *     {@code fp16}, {@code int8}); absent in exports before the field, which are fp32
    */
   public record AdapterEntry(
       String name,
@@ -46,7 +48,15 @@ public record ExportManifest(
       String onnxAdapter,
       String sidecar,
       String peft,
-      List<String> outputs) {}
+      List<String> outputs,
+      String adapterDtype) {
+
+    /** An entry of float32 files (what exports before {@code adapter_dtype} hold). */
+    public AdapterEntry(String name, String merged, String factored, String onnxAdapter, String sidecar, String peft,
+        List<String> outputs) {
+      this(name, merged, factored, onnxAdapter, sidecar, peft, outputs, null);
+    }
+  }
 
   public ExportManifest {
     adapters = adapters == null ? List.of() : List.copyOf(adapters);
