@@ -3,7 +3,7 @@ package dev.lora4j.models.tensor;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.Arrays;
+import dev.lora4j.models.testing.HalfReference;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -68,51 +68,27 @@ class Float16Test {
   }
 
   /**
-   * Against a reference that knows nothing of bit tricks: the nearest of all finite halves by exact
-   * double distance, ties to the even bit pattern; infinity from 65520 up. Random floats over the
-   * whole half range and every midpoint between neighbouring halves (the ties) and its neighbours.
+   * Against {@link HalfReference}, which knows nothing of bit tricks: random floats over the whole
+   * half range, and every midpoint between neighbouring halves (the ties) and its two neighbours.
    */
   @Test
   void floatToHalfIsTheNearestHalfTiesToEven() {
-    double[] halves = new double[0x7c00]; // positive finite halves, ascending with their bits
-    for (int h = 0; h < halves.length; h++) {
-      halves[h] = Float16.halfToFloat((short) h);
-    }
     SplittableRandom rnd = new SplittableRandom(7);
     for (int i = 0; i < 200_000; i++) {
-      float f = (float) (Math.pow(2, rnd.nextDouble(-30, 17)) * (rnd.nextBoolean() ? 1 : -1));
-      check(f, halves);
+      check((float) (Math.pow(2, rnd.nextDouble(-30, 17)) * (rnd.nextBoolean() ? 1 : -1)));
     }
-    for (int h = 0; h + 1 < halves.length; h++) {
-      float mid = (float) ((halves[h] + halves[h + 1]) / 2); // exact: halves have 11 significant bits
-      check(mid, halves);
-      check(Math.nextUp(mid), halves);
-      check(Math.nextDown(mid), halves);
+    for (int h = 0; h + 1 < 0x7c00; h++) {
+      // exact: neighbouring halves differ in their 11 significant bits only
+      float mid = (float) (((double) Float16.halfToFloat((short) h) + Float16.halfToFloat((short) (h + 1))) / 2);
+      check(mid);
+      check(Math.nextUp(mid));
+      check(Math.nextDown(mid));
     }
   }
 
-  private static void check(float f, double[] halves) {
-    assertEquals(reference(f, halves), Float16.floatToHalf(f) & 0xffff, () -> "float " + f);
-  }
-
-  private static int reference(float f, double[] halves) {
-    int sign = f < 0 || (f == 0 && 1 / f < 0) ? 0x8000 : 0;
-    double a = Math.abs((double) f);
-    if (a >= 65520) {
-      return sign | 0x7c00;
-    }
-    int i = Arrays.binarySearch(halves, a);
-    if (i >= 0) {
-      return sign | i;
-    }
-    int above = -i - 1;
-    int below = above - 1;
-    if (above == halves.length) { // between 65504 and 65520: the largest half is nearest
-      return sign | below;
-    }
-    double dBelow = a - halves[below];
-    double dAbove = halves[above] - a;
-    int h = dBelow < dAbove ? below : dAbove < dBelow ? above : (below % 2 == 0 ? below : above);
-    return sign | h;
+  private static void check(float f) {
+    assertEquals(HalfReference.bits(f), Float16.floatToHalf(f) & 0xffff, () -> "float " + f);
+    assertEquals(Float.floatToIntBits(HalfReference.round(f)), Float.floatToIntBits(Float16.roundToHalf(f)),
+        () -> "float " + f);
   }
 }

@@ -60,7 +60,12 @@ public final class MultiAdapterParameters {
     FloatTensor t = FloatTensor.of(pytorch.transpose());
     switch (dtype) {
       case FP32 -> params.add(OrtAdapterParameter.floats(name, t));
-      case FP16 -> params.add(OrtAdapterParameter.halves(name, t));
+      case FP16 -> {
+        for (float v : t.data()) {
+          AdapterDtype.requireHalfRange(v, "adapter", name); // a Lora4jException, not the factory's own
+        }
+        params.add(OrtAdapterParameter.halves(name, t));
+      }
       case INT8 -> {
         AdapterDtype.Int8Rows q = AdapterDtype.Int8Rows.quantize(pytorch);
         byte[] transposed = new byte[q.q().length];
