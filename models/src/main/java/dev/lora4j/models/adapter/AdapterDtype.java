@@ -21,7 +21,11 @@ import java.util.stream.Collectors;
 public enum AdapterDtype {
   FP32("fp32"),
   FP16("fp16"),
-  /** Symmetric, per row of A ({@code r x in}) and of B ({@code out x r}) in PyTorch layout. */
+  /**
+   * Symmetric, one scale per rank and factor: per row of A ({@code r x in}) and per row of
+   * {@code B^T} ({@code r x out}), the layout the multi graph takes B in. Scales per row of B
+   * ({@code out x r}) would cost one float per r int8 values (half the file at r = 8).
+   */
   INT8("int8");
 
   /** Largest int8 magnitude used: symmetric quantisation leaves -128 out so that q and -q both exist. */
@@ -71,11 +75,12 @@ public enum AdapterDtype {
         throw new IllegalArgumentException(m.module() + " is not compact; compact the adapter first");
       }
       modules.add(LowRankModule.lora(m.module(), served(m.a(), source, m.module() + ".lora_A"),
-          served(m.b(), source, m.module() + ".lora_B"), 1.0));
+          served(m.b().transpose(), source, m.module() + ".lora_B").transpose(), 1.0));
     }
     return new Adapter(compact.name(), compact.base(), Adapter.byName(modules), compact.head(), compact.provenance());
   }
 
+  /** {@code m} rank-major (A, or B transposed): int8 rows are ranks. */
   private Matrix served(Matrix m, String source, String tensor) {
     float[] d = m.data();
     float[] out = new float[d.length];

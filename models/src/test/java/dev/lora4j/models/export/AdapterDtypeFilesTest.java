@@ -179,9 +179,10 @@ class AdapterDtypeFilesTest {
   }
 
   /**
-   * int8, per row of A (r x in) and of B (out x r): the reference below quantises each row with
-   * scale max|row| / 127, and every value read back is q · scale and within half a step of the
-   * original. Quantising per column instead (the stored tensors are transposed) would fail both.
+   * int8, one scale per rank: per row of A (r x in) and per column of B (out x r). The reference
+   * below quantises each rank vector with scale max|vector| / 127; every value read back is
+   * q · scale and within half a step of the original. Scales along the other axis (per input
+   * feature, per output row) fail both.
    */
   @Test
   void int8OnnxAdapterReadsBackAsPerRowQuantisedValues() {
@@ -192,12 +193,11 @@ class AdapterDtypeFilesTest {
     for (LowRankModule m : a.modules().values()) {
       LowRankModule r = read.modules().get(m.module());
       assertRows(m.a(), r.a(), m.module() + ".lora_A");
-      assertRows(m.b(), r.b(), m.module() + ".lora_B");
+      assertRows(m.b().transpose(), r.b().transpose(), m.module() + ".lora_B (as B^T)");
       OrtAdapterParameter q = raw.byName().get(AdapterTensorNames.loraA(m.module()));
       assertEquals(DataType.INT8_VALUE, q.dataType());
       assertArrayEquals(new long[] {m.rank()}, raw.byName().get(AdapterTensorNames.loraA(m.module()) + ".scale").dims());
-      assertArrayEquals(new long[] {m.outFeatures()},
-          raw.byName().get(AdapterTensorNames.loraB(m.module()) + ".scale").dims());
+      assertArrayEquals(new long[] {m.rank()}, raw.byName().get(AdapterTensorNames.loraB(m.module()) + ".scale").dims());
     }
     assertEquals(a.head().weight(), read.head().weight());
     assertEquals(AdapterDtype.INT8.served(a, "x").modules(), read.modules(), "merged graphs get what the runtime reads");

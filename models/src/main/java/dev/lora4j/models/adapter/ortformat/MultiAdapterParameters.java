@@ -34,17 +34,17 @@ public final class MultiAdapterParameters {
   /**
    * The {@code .onnx_adapter} content of {@code adapter} with its factors stored as {@code dtype}
    * (the head stays float32). FLOAT16 factors are the float32 ones rounded to nearest; INT8 ones are
-   * {@link AdapterDtype.Int8Rows} of A and B in PyTorch layout, stored transposed like the floats, so
-   * each scale vector ({@code <factor>.scale}: A's {@code [r]}, B's {@code [out]}) runs along the
-   * stored tensor's last axis. Only lora4j reads FLOAT16 / INT8 files: {@code base.multi.onnx} takes
+   * {@link AdapterDtype.Int8Rows} of A {@code [r, in]} and of B^T {@code [r, out]}, stored in the
+   * float tensors' layout ({@code A^T [in, r]}, {@code B^T [r, out]}) with their scales
+   * {@code <factor>.scale [r]}: along the last axis of {@code lora_A}, the first of {@code lora_B}. Only lora4j reads FLOAT16 / INT8 files: {@code base.multi.onnx} takes
    * float32 inputs, and the runtime widens these at load (see {@code docs/EXPORT.md}).
    */
   public static OrtAdapter of(Adapter adapter, AdapterDtype dtype) {
     Adapter c = adapter.compact();
     List<OrtAdapterParameter> params = new ArrayList<>();
     for (LowRankModule m : c.modules().values()) {
-      factor(params, AdapterTensorNames.loraA(m.module()), m.a(), dtype);
-      factor(params, AdapterTensorNames.loraB(m.module()), m.b(), dtype);
+      factor(params, AdapterTensorNames.loraA(m.module()), m.a(), true, dtype);
+      factor(params, AdapterTensorNames.loraB(m.module()), m.b().transpose(), false, dtype);
     }
     TaskHead head = c.head();
     if (head.isClassifier()) {
@@ -55,9 +55,13 @@ public final class MultiAdapterParameters {
     return OrtAdapter.of(params);
   }
 
-  /** One factor, given in PyTorch layout, stored transposed as {@code dtype}. */
-  private static void factor(List<OrtAdapterParameter> params, String name, Matrix pytorch, AdapterDtype dtype) {
-    FloatTensor t = FloatTensor.of(pytorch.transpose());
+  /**
+   * One factor, given rank-major ({@code A [r, in]} or {@code B^T [r, out]}), stored as the graph takes
+   * it ({@code A^T}, or {@code B^T} as given) in {@code dtype}.
+   */
+  private static void factor(List<OrtAdapterParameter> params, String name, Matrix rankMajor, boolean transpose,
+      AdapterDtype dtype) {
+    FloatTensor t = FloatTensor.of(transpose ? rankMajor.transpose() : rankMajor);
     switch (dtype) {
       case FP32 -> params.add(OrtAdapterParameter.floats(name, t));
       case FP16 -> {
@@ -67,14 +71,17 @@ public final class MultiAdapterParameters {
         params.add(OrtAdapterParameter.halves(name, t));
       }
       case INT8 -> {
-        AdapterDtype.Int8Rows q = AdapterDtype.Int8Rows.quantize(pytorch);
-        byte[] transposed = new byte[q.q().length];
-        for (int r = 0; r < q.rows(); r++) {
-          for (int c = 0; c < q.cols(); c++) {
-            transposed[c * q.rows() + r] = q.q()[r * q.cols() + c];
+        AdapterDtype.Int8Rows q = AdapterDtype.Int8Rows.quantize(rankMajor);
+        byte[] stored = q.q();
+        if (transpose) {
+          stored = new byte[q.q().length];
+          for (int r = 0; r < q.rows(); r++) {
+            for (int c = 0; c < q.cols(); c++) {
+              stored[c * q.rows() + r] = q.q()[r * q.cols() + c];
+            }
           }
         }
-        params.add(OrtAdapterParameter.int8s(name, t.shape(), transposed));
+        params.add(OrtAdapterParameter.int8s(name, t.shape(), stored));
         params.add(OrtAdapterParameter.floats(scaleName(name), FloatTensor.vector(q.scale())));
       }
       default -> throw new AssertionError(dtype);
@@ -201,16 +208,19 @@ public final class MultiAdapterParameters {
     float[] s = floats(scale, source).data();
     int rows = Math.toIntExact(dims[0]);
     int cols = Math.toIntExact(dims[1]);
-    if (scale.dims().length != 1 || s.length != cols) {
+    boolean rankIsColumn = t.name().endsWith(A_SUFFIX); // A^T [in, r]; B^T is [r, out]
+    int ranks = rankIsColumn ? cols : rows;
+    if (scale.dims().length != 1 || s.length != ranks) {
       throw new Lora4jException(source + ": tensor " + scale.name() + " has shape "
-          + java.util.Arrays.toString(scale.dims()) + ", expected [" + cols + "] (one scale per column of "
+          + java.util.Arrays.toString(scale.dims()) + ", expected [" + ranks + "] (one scale per rank of "
           + t.name() + ")");
     }
     byte[] q = t.rawData();
     float[] v = new float[q.length];
     for (int r = 0; r < rows; r++) {
       for (int c = 0; c < cols; c++) {
-        v[r * cols + c] = q[r * cols + c] * s[c]; // the same float product AdapterDtype.Int8Rows.value forms
+        // the same float product AdapterDtype.Int8Rows.value forms
+        v[r * cols + c] = q[r * cols + c] * s[rankIsColumn ? c : r];
       }
     }
     return new Matrix(rows, cols, v);
