@@ -14,6 +14,7 @@ import dev.lora4j.models.adapter.SyntheticAdapters;
 import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.base.EncoderDescription;
+import dev.lora4j.models.export.AdapterFiles;
 import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.onnx.OnnxModel;
@@ -58,6 +59,8 @@ class HalfPrecisionServingTest {
   private Path plain;
   private Path half;
   private Path ref;
+  private Path int8;
+  private Path int8Ref;
 
   static Adapter adapter(EncoderDescription d, BaseModelRef base) {
     Map<String, Integer> ranks = new LinkedHashMap<>();
@@ -82,6 +85,34 @@ class HalfPrecisionServingTest {
     ExportBundle.export(ExportRequest.of(files, List.of(x), formats, half).withAdapterDtype(AdapterDtype.FP16),
         line -> { });
     ExportBundle.export(ExportRequest.of(files, List.of(HalfReference.round(x.compact())), formats, ref), line -> { });
+    int8 = tmp.resolve("int8");
+    int8Ref = tmp.resolve("int8-ref");
+    ExportBundle.export(ExportRequest.of(files, List.of(x), formats, int8).withAdapterDtype(AdapterDtype.INT8),
+        line -> { });
+    // the values the int8 file holds (AdapterDtypeFilesTest checks them against a plain-Java quantiser)
+    ExportBundle.export(ExportRequest.of(files,
+        List.of(AdapterFiles.read(int8.resolve(ExportLayout.onnxAdapter("x")))), formats, int8Ref), line -> { });
+  }
+
+  /** int8 is widened at load like fp16: served exactly as a float32 adapter holding the dequantised values. */
+  @Test
+  void anInt8AdapterIsServedAsItsDequantisedValues() {
+    try (AdapterRuntime rt = AdapterRuntime.open(plain)) {
+      rt.load("q", int8.resolve(ExportLayout.onnxAdapter("x")));
+      rt.load("r", int8Ref.resolve(ExportLayout.onnxAdapter("x")));
+      List<Prediction> q = rt.predict("q", TEXTS);
+      List<Prediction> r = rt.predict("r", TEXTS);
+      List<MixedRequest> rows = new ArrayList<>();
+      TEXTS.forEach(t -> {
+        rows.add(new MixedRequest("q", t));
+        rows.add(new MixedRequest("r", t));
+      });
+      List<Prediction> mixed = rt.predictMixed(rows);
+      for (int i = 0; i < TEXTS.size(); i++) {
+        assertArrayEquals(r.get(i).logits(), q.get(i).logits(), TEXTS.get(i));
+        assertArrayEquals(mixed.get(2 * i + 1).logits(), mixed.get(2 * i).logits(), TEXTS.get(i));
+      }
+    }
   }
 
   @Test
