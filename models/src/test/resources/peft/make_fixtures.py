@@ -17,6 +17,7 @@ It also records what PEFT makes of what lora4j writes (PeftLoadsWhatLora4jWrites
   lora4j-written.peft-load.json   what PeftModel.from_pretrained saw loading it onto a BertModel: warnings
                                   (must be none), LoRA tensors loaded, config, and the documented head loader
   lora4j-written/expected_deltas.safetensors   PEFT's delta W of each module it loaded
+  lora4j-written-fp16/ (+ .peft-load.json)     the same adapter written with --adapter-dtype fp16 (F16 factors)
 
 combine/ holds two LoRA adapters PEFT saved (a: query, value, r 4, alpha 8; b: query, value, key, r 4, alpha 4)
 and, per add_weighted_adapter call listed in combine/combinations.json, PEFT's delta W of the combined adapter in
@@ -120,7 +121,8 @@ def tiny_base():
     return model
 
 
-def check_lora4j_written(adapter_dir=os.path.join(HERE, "lora4j-written"), record=True):
+def check_lora4j_written(adapter_dir=os.path.join(HERE, "lora4j-written"), record=True,
+                         report_file=os.path.join(HERE, "lora4j-written.peft-load.json")):
     """Loads lora4j-written/ as a PEFT user would and records what PEFT saw; fails on any warning."""
     weights_file = os.path.join(adapter_dir, "adapter_model.safetensors")
     base = tiny_base()
@@ -143,14 +145,17 @@ def check_lora4j_written(adapter_dir=os.path.join(HERE, "lora4j-written"), recor
     seen_warnings += [line for line in stderr.getvalue().splitlines() if line.strip()]
 
     stored = load_file(weights_file)
-    loaded, unlike, deltas, dropout_p = [], [], {}, None
+    loaded, unlike, deltas, dropout_p, file_dtypes = [], [], {}, None, set()
     for module_name, module in peft_model.base_model.model.named_modules():
         if hasattr(module, "lora_A") and "default" in module.lora_A:
             a = module.lora_A["default"].weight
             b = module.lora_B["default"].weight
             for part, tensor in (("lora_A", a), ("lora_B", b)):
                 loaded.append(f"base_model.model.{module_name}.{part}.default.weight")
-                if not torch.equal(tensor.detach(), stored[f"base_model.model.{module_name}.{part}.weight"]):
+                # an F16 file (export --adapter-dtype fp16) loads into float32 LoRA layers: compare values
+                file_dtypes.add(str(stored[f"base_model.model.{module_name}.{part}.weight"].dtype))
+                if not torch.equal(tensor.detach(),
+                                   stored[f"base_model.model.{module_name}.{part}.weight"].to(tensor.dtype)):
                     unlike.append(f"base_model.model.{module_name}.{part}.weight")
             deltas[module_name] = (b.float() @ a.float() * module.scaling["default"]).detach().contiguous()
             dropout_p = module.lora_dropout["default"].p
@@ -163,6 +168,7 @@ def check_lora4j_written(adapter_dir=os.path.join(HERE, "lora4j-written"), recor
         "warnings": seen_warnings,
         "loaded_lora_tensors": sorted(loaded),
         "lora_tensors_unlike_the_file": unlike,
+        "file_lora_dtypes": sorted(file_dtypes),
         "config": {"lora_dropout": config.lora_dropout, "base_model_name_or_path": config.base_model_name_or_path,
                    "task_type": str(config.task_type), "r": config.r, "rank_pattern": config.rank_pattern},
         "dropout_module_p": dropout_p,
@@ -170,7 +176,7 @@ def check_lora4j_written(adapter_dir=os.path.join(HERE, "lora4j-written"), recor
                               "logits": logits.tolist()},
     }
     if record:
-        with open(os.path.join(HERE, "lora4j-written.peft-load.json"), "w") as out:
+        with open(report_file, "w") as out:
             json.dump(report, out, indent=2)
             out.write("\n")
     if seen_warnings:
@@ -315,3 +321,5 @@ if __name__ == "__main__":
         combine_fixtures()
     lora_config_fields()
     check_lora4j_written()
+    check_lora4j_written(os.path.join(HERE, "lora4j-written-fp16"),
+                         report_file=os.path.join(HERE, "lora4j-written-fp16.peft-load.json"))

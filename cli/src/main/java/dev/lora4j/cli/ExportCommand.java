@@ -8,6 +8,7 @@ import dev.lora4j.exporter.ExportResult;
 import dev.lora4j.exporter.RankBudget;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.AdapterDtype;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
 import dev.lora4j.models.base.BaseModelCatalog;
 import dev.lora4j.models.base.BaseModelFiles;
@@ -87,6 +88,9 @@ final class ExportCommand implements Command {
         .desc("Comma-separated: merged, factored, multi, mixed, peft, or all (default " + DEFAULT_FORMATS + ").").get());
     o.addOption(Option.builder().longOpt("embeddings")
         .desc("Merged / factored graphs output sentence_embedding instead of logits.").get());
+    o.addOption(Option.builder().longOpt("adapter-dtype").hasArg().argName("type")
+        .desc("How .onnx_adapter and PEFT factors are stored: fp32 (default), fp16 (half the bytes) or int8 "
+            + "(per-row scales, .onnx_adapter only). Merged / factored graphs use the stored values.").get());
     o.addOption(Option.builder().longOpt("name").hasArg().argName("name")
         .desc("Name for the exported adapter (one adapter only); default: its own name.").get());
     o.addOption(Option.builder().longOpt("combine").hasArg().argName("new=a:w,b:w")
@@ -122,6 +126,7 @@ final class ExportCommand implements Command {
       }
     }
     Set<ExportFormat> formats = ExportFormat.parseList(line.getOptionValue("format", DEFAULT_FORMATS));
+    AdapterDtype dtype = AdapterDtype.parse(line.getOptionValue("adapter-dtype", "fp32"), "--adapter-dtype");
     BaseModelFiles base = BaseModelCatalog.atDefaultCache().resolve(line.getOptionValue("base"));
     String[] sources = line.getOptionValues("adapter");
     Path dir = Path.of(line.getOptionValue("out"));
@@ -156,10 +161,10 @@ final class ExportCommand implements Command {
       // the export applies the budget again to the same adapter; the result is deterministic
       plots.put(ExportLayout.rankPlot(a.name()), budget == null
           ? RankPlot.png(a.name(), layers, a.ranks(), a.compact().ranks())
-          : RankPlot.png(a.name(), layers, a.ranks(), budget.apply(a).adapter().ranks(), "rank after budget"));
+          : RankPlot.png(a.name(), layers, a.ranks(), budget.apply(a, dtype).adapter().ranks(), "rank after budget"));
     }
     ExportRequest request = new ExportRequest(base, adapters, formats, line.hasOption("embeddings"), dir, plots,
-        line.hasOption("overwrite"), budget);
+        line.hasOption("overwrite"), budget).withAdapterDtype(dtype);
     ExportResult r = ExportBundle.export(request, out::println);
     summary(out, r, layers, sourceBytes, budget != null);
     return 0;

@@ -1,9 +1,16 @@
 package dev.lora4j.cli;
 
+import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.AdapterDtype;
+import dev.lora4j.models.adapter.ortformat.OrtAdapter;
+import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
 import dev.lora4j.models.base.BaseModelCatalog;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.base.EncoderSpec;
 import dev.lora4j.models.base.LinearModule;
+import dev.lora4j.models.export.AdapterFiles;
+import dev.lora4j.models.export.AdapterSidecar;
+import dev.lora4j.models.io.InputFiles;
 import dev.lora4j.models.onnx.OnnxModel;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -22,7 +29,7 @@ final class InspectCommand implements Command {
 
   @Override
   public String arguments() {
-    return "[base-model | file.onnx]";
+    return "[base-model | file.onnx | adapter.onnx_adapter]";
   }
 
   @Override
@@ -37,7 +44,9 @@ final class InspectCommand implements Command {
         feed-forward size, vocabulary, positions, LayerNorm epsilon. Then lists every linear module an
         adapter can target, with its PyTorch name and weight shape (out x in), and parameter counts.
         The argument is 'minilm-l6' (the default, embedded), a directory with model.onnx and
-        tokenizer.json, or a .onnx file.
+        tokenizer.json, or a .onnx file. Given an exported .onnx_adapter (its .adapter.json beside it),
+        shows the adapter instead: head, base model, how its factors are stored (fp32 / fp16 / int8),
+        bytes and the rank per module.
         Example: lora4j inspect minilm-l6""";
   }
 
@@ -50,6 +59,9 @@ final class InspectCommand implements Command {
   public int run(CommandLine line, PrintStream out) {
     List<String> args = line.getArgList();
     String spec = args.isEmpty() ? BaseModelCatalog.DEFAULT_ID : args.get(0);
+    if (spec.endsWith(OrtAdapterFile.EXTENSION)) {
+      return adapter(Path.of(spec), out);
+    }
     Path onnx = Files.isRegularFile(Path.of(spec)) && spec.endsWith(".onnx")
         ? Path.of(spec)
         : BaseModelCatalog.atDefaultCache().resolve(spec).onnx();
@@ -81,6 +93,25 @@ final class InspectCommand implements Command {
     out.printf(Locale.ROOT, "  in adaptable modules   %,d (%.1f%%)%n", adaptable, 100.0 * adaptable / total);
     out.printf(Locale.ROOT, "  one rank-8 LoRA on query,value adds %,d (%.2f%% of the base)%n",
         loraParams(d, 8), 100.0 * loraParams(d, 8) / total);
+    return 0;
+  }
+
+  /** An exported adapter file as its sidecar describes it (read and checked as the runtime would). */
+  private static int adapter(Path file, PrintStream out) {
+    Adapter a = AdapterFiles.read(file);
+    AdapterSidecar s = AdapterSidecar.read(AdapterFiles.sidecarOf(file));
+    OrtAdapter content = OrtAdapterFile.read(file);
+    out.printf(Locale.ROOT, "Adapter      %s (%s)%n", s.name(), s.method() == null ? "lora" : s.method());
+    out.printf(Locale.ROOT, "File         %s%n", file);
+    out.printf(Locale.ROOT, "Base model   %s (ONNX SHA-256 %s…)%n", s.baseId(), s.baseOnnxSha256().substring(0, 12));
+    out.printf(Locale.ROOT, "Head         %s, %s pooling%s%n", s.head(), s.pooling(),
+        s.labels().isEmpty() ? "" : ", labels " + String.join(", ", s.labels()));
+    out.printf(Locale.ROOT, "Factor dtype %s (head float32)%n",
+        AdapterDtype.ofRecorded(s.adapterDtype(), "adapter_dtype").id());
+    out.printf(Locale.ROOT, "Bytes        %,d in the file, %,d of tensor data; %,d values%n",
+        InputFiles.requireRegularFile(file, ".onnx_adapter file"), content.dataBytes(), a.parameterCount());
+    out.printf(Locale.ROOT, "%nRank per module (%d)%n", a.modules().size());
+    a.ranks().forEach((m, r) -> out.printf(Locale.ROOT, "  %-42s %d%n", m, r));
     return 0;
   }
 

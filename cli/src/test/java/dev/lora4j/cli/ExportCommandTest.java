@@ -75,6 +75,34 @@ class ExportCommandTest {
     assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
   }
 
+  @Test
+  void adapterDtypeFp16WritesAHalfFileAndInspectShowsIt(@TempDir Path dir) throws Exception {
+    Path base = TinyBert.writeBaseModel(dir.resolve("tiny"), 1);
+    Path adapter = writeAdapter(dir.resolve("in"), "sst2", AtomicFiles.sha256(base.resolve("model.onnx")));
+    Path out = dir.resolve("export");
+    MainTest.Run r = MainTest.run("export", "--base", base.toString(), "--adapter", adapter.toString(),
+        "--out", out.toString(), "--format", "multi", "--adapter-dtype", "fp16");
+    assertEquals(0, r.code(), r.err());
+    assertEquals("fp16", ExportManifest.read(out).adapters().get(0).adapterDtype());
+    MainTest.Run shown = MainTest.run("inspect", out.resolve("sst2.onnx_adapter").toString());
+    assertEquals(0, shown.code(), shown.err());
+    assertTrue(shown.out().contains("Factor dtype fp16 (head float32)"), shown.out());
+    assertTrue(shown.out().lines().anyMatch(l -> l.matches("  encoder.layer.0.attention.self.query +3")), shown.out());
+  }
+
+  @Test
+  void anUnknownAdapterDtypeIsOneLineAndWritesNothing(@TempDir Path dir) throws Exception {
+    Path base = TinyBert.writeBaseModel(dir.resolve("tiny"), 1);
+    Path adapter = writeAdapter(dir.resolve("in"), "sst2", AtomicFiles.sha256(base.resolve("model.onnx")));
+    Path out = dir.resolve("export");
+    MainTest.Run r = MainTest.run("export", "--base", base.toString(), "--adapter", adapter.toString(),
+        "--out", out.toString(), "--adapter-dtype", "bf16");
+    assertEquals(2, r.code());
+    assertEquals("lora4j export: --adapter-dtype: 'bf16' is not an adapter dtype (expected fp32, fp16, int8)",
+        r.err().strip());
+    assertFalse(Files.exists(out));
+  }
+
   /** A gated adapter in PEFT layout, as the trainer saves one. */
   static Path writePeft(Path dir, String baseSha) {
     Random r = new Random(4);

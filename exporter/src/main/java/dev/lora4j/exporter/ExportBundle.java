@@ -6,6 +6,7 @@ import dev.lora4j.exporter.graph.MixedBatchGraphWriter;
 import dev.lora4j.exporter.graph.MultiAdapterGraphWriter;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.AdapterDtype;
 import dev.lora4j.models.adapter.AdapterFit;
 import dev.lora4j.models.adapter.AdapterTensorNames;
 import dev.lora4j.models.adapter.BaseModelRef;
@@ -49,6 +50,8 @@ public final class ExportBundle {
   private final Map<String, Duration> stages = new LinkedHashMap<>();
   private final Map<String, Long> files = new LinkedHashMap<>();
   private final Map<String, Map<String, Object>> budgets = new LinkedHashMap<>();
+  /** int8 only: the float32 compact adapters the files are quantised from, by name. */
+  private final Map<String, Adapter> exact = new LinkedHashMap<>();
   private long stageStart;
 
   private ExportBundle(ExportRequest request, Consumer<String> progress) {
@@ -66,6 +69,10 @@ public final class ExportBundle {
     stageStart = t0;
     if (request.adapters().isEmpty()) {
       throw new Lora4jException("nothing to export: no adapter given");
+    }
+    if (request.adapterDtype() == AdapterDtype.INT8 && request.formats().contains(ExportFormat.PEFT)) {
+      throw new Lora4jException("adapter dtype int8 cannot be written in the peft format (PEFT loads float LoRA "
+          + "weights only); use fp16, or leave peft out of the formats");
     }
     BaseModelFiles baseFiles = request.base();
     if (!Files.isRegularFile(baseFiles.tokenizer())) {
@@ -95,21 +102,31 @@ public final class ExportBundle {
       AdapterFit.require(a, "adapter '" + a.name() + "'", fit);
     }
     List<Adapter> compact = new ArrayList<>();
+    exact.clear();
     List<ExportResult.AdapterReport> reports = new ArrayList<>();
     for (Adapter a : request.adapters()) {
       Adapter c = a.compact();
       stage("compact " + a.name(), String.format(Locale.ROOT, "%d modules, ranks %s -> %s, %,d -> %,d values",
           a.modules().size(), rankRange(a), rankRange(c), a.parameterCount(), c.parameterCount()));
       if (request.budget() != null) {
-        RankBudget.Result budgeted = request.budget().apply(c);
+        RankBudget.Result budgeted = request.budget().apply(c, request.adapterDtype());
         c = budgeted.adapter();
         budgets.put(a.name(), budgeted.applied().asMap());
         stage("budget " + a.name(), String.format(Locale.ROOT, "%d -> %d ranks in %d modules (ranks %s), "
             + ".onnx_adapter %s", budgeted.applied().ranksBefore(), budgeted.applied().ranksKept(),
             budgeted.applied().modulesKept(), rankRange(c), kb(budgeted.applied().onnxAdapterBytes())));
       }
-      compact.add(c);
-      reports.add(new ExportResult.AdapterReport(a.name(), a.ranks(), c.ranks(), a.parameterCount(), c.parameterCount()));
+      // With fp16 / int8 every format is built from the values the adapter file holds, so the merged
+      // and factored graphs answer as the runtime serving that file does. Writing these values again
+      // as fp16 is exact (rounding is idempotent); int8 files are quantised from them, which gives
+      // back the same q and scales only approximately, so they are quantised from the float32 values.
+      Adapter served = request.adapterDtype().served(c, "adapter '" + a.name() + "'");
+      if (request.adapterDtype() == AdapterDtype.INT8) {
+        exact.put(a.name(), c);
+      }
+      compact.add(served);
+      reports.add(new ExportResult.AdapterReport(a.name(), a.ranks(), served.ranks(), a.parameterCount(),
+          served.parameterCount()));
     }
 
     try {
@@ -150,8 +167,8 @@ public final class ExportBundle {
       String sidecar = null;
       if (adapterFiles) {
         onnxAdapter = ExportLayout.onnxAdapter(a.name());
-        sidecar = dir.relativize(AdapterFiles.writeOnnxAdapter(dir.resolve(onnxAdapter), a, request.base().id(), sha))
-            .toString();
+        sidecar = dir.relativize(AdapterFiles.writeOnnxAdapter(dir.resolve(onnxAdapter), exact.getOrDefault(a.name(), a),
+            request.base().id(), sha, request.adapterDtype())).toString();
         record(dir, sidecar);
         stage("adapter " + a.name(), onnxAdapter + " " + kb(record(dir, onnxAdapter)) + " + " + sidecar);
       }
@@ -160,11 +177,12 @@ public final class ExportBundle {
         peft = ExportLayout.peft(a.name());
         // bound to the base it was checked against, like the sidecar (a PEFT import records none)
         PeftAdapters.write(new Adapter(a.name(), new BaseModelRef(request.base().id(), sha), a.modules(), a.head(),
-            a.provenance()), dir.resolve(peft));
+            a.provenance()), dir.resolve(peft), false, request.adapterDtype());
         stage("peft " + a.name(), peft + "/ " + kb(recordTree(dir, peft)));
       }
       entries.add(new ExportManifest.AdapterEntry(a.name(), merged, factored, onnxAdapter, sidecar, peft,
-          merged == null && factored == null ? null : outputs(a), budgets.get(a.name())));
+          merged == null && factored == null ? null : outputs(a), budgets.get(a.name()),
+          onnxAdapter == null && peft == null ? null : request.adapterDtype().id()));
     }
     String multi = null;
     if (request.formats().contains(ExportFormat.MULTI)) {

@@ -1,6 +1,7 @@
 package dev.lora4j.exporter;
 
 import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.AdapterDtype;
 import dev.lora4j.models.base.BaseModelFiles;
 import java.nio.file.Path;
 import java.util.EnumSet;
@@ -22,6 +23,8 @@ import java.util.Set;
  *     directory) is replaced and anything else is refused
  * @param budget applied to each adapter after compaction ({@code --rank-budget} / {@code --max-size}),
  *     or null for none
+ * @param adapterDtype how {@code .onnx_adapter} and PEFT factors are stored; merged and factored
+ *     graphs are built from the values that dtype holds ({@link AdapterDtype#served})
  */
 public record ExportRequest(
     BaseModelFiles base,
@@ -31,7 +34,8 @@ public record ExportRequest(
     Path out,
     Map<String, byte[]> extraFiles,
     boolean overwrite,
-    RankBudget budget) {
+    RankBudget budget,
+    AdapterDtype adapterDtype) {
 
   public ExportRequest(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, boolean embeddings,
       Path out, Map<String, byte[]> extraFiles) {
@@ -40,7 +44,12 @@ public record ExportRequest(
 
   public ExportRequest(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, boolean embeddings,
       Path out, Map<String, byte[]> extraFiles, boolean overwrite) {
-    this(base, adapters, formats, embeddings, out, extraFiles, overwrite, null);
+    this(base, adapters, formats, embeddings, out, extraFiles, overwrite, null, AdapterDtype.FP32);
+  }
+
+  public ExportRequest(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, boolean embeddings,
+      Path out, Map<String, byte[]> extraFiles, boolean overwrite, RankBudget budget) {
+    this(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, AdapterDtype.FP32);
   }
 
   public ExportRequest {
@@ -49,6 +58,7 @@ public record ExportRequest(
     adapters = List.copyOf(adapters);
     formats = formats.isEmpty() ? EnumSet.noneOf(ExportFormat.class) : EnumSet.copyOf(formats);
     extraFiles = extraFiles == null ? Map.of() : Map.copyOf(extraFiles);
+    adapterDtype = adapterDtype == null ? AdapterDtype.FP32 : adapterDtype;
   }
 
   public static ExportRequest of(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, Path out) {
@@ -56,18 +66,22 @@ public record ExportRequest(
   }
 
   public ExportRequest withEmbeddings(boolean value) {
-    return new ExportRequest(base, adapters, formats, value, out, extraFiles, overwrite, budget);
+    return new ExportRequest(base, adapters, formats, value, out, extraFiles, overwrite, budget, adapterDtype);
   }
 
   public ExportRequest withExtraFiles(Map<String, byte[]> files) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, files, overwrite, budget);
+    return new ExportRequest(base, adapters, formats, embeddings, out, files, overwrite, budget, adapterDtype);
   }
 
   public ExportRequest withOverwrite(boolean value) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, value, budget);
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, value, budget, adapterDtype);
   }
 
   public ExportRequest withBudget(RankBudget value) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, value);
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, value, adapterDtype);
+  }
+
+  public ExportRequest withAdapterDtype(AdapterDtype value) {
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, value);
   }
 }

@@ -2,6 +2,7 @@ package dev.lora4j.exporter;
 
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.AdapterDtype;
 import dev.lora4j.models.adapter.LowRankModule;
 import dev.lora4j.models.adapter.Provenance;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
@@ -85,7 +86,7 @@ public record RankBudget(Integer maxRanks, Long maxBytes) {
    * @param ranksBefore total rank over all modules before (after pruning zero gates)
    * @param ranksKept total rank kept
    * @param modulesKept modules that keep at least one rank
-   * @param onnxAdapterBytes size of the float32 {@code .onnx_adapter} of the result
+   * @param onnxAdapterBytes size of the {@code .onnx_adapter} of the result, in the export's dtype
    */
   public record Applied(Integer rankBudget, Long maxSizeBytes, int ranksBefore, int ranksKept, int modulesKept,
       long onnxAdapterBytes) {
@@ -110,8 +111,16 @@ public record RankBudget(Integer maxRanks, Long maxBytes) {
   /** One singular direction of one module: what the global allocation ranks. */
   private record Direction(int module, int index, double sigma) {}
 
-  /** Applies the budget to {@code adapter} (compacted first). */
+  /** Applies the budget to {@code adapter} (compacted first), sizes measured as float32 files. */
   public Result apply(Adapter adapter) {
+    return apply(adapter, AdapterDtype.FP32);
+  }
+
+  /**
+   * Applies the budget to {@code adapter} (compacted first); {@code --max-size} bounds the
+   * {@code .onnx_adapter} written in {@code dtype}, so fp16 fits about twice the ranks of fp32.
+   */
+  public Result apply(Adapter adapter, AdapterDtype dtype) {
     adapter.requireFinite("adapter '" + adapter.name() + "'"); // before any decomposition sees a NaN
     Adapter compact = adapter.compact();
     List<ModuleSvd> svds = new ArrayList<>();
@@ -140,12 +149,12 @@ public record RankBudget(Integer maxRanks, Long maxBytes) {
       n = Math.min(n, maxRanks);
     }
     if (maxBytes != null) {
-      long headOnly = onnxAdapterBytes(keep(compact, svds, directions, 0));
+      long headOnly = onnxAdapterBytes(keep(compact, svds, directions, 0), dtype);
       if (headOnly > maxBytes) {
         throw new Lora4jException(SIZE_FLAG + " allows " + bytes(maxBytes) + ", less than adapter '" + adapter.name()
             + "' needs without any rank: its head alone makes a " + bytes(headOnly) + " .onnx_adapter");
       }
-      long one = onnxAdapterBytes(keep(compact, svds, directions, 1));
+      long one = onnxAdapterBytes(keep(compact, svds, directions, 1), dtype);
       if (one > maxBytes) {
         throw new Lora4jException(SIZE_FLAG + " allows " + bytes(maxBytes) + ", which leaves adapter '" + adapter.name()
             + "' no rank: its head alone takes " + bytes(headOnly) + " and its smallest one-rank .onnx_adapter "
@@ -157,7 +166,7 @@ public record RankBudget(Integer maxRanks, Long maxBytes) {
       int hi = n;
       while (lo < hi) {
         int mid = (lo + hi + 1) >>> 1;
-        if (onnxAdapterBytes(keep(compact, svds, directions, mid)) <= maxBytes) {
+        if (onnxAdapterBytes(keep(compact, svds, directions, mid), dtype) <= maxBytes) {
           lo = mid;
         } else {
           hi = mid - 1;
@@ -166,7 +175,7 @@ public record RankBudget(Integer maxRanks, Long maxBytes) {
       n = lo;
     }
     Adapter kept = keep(compact, svds, directions, n);
-    Applied applied = new Applied(maxRanks, maxBytes, ranksBefore, n, kept.modules().size(), onnxAdapterBytes(kept));
+    Applied applied = new Applied(maxRanks, maxBytes, ranksBefore, n, kept.modules().size(), onnxAdapterBytes(kept, dtype));
     Map<String, Object> hyper = new LinkedHashMap<>(kept.provenance().hyperParameters());
     hyper.put("export_budget", applied.asMap());
     Provenance p = kept.provenance();
@@ -194,8 +203,8 @@ public record RankBudget(Integer maxRanks, Long maxBytes) {
    * The bytes of the {@code .onnx_adapter} an export writes for {@code compact}: the same
    * serialisation as {@code AdapterFiles.writeOnnxAdapter}, measured, not estimated.
    */
-  static long onnxAdapterBytes(Adapter compact) {
-    return OrtAdapterFile.toBytes(MultiAdapterParameters.of(compact)).length;
+  static long onnxAdapterBytes(Adapter compact, AdapterDtype dtype) {
+    return OrtAdapterFile.toBytes(MultiAdapterParameters.of(compact, dtype)).length;
   }
 
   private static String kib(double v) {

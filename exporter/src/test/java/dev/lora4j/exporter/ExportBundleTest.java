@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.lora4j.exporter.TestAdapters.Kind;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.AdapterDtype;
 import dev.lora4j.models.adapter.BaseModelRef;
 import dev.lora4j.models.adapter.LowRankModule;
 import dev.lora4j.models.adapter.PeftAdapters;
@@ -61,6 +62,36 @@ class ExportBundleTest {
     ranks.put("encoder.layer.1.attention.self.value", 7);
     return TestAdapters.adapter(base, name, ranks, Kind.GATED,
         TestAdapters.classifier(TinyBert.HIDDEN, 2, TaskHead.Pooling.CLS, seed), seed);
+  }
+
+  @Test
+  void exportJsonAndSidecarRecordTheAdapterDtypeAndPeftGetsHalves() throws Exception {
+    Path out = dir.resolve("export");
+    ExportBundle.export(ExportRequest.of(files, List.of(adapter("sst2", 1)),
+        EnumSet.of(ExportFormat.MULTI, ExportFormat.PEFT, ExportFormat.MERGED), out)
+        .withAdapterDtype(AdapterDtype.FP16), line -> { });
+    ExportManifest m = ExportManifest.read(out);
+    assertEquals("fp16", m.adapters().get(0).adapterDtype());
+    assertEquals("fp16", AdapterSidecar.read(out.resolve(m.adapters().get(0).sidecar())).adapterDtype());
+    assertEquals(dev.lora4j.models.adapter.safetensors.DType.F16,
+        dev.lora4j.models.adapter.safetensors.Safetensors.read(out.resolve("sst2.peft/adapter_model.safetensors"))
+            .tensors().get("base_model.model.encoder.layer.0.attention.self.query.lora_A.weight").dtype());
+    // the PEFT copy and the .onnx_adapter hold the same (rounded) factors
+    Adapter peft = PeftAdapters.read(out.resolve("sst2.peft")).compact();
+    Adapter onnx = dev.lora4j.models.export.AdapterFiles.read(out.resolve("sst2.onnx_adapter"));
+    assertEquals(onnx.modules(), peft.modules());
+    assertEquals(AdapterDtype.FP16.served(adapter("sst2", 1).compact(), "x").modules(), onnx.modules());
+  }
+
+  @Test
+  void int8WithPeftIsRefusedBeforeAnythingIsWritten() {
+    Path out = dir.resolve("export");
+    Lora4jException e = assertThrows(Lora4jException.class, () -> ExportBundle.export(ExportRequest.of(files,
+        List.of(adapter("sst2", 1)), EnumSet.allOf(ExportFormat.class), out).withAdapterDtype(AdapterDtype.INT8),
+        line -> { }));
+    assertEquals("adapter dtype int8 cannot be written in the peft format (PEFT loads float LoRA weights only); use "
+        + "fp16, or leave peft out of the formats", e.getMessage());
+    assertFalse(Files.exists(out));
   }
 
   @Test

@@ -53,6 +53,12 @@ final class AdapterLoader implements AdapterRegistry.Loader<ResidentAdapter> {
     if (!Files.exists(file)) {
       throw new Lora4jException(file + ": no such adapter file");
     }
+    // fp16 and int8 files are widened to float32 here (AdapterFiles.read decodes them exactly), and
+    // ONNX Runtime gets float32 parameters whatever the file held. A Cast in the graph would make the
+    // graph's inputs float16, so float32 adapters would need a second multi graph (and the mixed
+    // graph, which stacks several adapters into one input, could not hold both kinds in one batch);
+    // widening keeps one graph for all and leaves a float32 adapter's path exactly as it was. The
+    // price: a resident fp16 adapter takes the same RAM as a float32 one; fp16 saves disk and transfer.
     Adapter adapter = AdapterFiles.read(file).compact().withName(name);
     AdapterFit.require(adapter, file.toString(), base);
     OrtAdapter parameters = MultiAdapterParameters.of(adapter);

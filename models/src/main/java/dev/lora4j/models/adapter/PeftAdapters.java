@@ -76,6 +76,15 @@ public final class PeftAdapters {
 
   /** {@link #write(Adapter, Path)}; with {@code overwrite}, whatever is at {@code dir} is replaced. */
   public static void write(Adapter adapter, Path dir, boolean overwrite) {
-    PeftWriter.write(adapter, dir, overwrite);
+    PeftWriter.write(adapter, dir, overwrite, AdapterDtype.FP32);
+  }
+
+  /**
+   * {@link #write(Adapter, Path, boolean)} with the LoRA factors stored as {@code dtype}: FP32 or
+   * FP16 (safetensors F16, which PEFT loads into a float32 model as is). Gates, transforms and the
+   * head stay F32. INT8 is refused: PEFT has no int8 LoRA weights to load.
+   */
+  public static void write(Adapter adapter, Path dir, boolean overwrite, AdapterDtype dtype) {
+    PeftWriter.write(adapter, dir, overwrite, dtype);
   }
 }

@@ -11,6 +11,7 @@ import dev.lora4j.models.adapter.PeftTensors.Part;
 import dev.lora4j.models.adapter.safetensors.SafeTensor;
 import dev.lora4j.models.adapter.safetensors.Safetensors;
 import dev.lora4j.models.io.AtomicFiles;
+import dev.lora4j.models.tensor.Matrix;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,7 +38,11 @@ final class PeftWriter {
 
   private PeftWriter() {}
 
-  static void write(Adapter adapter, Path dir, boolean overwrite) {
+  static void write(Adapter adapter, Path dir, boolean overwrite, AdapterDtype dtype) {
+    if (dtype == AdapterDtype.INT8) {
+      throw new Lora4jException(dir + ": a PEFT adapter cannot be written as int8 (PEFT loads float LoRA weights "
+          + "only); use --adapter-dtype fp16 or fp32 for the peft format");
+    }
     adapter.requireFinite(dir.toString());
     for (LowRankModule m : adapter.modules().values()) {
       if (m.rank() == 0) {
@@ -53,7 +58,7 @@ final class PeftWriter {
     } catch (IllegalArgumentException e) {
       throw new Lora4jException(weightsFile + ": the provenance cannot be written as JSON: " + e.getMessage(), e);
     }
-    Safetensors weights = weights(adapter, section);
+    Safetensors weights = weights(adapter, section, dtype, weightsFile.toString());
     byte[] config = config(adapter, scaling);
     AtomicFiles.writeDirectory(dir, PeftAdapters.OUTPUT_KIND, overwrite, tmp -> {
       weights.write(tmp.resolve(PeftAdapters.WEIGHTS_FILE));
@@ -61,11 +66,11 @@ final class PeftWriter {
     });
   }
 
-  private static Safetensors weights(Adapter adapter, String section) {
+  private static Safetensors weights(Adapter adapter, String section, AdapterDtype dtype, String source) {
     Map<String, SafeTensor> tensors = new LinkedHashMap<>();
     for (LowRankModule m : adapter.modules().values()) {
-      tensors.put(Part.A.tensorName(m.module()), SafeTensor.of(m.a()));
-      tensors.put(Part.B.tensorName(m.module()), SafeTensor.of(m.b()));
+      tensors.put(Part.A.tensorName(m.module()), factor(m.a(), dtype, source, Part.A.tensorName(m.module())));
+      tensors.put(Part.B.tensorName(m.module()), factor(m.b(), dtype, source, Part.B.tensorName(m.module())));
       if (m.gate() != null) {
         tensors.put(Part.GATE.tensorName(m.module()), SafeTensor.vector(m.gate()));
       }
@@ -81,6 +86,16 @@ final class PeftWriter {
     // transformers refuses safetensors checkpoints whose metadata lacks a known format; PEFT reads
     // nothing else there, so lora4j's section rides along unseen (metadata values are strings)
     return new Safetensors(tensors, Map.of("format", "pt", Lora4jSection.KEY, section));
+  }
+
+  private static SafeTensor factor(Matrix m, AdapterDtype dtype, String source, String name) {
+    if (dtype == AdapterDtype.FP32) {
+      return SafeTensor.of(m);
+    }
+    for (float v : m.data()) {
+      AdapterDtype.requireHalfRange(v, source, name);
+    }
+    return SafeTensor.f16(new long[] {m.rows(), m.cols()}, m.data());
   }
 
   /** Only keys PEFT's LoraConfig knows: any other one makes PEFT warn, and older PEFT refuse the file. */

@@ -2,6 +2,7 @@ package dev.lora4j.models.export;
 
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.AdapterDtype;
 import dev.lora4j.models.adapter.PeftAdapters;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
@@ -52,11 +53,17 @@ public final class AdapterFiles {
    * tied together (see {@link AdapterSidecar}). Returns the sidecar's path.
    */
   public static Path writeOnnxAdapter(Path file, Adapter adapter, String baseId, String baseSha256) {
+    return writeOnnxAdapter(file, adapter, baseId, baseSha256, AdapterDtype.FP32);
+  }
+
+  /** As {@link #writeOnnxAdapter(Path, Adapter, String, String)}, the factors stored as {@code dtype}. */
+  public static Path writeOnnxAdapter(Path file, Adapter adapter, String baseId, String baseSha256,
+      AdapterDtype dtype) {
     Adapter compact = adapter.compact(); // the sidecar's ranks must be the modules the file holds
-    byte[] bytes = OrtAdapterFile.toBytes(MultiAdapterParameters.of(compact));
+    byte[] bytes = OrtAdapterFile.toBytes(MultiAdapterParameters.of(compact, dtype));
     AtomicFiles.write(file, bytes);
     Path sidecar = sidecarOf(file);
-    AdapterSidecar.of(compact, baseId, baseSha256, AtomicFiles.sha256(bytes)).write(sidecar);
+    AdapterSidecar.of(compact, baseId, baseSha256, dtype, AtomicFiles.sha256(bytes)).write(sidecar);
     return sidecar;
   }
 

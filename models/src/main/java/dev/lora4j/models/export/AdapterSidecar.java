@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.AdapterDtype;
 import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.io.InputFiles;
@@ -37,6 +38,8 @@ import java.util.regex.Pattern;
  * @param head {@code classifier} or {@code embeddings}
  * @param ranks rank per adapted module after compaction; the adapter file must hold exactly these
  * @param parameters values stored (factors and head)
+ * @param adapterDtype how the factors are stored: {@code fp32}, {@code fp16} or {@code int8}
+ *     ({@link dev.lora4j.models.adapter.AdapterDtype}); absent (sidecars before the field) means fp32
  * @param adapterSha256 SHA-256 of the {@code .onnx_adapter} file this sidecar describes
  * @param contentSha256 SHA-256 of this sidecar's other fields (see above)
  */
@@ -51,6 +54,7 @@ public record AdapterSidecar(
     long parameters,
     String method,
     String tool,
+    String adapterDtype,
     String adapterSha256,
     String contentSha256) {
 
@@ -68,17 +72,23 @@ public record AdapterSidecar(
    * the adapter file whose bytes hash to {@code adapterFileSha256}.
    */
   public static AdapterSidecar of(Adapter compact, String baseId, String baseSha256, String adapterFileSha256) {
+    return of(compact, baseId, baseSha256, AdapterDtype.FP32, adapterFileSha256);
+  }
+
+  /** As {@link #of(Adapter, String, String, String)}, for a file whose factors are stored as {@code dtype}. */
+  public static AdapterSidecar of(Adapter compact, String baseId, String baseSha256, AdapterDtype dtype,
+      String adapterFileSha256) {
     TaskHead h = compact.head();
     AdapterSidecar s = new AdapterSidecar(compact.name(), baseId, baseSha256,
         h.isClassifier() ? CLASSIFIER : EMBEDDINGS, h.pooling().id(), h.labels(), compact.ranks(),
-        compact.parameterCount(), compact.provenance().method(), compact.provenance().tool(), adapterFileSha256,
-        null);
+        compact.parameterCount(), compact.provenance().method(), compact.provenance().tool(), dtype.id(),
+        adapterFileSha256, null);
     return s.withContentSha256(contentHash(ExportJson.MAPPER.valueToTree(s)));
   }
 
   private AdapterSidecar withContentSha256(String sha) {
     return new AdapterSidecar(name, baseId, baseOnnxSha256, head, pooling, labels, ranks, parameters, method, tool,
-        adapterSha256, sha);
+        adapterDtype, adapterSha256, sha);
   }
 
   public boolean isClassifier() {
@@ -175,6 +185,7 @@ public record AdapterSidecar(
     if (!isClassifier() && !labels.isEmpty()) {
       throw new Lora4jException(file + ": field 'labels' must be empty for an embeddings head, found " + labels);
     }
+    AdapterDtype.ofRecorded(adapterDtype, file + ": field 'adapter_dtype'");
     for (Map.Entry<String, Integer> e : ranks.entrySet()) {
       if (e.getValue() == null || e.getValue() < 1) {
         throw new Lora4jException(file + ": field 'ranks' gives module " + e.getKey() + " rank " + e.getValue()

@@ -40,6 +40,8 @@ public record ExportManifest(
    * @param outputs the outputs of its merged / factored graphs
    * @param budget the rank / size budget the export applied ({@code --rank-budget}, {@code --max-size}):
    *     what was asked and the ranks and bytes that resulted; null when none was given
+   * @param adapterDtype how its {@code .onnx_adapter} and PEFT factors are stored ({@code fp32},
+   *     {@code fp16}, {@code int8}); absent in exports before the field, which are fp32
    */
   public record AdapterEntry(
       String name,
@@ -49,11 +51,13 @@ public record ExportManifest(
       String sidecar,
       String peft,
       List<String> outputs,
-      java.util.Map<String, Object> budget) {
+      java.util.Map<String, Object> budget,
+      String adapterDtype) {
 
+    /** An entry of float32 files (what exports before {@code adapter_dtype} hold). */
     public AdapterEntry(String name, String merged, String factored, String onnxAdapter, String sidecar, String peft,
         List<String> outputs) {
-      this(name, merged, factored, onnxAdapter, sidecar, peft, outputs, null);
+      this(name, merged, factored, onnxAdapter, sidecar, peft, outputs, null, null);
     }
   }
 

@@ -10,6 +10,7 @@ import dev.lora4j.models.adapter.safetensors.SafeTensor;
 import dev.lora4j.models.adapter.safetensors.Safetensors;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.tensor.Matrix;
+import dev.lora4j.models.testing.HalfReference;
 import dev.lora4j.models.testing.ReferenceEncoder;
 import dev.lora4j.models.testing.TinyBert;
 import java.io.IOException;
@@ -39,6 +40,8 @@ class PeftLoadsWhatLora4jWritesTest {
   private static final String MINILM_SHA = "759c3cd2b7fe7e93933ad23c4c9181b7396442a2ed746ec7c1d46192c469c46e";
   private static final List<String> PEFT_FILES = List.of("adapter_config.json", "adapter_model.safetensors");
   private static final long BASE_SEED = 5;
+  /** The same adapter written with {@code AdapterDtype.FP16}, checked by PEFT the same way. */
+  private static final String FP16_DIR = "lora4j-written-fp16";
 
   @TempDir Path tmp;
 
@@ -53,6 +56,7 @@ class PeftLoadsWhatLora4jWritesTest {
     String regenerate = System.getProperty("lora4j.peft.fixture");
     if (regenerate != null) {
       PeftAdapters.write(adapter(), Path.of(regenerate, "lora4j-written"), true);
+      PeftAdapters.write(adapter(), Path.of(regenerate, FP16_DIR), true, AdapterDtype.FP16);
       Map<String, SafeTensor> weights = new LinkedHashMap<>();
       EncoderDescription.of(TinyBert.model(BASE_SEED)).weights()
           .forEach((name, t) -> weights.put(name, SafeTensor.f32(t.shape(), t.data())));
@@ -60,10 +64,44 @@ class PeftLoadsWhatLora4jWritesTest {
     }
     Path dir = tmp.resolve("written");
     PeftAdapters.write(adapter(), dir);
+    Path half = tmp.resolve("written-fp16");
+    PeftAdapters.write(adapter(), half, false, AdapterDtype.FP16);
     for (String file : PEFT_FILES) {
       assertArrayEquals(resource("lora4j-written/" + file), Files.readAllBytes(dir.resolve(file)),
           file + " differs from the committed fixture PEFT checked; regenerate it (see this test's comment)");
+      assertArrayEquals(resource(FP16_DIR + "/" + file), Files.readAllBytes(half.resolve(file)),
+          "fp16 " + file + " differs from the committed fixture PEFT checked; regenerate it (see this test's comment)");
     }
+  }
+
+  /**
+   * {@code export --adapter-dtype fp16 --format peft}: PEFT loads the F16 factors into its float32
+   * LoRA layers without a warning, holds exactly the file's values, and its deltas are those of the
+   * adapter's A and B rounded to float16 by plain Java ({@link HalfReference}), not the float32 ones.
+   */
+  @Test
+  void peftLoadsTheFp16AdapterAndItsDeltasAreTheRoundedAdapters() throws IOException {
+    JsonNode seen = JSON.readTree(resource(FP16_DIR + ".peft-load.json"));
+    assertEquals(List.of(), strings(seen.get("warnings")), "PEFT and transformers warned while loading");
+    assertEquals(List.of(), strings(seen.get("lora_tensors_unlike_the_file")));
+    assertEquals(List.of("torch.float16"), strings(seen.get("file_lora_dtypes")));
+    Adapter original = adapter();
+    Safetensors deltas = Safetensors.read(fixture(FP16_DIR).resolve("expected_deltas.safetensors"));
+    assertEquals(original.modules().keySet(), deltas.tensors().keySet());
+    double roundingShows = 0;
+    for (Map.Entry<String, SafeTensor> e : deltas.tensors().entrySet()) {
+      Matrix peft = e.getValue().toMatrix();
+      // the file holds A and B as given, the scaling stays in the config: PEFT multiplies s · B16 · A16
+      LowRankModule m = original.modules().get(e.getKey());
+      Matrix rounded = LowRankModule.lora(m.module(), HalfReference.round(m.a()), HalfReference.round(m.b()),
+          m.scaling()).delta();
+      double diff = peft.maxAbsDifference(rounded);
+      // float32 products of rank <= 3 with entries below 1: a few float32 roundings apart at most
+      assertTrue(diff < 1e-6, e.getKey() + " differs from the rounded adapter's delta by " + diff);
+      roundingShows = Math.max(roundingShows, peft.maxAbsDifference(original.modules().get(e.getKey()).delta()));
+    }
+    assertTrue(roundingShows > 1e-5, "PEFT's deltas are within " + roundingShows + " of the float32 ones: the"
+        + " check could not tell an fp16 file from a float32 one");
   }
 
   @Test
@@ -226,8 +264,12 @@ class PeftLoadsWhatLora4jWritesTest {
   }
 
   private Path fixture() {
+    return fixture("lora4j-written");
+  }
+
+  private Path fixture(String name) {
     try {
-      return Path.of(getClass().getResource("/peft/lora4j-written").toURI());
+      return Path.of(getClass().getResource("/peft/" + name).toURI());
     } catch (Exception e) {
       throw new IllegalStateException(e);
     }

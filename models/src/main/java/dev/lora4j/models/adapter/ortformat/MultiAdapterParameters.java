@@ -2,6 +2,9 @@ package dev.lora4j.models.adapter.ortformat;
 
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.AdapterDtype;
+import dev.lora4j.models.onnx.TensorProtos;
+import dev.lora4j.models.onnx.proto.Onnx.TensorProto.DataType;
 import dev.lora4j.models.adapter.BaseModelRef;
 import dev.lora4j.models.adapter.Provenance;
 import dev.lora4j.models.export.AdapterSidecar;
@@ -23,13 +26,25 @@ import java.util.List;
 public final class MultiAdapterParameters {
   private MultiAdapterParameters() {}
 
-  /** The {@code .onnx_adapter} content of {@code adapter} (compacted here if it is not already). */
+  /** The {@code .onnx_adapter} content of {@code adapter} (compacted here if it is not already), float32. */
   public static OrtAdapter of(Adapter adapter) {
+    return of(adapter, AdapterDtype.FP32);
+  }
+
+  /**
+   * The {@code .onnx_adapter} content of {@code adapter} with its factors stored as {@code dtype}
+   * (the head stays float32). FLOAT16 factors are the float32 ones rounded to nearest; INT8 ones are
+   * {@link AdapterDtype.Int8Rows} of A {@code [r, in]} and of B^T {@code [r, out]}, stored in the
+   * float tensors' layout ({@code A^T [in, r]}, {@code B^T [r, out]}) with their scales
+   * {@code <factor>.scale [r]}: along the last axis of {@code lora_A}, the first of {@code lora_B}. Only lora4j reads FLOAT16 / INT8 files: {@code base.multi.onnx} takes
+   * float32 inputs, and the runtime widens these at load (see {@code docs/EXPORT.md}).
+   */
+  public static OrtAdapter of(Adapter adapter, AdapterDtype dtype) {
     Adapter c = adapter.compact();
     List<OrtAdapterParameter> params = new ArrayList<>();
     for (LowRankModule m : c.modules().values()) {
-      params.add(OrtAdapterParameter.floats(AdapterTensorNames.loraA(m.module()), FloatTensor.of(m.a().transpose())));
-      params.add(OrtAdapterParameter.floats(AdapterTensorNames.loraB(m.module()), FloatTensor.of(m.b().transpose())));
+      factor(params, AdapterTensorNames.loraA(m.module()), m.a(), true, dtype);
+      factor(params, AdapterTensorNames.loraB(m.module()), m.b().transpose(), false, dtype);
     }
     TaskHead head = c.head();
     if (head.isClassifier()) {
@@ -38,6 +53,44 @@ public final class MultiAdapterParameters {
     }
     params.add(OrtAdapterParameter.int64s(AdapterTensorNames.HEAD_CLS_POOLING, new long[] {1}, clsFlag(head)));
     return OrtAdapter.of(params);
+  }
+
+  /**
+   * One factor, given rank-major ({@code A [r, in]} or {@code B^T [r, out]}), stored as the graph takes
+   * it ({@code A^T}, or {@code B^T} as given) in {@code dtype}.
+   */
+  private static void factor(List<OrtAdapterParameter> params, String name, Matrix rankMajor, boolean transpose,
+      AdapterDtype dtype) {
+    FloatTensor t = FloatTensor.of(transpose ? rankMajor.transpose() : rankMajor);
+    switch (dtype) {
+      case FP32 -> params.add(OrtAdapterParameter.floats(name, t));
+      case FP16 -> {
+        for (float v : t.data()) {
+          AdapterDtype.requireHalfRange(v, "adapter", name); // a Lora4jException, not the factory's own
+        }
+        params.add(OrtAdapterParameter.halves(name, t));
+      }
+      case INT8 -> {
+        AdapterDtype.Int8Rows q = AdapterDtype.Int8Rows.quantize(rankMajor);
+        byte[] stored = q.q();
+        if (transpose) {
+          stored = new byte[q.q().length];
+          for (int r = 0; r < q.rows(); r++) {
+            for (int c = 0; c < q.cols(); c++) {
+              stored[c * q.rows() + r] = q.q()[r * q.cols() + c];
+            }
+          }
+        }
+        params.add(OrtAdapterParameter.int8s(name, t.shape(), stored));
+        params.add(OrtAdapterParameter.floats(scaleName(name), FloatTensor.vector(q.scale())));
+      }
+      default -> throw new AssertionError(dtype);
+    }
+  }
+
+  /** The per-row scales of an INT8 factor tensor. */
+  static String scaleName(String factor) {
+    return factor + SCALE_SUFFIX;
   }
 
   /**
@@ -50,6 +103,7 @@ public final class MultiAdapterParameters {
    */
   public static Adapter toAdapter(OrtAdapter file, AdapterSidecar sidecar, String source) {
     Map<String, OrtAdapterParameter> p = file.byName();
+    AdapterDtype dtype = AdapterDtype.ofRecorded(sidecar.adapterDtype(), source + ": its sidecar's field 'adapter_dtype'");
     List<LowRankModule> modules = new ArrayList<>();
     for (String name : p.keySet()) {
       if (name.endsWith(A_SUFFIX)) {
@@ -58,8 +112,8 @@ public final class MultiAdapterParameters {
         if (b == null) {
           throw new Lora4jException(source + ": tensor " + name + " has no matching " + AdapterTensorNames.loraB(module));
         }
-        Matrix a = matrix(p.get(name), source);
-        Matrix bt = matrix(b, source);
+        Matrix a = factor(p, p.get(name), dtype, source);
+        Matrix bt = factor(p, b, dtype, source);
         if (a.cols() != bt.rows()) {
           throw new Lora4jException(source + ": tensors " + name + " " + a.shape() + " and "
               + AdapterTensorNames.loraB(module) + " " + bt.shape() + " have different ranks");
@@ -70,6 +124,9 @@ public final class MultiAdapterParameters {
         if (!p.containsKey(AdapterTensorNames.loraA(module))) {
           throw new Lora4jException(source + ": tensor " + name + " has no matching " + AdapterTensorNames.loraA(module));
         }
+      } else if (name.endsWith(SCALE_SUFFIX) && dtype == AdapterDtype.INT8
+          && p.containsKey(name.substring(0, name.length() - SCALE_SUFFIX.length()))) {
+        continue; // read with its factor
       } else if (!HEAD_TENSORS.contains(name)) {
         throw new Lora4jException(source + ": unknown tensor '" + name + "' (expected <module>" + A_SUFFIX
             + ", <module>" + B_SUFFIX + " or " + String.join(", ", HEAD_TENSORS) + ")");
@@ -122,11 +179,58 @@ public final class MultiAdapterParameters {
             java.util.Map.of(), null, sidecar.tool()));
   }
 
+  /**
+   * A factor tensor widened to float32, refused unless it is stored as the sidecar's dtype says (a
+   * FLOAT16 tensor in a file whose sidecar says fp32 is not what was exported).
+   */
+  private static Matrix factor(Map<String, OrtAdapterParameter> p, OrtAdapterParameter t, AdapterDtype dtype,
+      String source) {
+    int want = switch (dtype) {
+      case FP32 -> DataType.FLOAT_VALUE;
+      case FP16 -> DataType.FLOAT16_VALUE;
+      case INT8 -> DataType.INT8_VALUE;
+    };
+    if (t.dataType() != want) {
+      throw new Lora4jException(source + ": tensor " + t.name() + " is " + TensorProtos.typeName(t.dataType())
+          + " but its sidecar's adapter_dtype " + dtype.id() + " means " + TensorProtos.typeName(want));
+    }
+    if (dtype != AdapterDtype.INT8) {
+      return matrix(t, source);
+    }
+    long[] dims = t.dims();
+    if (dims.length != 2) {
+      throw new Lora4jException(source + ": tensor " + t.name() + " has " + dims.length + " dimensions, expected 2");
+    }
+    OrtAdapterParameter scale = p.get(scaleName(t.name()));
+    if (scale == null) {
+      throw new Lora4jException(source + ": INT8 tensor " + t.name() + " has no " + scaleName(t.name()) + " tensor");
+    }
+    float[] s = floats(scale, source).data();
+    int rows = Math.toIntExact(dims[0]);
+    int cols = Math.toIntExact(dims[1]);
+    boolean rankIsColumn = t.name().endsWith(A_SUFFIX); // A^T [in, r]; B^T is [r, out]
+    int ranks = rankIsColumn ? cols : rows;
+    if (scale.dims().length != 1 || s.length != ranks) {
+      throw new Lora4jException(source + ": tensor " + scale.name() + " has shape "
+          + java.util.Arrays.toString(scale.dims()) + ", expected [" + ranks + "] (one scale per rank of "
+          + t.name() + ")");
+    }
+    byte[] q = t.rawData();
+    float[] v = new float[q.length];
+    for (int r = 0; r < rows; r++) {
+      for (int c = 0; c < cols; c++) {
+        // the same float product AdapterDtype.Int8Rows.value forms
+        v[r * cols + c] = q[r * cols + c] * s[rankIsColumn ? c : r];
+      }
+    }
+    return new Matrix(rows, cols, v);
+  }
+
   private static FloatTensor floats(OrtAdapterParameter t, String source) {
     try {
       return t.asFloats();
     } catch (RuntimeException e) {
-      throw new Lora4jException(source + ": tensor " + t.name() + " is not float32 data of its shape ("
+      throw new Lora4jException(source + ": tensor " + t.name() + " is not float32 (or float16) data of its shape ("
           + e.getMessage() + ")", e);
     }
   }
@@ -140,6 +244,7 @@ public final class MultiAdapterParameters {
     return f.asMatrix();
   }
 
+  private static final String SCALE_SUFFIX = ".scale";
   private static final String A_SUFFIX = AdapterTensorNames.loraA("");
   private static final String B_SUFFIX = AdapterTensorNames.loraB("");
   private static final List<String> HEAD_TENSORS = List.of(AdapterTensorNames.HEAD_WEIGHT,

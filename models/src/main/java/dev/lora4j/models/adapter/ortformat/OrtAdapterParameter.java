@@ -3,6 +3,7 @@ package dev.lora4j.models.adapter.ortformat;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.onnx.TensorProtos;
 import dev.lora4j.models.onnx.proto.Onnx.TensorProto.DataType;
+import dev.lora4j.models.tensor.Float16;
 import dev.lora4j.models.tensor.FloatTensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -41,18 +42,48 @@ public record OrtAdapterParameter(String name, long[] dims, int dataType, byte[]
     return new OrtAdapterParameter(name, t.shape(), DataType.FLOAT_VALUE, buf.array());
   }
 
+  /**
+   * A float tensor stored as IEEE float16, each value rounded to nearest (ties to even). Refuses a
+   * value float16 cannot hold: it would be stored as infinity.
+   */
+  public static OrtAdapterParameter halves(String name, FloatTensor t) {
+    float[] v = t.data();
+    ByteBuffer buf = ByteBuffer.allocate(v.length * 2).order(ByteOrder.LITTLE_ENDIAN);
+    for (float f : v) {
+      if (!(Math.abs(f) < 65520f)) {
+        throw new IllegalArgumentException(name + ": " + f + " is beyond float16's range");
+      }
+      buf.putShort(Float16.floatToHalf(f));
+    }
+    return new OrtAdapterParameter(name, t.shape(), DataType.FLOAT16_VALUE, buf.array());
+  }
+
+  public static OrtAdapterParameter int8s(String name, long[] dims, byte[] values) {
+    return new OrtAdapterParameter(name, dims, DataType.INT8_VALUE, values);
+  }
+
   public static OrtAdapterParameter int64s(String name, long[] dims, long... values) {
     ByteBuffer buf = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
     buf.asLongBuffer().put(values);
     return new OrtAdapterParameter(name, dims, DataType.INT64_VALUE, buf.array());
   }
 
+  /** FLOAT data as is, FLOAT16 data widened (exactly: every half is a float). */
   public FloatTensor asFloats() {
+    ByteBuffer in = ByteBuffer.wrap(rawData).order(ByteOrder.LITTLE_ENDIAN);
+    if (dataType == DataType.FLOAT16_VALUE) {
+      float[] v = new float[rawData.length / 2];
+      for (int i = 0; i < v.length; i++) {
+        v[i] = Float16.halfToFloat(in.getShort(i * 2));
+      }
+      return new FloatTensor(dims, v);
+    }
     if (dataType != DataType.FLOAT_VALUE) {
-      throw new Lora4jException("adapter parameter " + name + " is " + TensorProtos.typeName(dataType) + ", not FLOAT");
+      throw new Lora4jException("adapter parameter " + name + " is " + TensorProtos.typeName(dataType)
+          + ", not FLOAT or FLOAT16");
     }
     float[] v = new float[rawData.length / 4];
-    ByteBuffer.wrap(rawData).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(v);
+    in.asFloatBuffer().get(v);
     return new FloatTensor(dims, v);
   }
 

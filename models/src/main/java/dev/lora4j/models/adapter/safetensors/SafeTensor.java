@@ -33,6 +33,18 @@ public record SafeTensor(DType dtype, long[] shape, ByteBuffer data) {
     return new SafeTensor(DType.F32, shape, buf);
   }
 
+  /** Values rounded to IEEE float16 (nearest, ties to even); refuses one float16 cannot hold. */
+  public static SafeTensor f16(long[] shape, float... values) {
+    ByteBuffer buf = ByteBuffer.allocate(values.length * 2).order(ByteOrder.LITTLE_ENDIAN);
+    for (float v : values) {
+      if (!(Math.abs(v) < 65520f)) {
+        throw new IllegalArgumentException(v + " is beyond float16's range");
+      }
+      buf.putShort(Float16.floatToHalf(v));
+    }
+    return new SafeTensor(DType.F16, shape, buf.flip());
+  }
+
   public static SafeTensor i64(long[] shape, long... values) {
     ByteBuffer buf = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
     buf.asLongBuffer().put(values);
