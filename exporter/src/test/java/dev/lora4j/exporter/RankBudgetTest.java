@@ -13,6 +13,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lora4j.exporter.TestAdapters.Kind;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.AdapterDtype;
 import dev.lora4j.models.adapter.BaseModelRef;
 import dev.lora4j.models.adapter.LowRankModule;
 import dev.lora4j.models.adapter.PeftAdapters;
@@ -179,7 +180,7 @@ class RankBudgetTest {
   @Test
   void bothLimitsHoldTogether() {
     Adapter a = random(Kind.LORA, 6);
-    long full = RankBudget.onnxAdapterBytes(a.compact());
+    long full = RankBudget.onnxAdapterBytes(a.compact(), AdapterDtype.FP32);
     RankBudget.Result bySize = RankBudget.of(null, full * 0.5 / 1024).apply(a);
     int sizeRanks = bySize.applied().ranksKept();
     assertEquals(sizeRanks - 2, RankBudget.of(sizeRanks - 2, full * 0.5 / 1024).apply(a).applied().ranksKept(),
@@ -195,7 +196,7 @@ class RankBudgetTest {
     assertTrue(head.getMessage().startsWith("--max-size allows 10 bytes (0.009766 KiB), less than adapter 'sst2' needs without any rank"),
         head.getMessage());
     assertTrue(head.getMessage().contains("head alone"), head.getMessage());
-    long headOnly = RankBudget.onnxAdapterBytes(new Adapter("sst2", a.base(), Map.of(), a.head(), a.provenance()));
+    long headOnly = RankBudget.onnxAdapterBytes(new Adapter("sst2", a.base(), Map.of(), a.head(), a.provenance()), AdapterDtype.FP32);
     Lora4jException noRank = assertThrows(Lora4jException.class,
         () -> RankBudget.of(null, (headOnly + 8) / 1024.0).apply(a));
     assertTrue(noRank.getMessage().contains("--max-size") && noRank.getMessage().contains("no rank"),
