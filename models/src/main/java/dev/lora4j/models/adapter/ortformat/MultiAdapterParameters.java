@@ -25,6 +25,8 @@ public final class MultiAdapterParameters {
 
   /** The {@code .onnx_adapter} content of {@code adapter} (compacted here if it is not already). */
   public static OrtAdapter of(Adapter adapter) {
+    // the file holds bare factor pairs for the multi-adapter and mixed-batch graphs
+    adapter.requireNoDora("an .onnx_adapter file (for the multi-adapter and mixed-batch graphs and the runtime)");
     Adapter c = adapter.compact();
     List<OrtAdapterParameter> params = new ArrayList<>();
     for (LowRankModule m : c.modules().values()) {
