@@ -72,18 +72,19 @@ public record Adapter(
   }
 
   /**
-   * The one refusal for every consumer that adds {@code B'A'} beside the base weight (factored,
-   * multi-adapter and mixed-batch graphs, {@code .onnx_adapter} files, the runtime, training-side
-   * evaluation, combining): DoRA's magnitude renormalises the merged weight row by row, which a
-   * bare low-rank branch cannot express, and ignoring it would silently serve another model.
+   * The one refusal for every consumer that adds {@code B'A'} beside the base weight without
+   * knowing that weight (multi-adapter and mixed-batch graphs, {@code .onnx_adapter} files, the
+   * runtime, training-side evaluation, combining): DoRA's magnitude renormalises the merged weight
+   * row by row, which a bare low-rank branch cannot express, and ignoring it would silently serve
+   * another model.
    *
    * @param consumer what would have to apply the adapter, e.g. "the multi-adapter graph"
    */
   public void requireNoDora(String consumer) {
     if (usesDora()) {
       throw new Lora4jException("adapter '" + name + "' is a DoRA adapter (use_dora: a magnitude vector per module),"
-          + " which " + consumer + " cannot apply; export it as a merged graph (--format merged), which folds the"
-          + " magnitudes into the weights");
+          + " which " + consumer + " cannot apply; export it as a merged or factored graph (--format merged /"
+          + " factored), which apply the magnitudes");
     }
   }
 

@@ -117,8 +117,8 @@ class PeftDoraTest {
   void consumersWithoutTheBaseWeightRefuseADoraAdapter() throws Exception {
     Adapter a = PeftAdapters.read(fixture("bert-dora"));
     assertEquals("adapter 'bert-dora' is a DoRA adapter (use_dora: a magnitude vector per module), which the"
-        + " multi-adapter graph cannot apply; export it as a merged graph (--format merged), which folds the"
-        + " magnitudes into the weights",
+        + " multi-adapter graph cannot apply; export it as a merged or factored graph (--format merged / factored),"
+        + " which apply the magnitudes",
         assertThrows(Lora4jException.class, () -> a.requireNoDora("the multi-adapter graph")).getMessage());
     String message = assertThrows(Lora4jException.class,
         () -> MixedBatchStacks.pack(java.util.List.of(a), layoutFor(a))).getMessage();
