@@ -54,6 +54,8 @@ final class AdapterLoader implements AdapterRegistry.Loader<ResidentAdapter> {
       throw new Lora4jException(file + ": no such adapter file");
     }
     Adapter adapter = AdapterFiles.read(file).compact().withName(name);
+    adapter.requireNoDora("the runtime (loading " + file + "; it serves adapters through the multi-adapter and"
+        + " mixed-batch graphs)");
     AdapterFit.require(adapter, file.toString(), base);
     OrtAdapter parameters = MultiAdapterParameters.of(adapter);
     try {
