@@ -122,7 +122,25 @@ class PeftDoraTest {
         assertThrows(Lora4jException.class, () -> a.requireNoDora("the multi-adapter graph")).getMessage());
     String message = assertThrows(Lora4jException.class,
         () -> MixedBatchStacks.pack(java.util.List.of(a), layoutFor(a))).getMessage();
-    assertTrue(message.startsWith("adapter 'bert-dora' is a DoRA adapter"), message);
+    assertTrue(message.startsWith("adapter 'bert-dora' is a DoRA adapter (use_dora: a magnitude vector per module),"
+        + " which the mixed-batch graph cannot apply"), message);
+    message = assertThrows(Lora4jException.class,
+        () -> dev.lora4j.models.adapter.ortformat.MultiAdapterParameters.of(a)).getMessage();
+    assertTrue(message.startsWith("adapter 'bert-dora' is a DoRA adapter (use_dora: a magnitude vector per module),"
+        + " which an .onnx_adapter file"), message);
+  }
+
+  @Test
+  void refusesUseDoraInAnAdaLoraConfig() throws Exception {
+    Path dir = Files.createDirectories(tmp.resolve("ada"));
+    for (String f : new String[] {PeftAdapters.CONFIG_FILE, PeftAdapters.WEIGHTS_FILE}) {
+      Files.copy(fixture("bert-adalora").resolve(f), dir.resolve(f));
+    }
+    ObjectNode config = (ObjectNode) JSON.readTree(dir.resolve(PeftAdapters.CONFIG_FILE).toFile());
+    config.put("use_dora", true);
+    JSON.writeValue(dir.resolve(PeftAdapters.CONFIG_FILE).toFile(), config);
+    assertEquals(dir.resolve(PeftAdapters.CONFIG_FILE) + ": use_dora is true in an ADALORA config; PEFT has no DoRA"
+        + " variant of AdaLoRA", assertThrows(Lora4jException.class, () -> PeftAdapters.read(dir)).getMessage());
   }
 
   @Test
