@@ -7,6 +7,8 @@ Each fixture directory is exactly what PeftModel.save_pretrained wrote, plus exp
 every adapted module's delta W (out x in, float32) under its canonical lora4j name, as PEFT computes it.
 bert-adalora/ is an AdaLoRA adapter after rank allocation (PEFT's own get_delta_weight after reloading it);
 regenerate only that one with:  python make_fixtures.py --adalora-only
+bert-dora/ is a DoRA adapter (use_dora) on tiny-base.safetensors with merged_weights.safetensors: PEFT's own
+merge_and_unload() weights of the adapted modules; regenerate only that one with:  python make_fixtures.py --dora-only
 (PEFT's generic rank_pattern check warns on reloading that the AdaLoRA mask keys "did not match any targeted
 module"; AdaLoRA's own resize does apply them, as the reloaded shapes show.)
 
@@ -308,9 +310,53 @@ def combine_fixtures():
         f.write("\n")
 
 
+
+def dora_fixture():
+    """A DoRA adapter (use_dora=True) on lora4j's TinyBert (tiny-base.safetensors, the base the Java
+    tests build), as PEFT saves it: lora_A / lora_B weights plus lora_magnitude_vector per module.
+
+    Random A, B (init_lora_weights=False) stand in for training, and the magnitudes are pushed away
+    from PEFT's initial ||W + s·B·A|| row norms, so that DoRA differs clearly from plain LoRA. Modules:
+    a square one (layer 0 query) and a non-square one (layer 1 intermediate.dense, 64 x 32), so a norm
+    taken over the wrong axis cannot pass. merged_weights.safetensors holds, per adapted module under
+    its canonical lora4j name, PEFT's merged weight W' (out x in, float32) from merge_and_unload() of
+    the reloaded adapter."""
+    torch.manual_seed(13)
+    name = "bert-dora"
+    base = tiny_base()
+    base.name_or_path = "tiny-bert"
+    base.config._name_or_path = "tiny-bert"
+    config = LoraConfig(task_type="FEATURE_EXTRACTION", r=2, lora_alpha=3, use_dora=True,
+                        target_modules=["encoder.layer.0.attention.self.query", "encoder.layer.1.intermediate.dense"],
+                        init_lora_weights=False)
+    model = get_peft_model(base, config)
+    for module_name, module in model.base_model.model.named_modules():
+        if hasattr(module, "lora_magnitude_vector") and "default" in module.lora_magnitude_vector:
+            with torch.no_grad():
+                m = module.lora_magnitude_vector["default"].weight
+                m.mul_(1 + 0.3 * torch.randn_like(m))
+    out = os.path.join(HERE, name)
+    shutil.rmtree(out, ignore_errors=True)
+    model.save_pretrained(out)
+    readme = os.path.join(out, "README.md")  # PEFT's model-card template; the other fixtures have none
+    if os.path.exists(readme):
+        os.remove(readme)
+
+    reloaded = PeftModel.from_pretrained(tiny_base(), out)
+    targets = [n for n, mod in reloaded.base_model.model.named_modules()
+               if hasattr(mod, "lora_magnitude_vector") and "default" in mod.lora_magnitude_vector]
+    merged = reloaded.merge_and_unload().state_dict()
+    save_file({t: merged[t + ".weight"].detach().float().contiguous() for t in targets},
+              os.path.join(out, "merged_weights.safetensors"))
+
+
+
 if __name__ == "__main__":
     if "--combine-only" in sys.argv[1:]:
         combine_fixtures()
+        sys.exit(0)
+    if "--dora-only" in sys.argv[1:]:
+        dora_fixture()
         sys.exit(0)
     if "--adalora-only" in sys.argv[1:]:
         adalora_fixture()
@@ -319,6 +365,7 @@ if __name__ == "__main__":
         peft_written_fixtures()
         adalora_fixture()
         combine_fixtures()
+        dora_fixture()
     lora_config_fields()
     check_lora4j_written()
     check_lora4j_written(os.path.join(HERE, "lora4j-written-fp16"),

@@ -100,6 +100,7 @@ public final class ExportBundle {
         throw new Lora4jException("two adapters are named '" + a.name() + "'; adapter names must be unique");
       }
       AdapterFit.require(a, "adapter '" + a.name() + "'", fit);
+      requireServable(a);
     }
     List<Adapter> compact = new ArrayList<>();
     exact.clear();
@@ -138,6 +139,17 @@ public final class ExportBundle {
     }
     Duration total = Duration.ofNanos(System.nanoTime() - t0);
     return new ExportResult(request.out(), sha, baseBytes, reports, files, stages, total);
+  }
+
+  /**
+   * Formats that feed bare factor pairs to a shared graph cannot carry DoRA's renormalisation; the
+   * merged and factored graphs and the PEFT directory can. Checked before anything is written.
+   */
+  private void requireServable(Adapter a) {
+    if (request.formats().contains(ExportFormat.MULTI) || request.formats().contains(ExportFormat.MIXED)) {
+      a.requireNoDora("the multi-adapter and mixed-batch graphs (--format multi / mixed, and their .onnx_adapter"
+          + " files)");
+    }
   }
 
   /** What adapters are checked against: the same check the runtime runs when it loads one. */

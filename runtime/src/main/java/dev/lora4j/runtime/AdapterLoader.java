@@ -60,6 +60,8 @@ final class AdapterLoader implements AdapterRegistry.Loader<ResidentAdapter> {
     // widening keeps one graph for all and leaves a float32 adapter's path exactly as it was. The
     // price: a resident fp16 adapter takes the same RAM as a float32 one; fp16 saves disk and transfer.
     Adapter adapter = AdapterFiles.read(file).compact().withName(name);
+    adapter.requireNoDora("the runtime (loading " + file + "; it serves adapters through the multi-adapter and"
+        + " mixed-batch graphs)");
     AdapterFit.require(adapter, file.toString(), base);
     OrtAdapter parameters = MultiAdapterParameters.of(adapter);
     try {

@@ -35,6 +35,7 @@ public final class AdapterModel implements AutoCloseable {
   private final Map<String, LowRankBranch> branches = new LinkedHashMap<>();
 
   private AdapterModel(Adapter adapter, BaseModel base, DeviceChoice device) {
+    adapter.requireNoDora("lora4j eval");
     if (!adapter.base().onnxSha256().equals(base.ref().onnxSha256())) {
       throw new Lora4jException("adapter '" + adapter.name() + "' was trained on base model " + adapter.base().id()
           + " (ONNX SHA-256 " + adapter.base().onnxSha256() + "), not on " + base.ref().id() + " ("

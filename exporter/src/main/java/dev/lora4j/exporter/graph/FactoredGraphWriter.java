@@ -13,7 +13,9 @@ import java.util.List;
  * The factored graph: the base weights untouched, a low-rank branch at each adapted module with
  * {@code A'^T} and {@code B'^T} as initializers (named like the multi-adapter inputs), the head
  * appended. The adapter stays visible and replaceable in the file, at {@code r·(in+out)} extra
- * multiply-adds per token and module.
+ * multiply-adds per token and module. A DoRA module also gets its magnitude as an initializer and
+ * the row renormalisation after its branch (see {@link LowRankBranches}), so the graph computes what
+ * the merged one does.
  */
 public final class FactoredGraphWriter {
   private FactoredGraphWriter() {}
@@ -25,11 +27,21 @@ public final class FactoredGraphWriter {
     for (LowRankModule m : compact.modules().values()) {
       model.putInitializer(TensorProtos.floats(AdapterTensorNames.loraA(m.module()), m.a().transpose()));
       model.putInitializer(TensorProtos.floats(AdapterTensorNames.loraB(m.module()), m.b().transpose()));
+      if (m.isDora()) {
+        float[] magnitude = m.magnitude();
+        model.putInitializer(TensorProtos.floats(magnitudeName(m.module()), new long[] {magnitude.length}, magnitude));
+      }
     }
     List<LinearModule> adapted = compact.modules().keySet().stream().map(base::requireModule).toList();
     LowRankBranches.addAll(model, adapted, (ops, m) ->
-        new LowRankBranches.Factors(AdapterTensorNames.loraA(m.name()), AdapterTensorNames.loraB(m.name())));
+        new LowRankBranches.Factors(AdapterTensorNames.loraA(m.name()), AdapterTensorNames.loraB(m.name()),
+            compact.modules().get(m.name()).isDora() ? magnitudeName(m.name()) : null));
     HeadNodes.appendFixed(model, compact.head(), embeddings);
     return model;
+  }
+
+  /** A DoRA module's magnitude {@code [out]}; only factored graphs hold one. */
+  static String magnitudeName(String module) {
+    return module + ".lora_magnitude";
   }
 }

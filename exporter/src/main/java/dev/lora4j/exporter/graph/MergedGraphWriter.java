@@ -13,7 +13,8 @@ import dev.lora4j.models.tensor.Matrix;
  * no extra nodes in the encoder, runs in any ONNX consumer.
  *
  * <p>The base MatMul computes {@code x · W^T} and its initializer holds {@code W^T (in x out)}, so
- * the update folded in is {@code (B'A')^T = A'^T · B'^T}, accumulated in double.
+ * the update folded in is {@code (B'A')^T = A'^T · B'^T}, accumulated in double. A DoRA module's
+ * magnitudes are folded in too: the merged weight is exactly what PEFT's merge_and_unload gives.
  */
 public final class MergedGraphWriter {
   private MergedGraphWriter() {}
@@ -25,7 +26,10 @@ public final class MergedGraphWriter {
     for (LowRankModule m : compact.modules().values()) {
       LinearModule lm = base.requireModule(m.module());
       Matrix wT = model.floatInitializer(lm.weightInitializer()).asMatrix();
-      Matrix merged = wT.add(m.a().transpose().multiply(m.b().transpose()));
+      // DoRA renormalises each output row of W + B'A' to its magnitude (LowRankModule.mergedWeight)
+      Matrix merged = m.isDora()
+          ? m.mergedWeight(wT.transpose()).transpose()
+          : wT.add(m.a().transpose().multiply(m.b().transpose()));
       String target = lm.weightInitializer();
       if (model.consumers(target).size() > 1) {
         // a weight shared with another node must keep its value there: merge into a private copy

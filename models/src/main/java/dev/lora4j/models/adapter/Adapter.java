@@ -49,13 +49,13 @@ public record Adapter(
 
   /**
    * Every module folded to a bare factor pair with dead ranks dropped; modules left with rank 0
-   * disappear.
+   * disappear, unless they are DoRA modules, whose magnitude still rescales the base weight.
    */
   public Adapter compact() {
     List<LowRankModule> kept = new ArrayList<>();
     for (LowRankModule m : modules.values()) {
       LowRankModule c = m.compact();
-      if (c.rank() > 0) {
+      if (c.rank() > 0 || c.isDora()) {
         kept.add(c);
       }
     }
@@ -64,6 +64,28 @@ public record Adapter(
 
   public Adapter withName(String newName) {
     return new Adapter(newName, base, modules, head, provenance);
+  }
+
+  /** Whether any module is a DoRA module (PEFT's {@code use_dora}), see {@link LowRankModule#isDora()}. */
+  public boolean usesDora() {
+    return modules.values().stream().anyMatch(LowRankModule::isDora);
+  }
+
+  /**
+   * The one refusal for every consumer that adds {@code B'A'} beside the base weight without
+   * knowing that weight (multi-adapter and mixed-batch graphs, {@code .onnx_adapter} files, the
+   * runtime, training-side evaluation, combining): DoRA's magnitude renormalises the merged weight
+   * row by row, which a bare low-rank branch cannot express, and ignoring it would silently serve
+   * another model.
+   *
+   * @param consumer what would have to apply the adapter, e.g. "the multi-adapter graph"
+   */
+  public void requireNoDora(String consumer) {
+    if (usesDora()) {
+      throw new Lora4jException("adapter '" + name + "' is a DoRA adapter (use_dora: a magnitude vector per module),"
+          + " which " + consumer + " cannot apply; export it as a merged or factored graph (--format merged /"
+          + " factored), which apply the magnitudes");
+    }
   }
 
   public Map<String, Integer> ranks() {

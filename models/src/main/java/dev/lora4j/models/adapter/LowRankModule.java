@@ -14,12 +14,23 @@ import java.util.Objects;
  * the trainer knows writes this one shape; {@link #compact()} folds it to a bare factor pair with
  * the dead ranks removed, which is what the exporter and runtime ship.
  *
+ * <p>A DoRA module (PEFT's {@code use_dora}) also has a magnitude vector {@code m} (length out), and
+ * its weight is not {@code W + delta W} but, per output row {@code i},
+ * {@code W'_i = m_i · (W + delta W)_i / ||(W + delta W)_i||}: see {@link #mergedWeight}. Only a
+ * consumer that has the base weight can apply it, so {@link Adapter#requireNoDora} guards the rest.
+ *
  * @param module canonical PyTorch module name, e.g. {@code encoder.layer.0.attention.self.query}
  * @param gate null when the method has no gate
  * @param transform null when the method has no transformation matrix
+ * @param magnitude null unless this is a DoRA module
  */
 public record LowRankModule(
-    String module, Matrix a, Matrix b, double scaling, float[] gate, Matrix transform) {
+    String module, Matrix a, Matrix b, double scaling, float[] gate, Matrix transform, float[] magnitude) {
+
+  /** A module without a DoRA magnitude. */
+  public LowRankModule(String module, Matrix a, Matrix b, double scaling, float[] gate, Matrix transform) {
+    this(module, a, b, scaling, gate, transform, null);
+  }
 
   public LowRankModule {
     Objects.requireNonNull(module, "module");
@@ -36,7 +47,12 @@ public record LowRankModule(
     if (transform != null && (transform.rows() != r || transform.cols() != r)) {
       throw new IllegalArgumentException(module + ": T is " + transform.shape() + " for rank " + r);
     }
+    if (magnitude != null && magnitude.length != b.rows()) {
+      throw new IllegalArgumentException(module + ": the DoRA magnitude has " + magnitude.length + " entries for "
+          + b.rows() + " output features");
+    }
     gate = gate == null ? null : gate.clone();
+    magnitude = magnitude == null ? null : magnitude.clone();
   }
 
   /** Value equality: the gate is compared by content, as every other component is. */
@@ -48,12 +64,13 @@ public record LowRankModule(
         && b.equals(m.b)
         && Double.compare(scaling, m.scaling) == 0
         && Arrays.equals(gate, m.gate)
-        && Objects.equals(transform, m.transform);
+        && Objects.equals(transform, m.transform)
+        && Arrays.equals(magnitude, m.magnitude);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(module, a, b, scaling, Arrays.hashCode(gate), transform);
+    return Objects.hash(module, a, b, scaling, Arrays.hashCode(gate), transform, Arrays.hashCode(magnitude));
   }
 
   /** Plain LoRA factors. */
@@ -78,7 +95,17 @@ public record LowRankModule(
     return gate == null ? null : gate.clone();
   }
 
-  /** Whether this is already a bare pair: no gate, no T, scaling 1. */
+  @Override
+  public float[] magnitude() {
+    return magnitude == null ? null : magnitude.clone();
+  }
+
+  /** Whether this is a DoRA module, whose weight is renormalised per output row by its magnitude. */
+  public boolean isDora() {
+    return magnitude != null;
+  }
+
+  /** Whether this is already a bare pair: no gate, no T, scaling 1 (a DoRA magnitude stays). */
   public boolean isCompact() {
     return gate == null && transform == null && scaling == 1.0;
   }
@@ -108,16 +135,63 @@ public record LowRankModule(
     }
     Matrix bPrime = folded.selectColumns(keep).scale(scaling);
     Matrix aPrime = a.selectRows(keep);
-    return new LowRankModule(module, aPrime, bPrime, 1.0, null, null);
+    return new LowRankModule(module, aPrime, bPrime, 1.0, null, null, magnitude);
   }
 
-  /** The dense update {@code delta W (out x in)}; for tests and for merging into base weights. */
+  /**
+   * The dense update {@code delta W (out x in)}; for tests and for merging into base weights. For a
+   * DoRA module this is only the low-rank part: the merged weight is {@link #mergedWeight}.
+   */
   public Matrix delta() {
     LowRankModule c = compact();
     return c.b.multiply(c.a);
   }
 
-  /** Number of trainable-looking values this module stores (A, B, gate, T). */
+  /**
+   * The module's weight with this update merged into the base weight {@code w (out x in)}:
+   * {@code W + delta W}, and for DoRA, as PEFT 0.21 merges it ({@code DoraLinearVariant.merge_safe}),
+   * each output row {@code i} of {@code V = W + delta W} scaled to length {@code m_i}:
+   * {@code W'_i = m_i / ||V_i||_2 · V_i}. PEFT's norm is {@code torch.linalg.norm(V, dim=1)}, over
+   * the input features of each output row. Accumulated in double, rounded once to float.
+   */
+  public Matrix mergedWeight(Matrix w) {
+    if (w.rows() != outFeatures() || w.cols() != inFeatures()) {
+      throw new IllegalArgumentException(module + ": the base weight is " + w.shape() + " but the update is "
+          + outFeatures() + "x" + inFeatures());
+    }
+    LowRankModule c = compact();
+    int out = w.rows();
+    int in = w.cols();
+    int r = c.rank();
+    float[] av = c.a.data();
+    float[] bv = c.b.data();
+    float[] merged = new float[out * in];
+    double[] row = new double[in];
+    for (int i = 0; i < out; i++) {
+      for (int j = 0; j < in; j++) {
+        double v = w.data()[i * in + j];
+        for (int k = 0; k < r; k++) {
+          v += (double) bv[i * r + k] * av[k * in + j];
+        }
+        row[j] = v;
+      }
+      double factor = 1;
+      if (magnitude != null) {
+        double sq = 0;
+        for (double v : row) {
+          sq += v * v;
+        }
+        // A zero row stays zero, as PEFT leaves it (0 · m / 0 is NaN there; such a base is not a real model)
+        factor = sq == 0 ? 0 : magnitude[i] / Math.sqrt(sq);
+      }
+      for (int j = 0; j < in; j++) {
+        merged[i * in + j] = (float) (row[j] * factor);
+      }
+    }
+    return new Matrix(out, in, merged);
+  }
+
+  /** Number of trainable-looking values this module stores (A, B, gate, T, magnitude). */
   public long parameterCount() {
     long n = (long) a.data().length + b.data().length;
     if (gate != null) {
@@ -125,6 +199,9 @@ public record LowRankModule(
     }
     if (transform != null) {
       n += transform.data().length;
+    }
+    if (magnitude != null) {
+      n += magnitude.length;
     }
     return n;
   }
@@ -144,6 +221,13 @@ public record LowRankModule(
       for (float g : gate) {
         if (!Float.isFinite(g)) {
           return module + ".lora_gate";
+        }
+      }
+    }
+    if (magnitude != null) {
+      for (float v : magnitude) {
+        if (!Float.isFinite(v)) {
+          return module + ".lora_magnitude_vector";
         }
       }
     }

@@ -65,6 +65,7 @@ public record MixedBatchStacks(List<OrtAdapterParameter> parameters, int[] label
       if (a == null) {
         continue;
       }
+      a.requireNoDora("the mixed-batch graph");
       for (LowRankModule m : a.modules().values()) {
         ModuleShape s = layout.modules().stream().filter(x -> x.name().equals(m.module())).findFirst()
             .orElseThrow(() -> new Lora4jException("adapter " + a.name() + ": module " + m.module()

@@ -13,6 +13,8 @@ import java.nio.file.Path;
  *
  * <ul>
  *   <li>{@code base_model.model.<m>.lora_A.weight} (r x in), {@code .lora_B.weight} (out x r);
+ *   <li>for a DoRA adapter ({@code use_dora: true} in the config), {@code .lora_magnitude_vector} (out)
+ *       per module, read and written as PEFT does;
  *   <li>lora4j extras, ignored by PEFT: {@code base_model.model.<m>.lora_gate} (r) and
  *       {@code base_model.model.<m>.lora_T.weight} (r x r);
  *   <li>the task head as {@code base_model.model.classifier.weight} / {@code .bias}: not in

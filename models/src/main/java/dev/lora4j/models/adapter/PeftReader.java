@@ -37,6 +37,7 @@ final class PeftReader {
     requireFiles();
     JsonFields config = JsonFields.read(configFile);
     boolean adaLora = checkSupported(config);
+    boolean dora = config.bool("use_dora", false);
     PeftScaling scaling = adaLora ? null : PeftScaling.parse(config);
     PeftAdaLora ada = adaLora ? PeftAdaLora.parse(config) : null;
     Safetensors weights = Safetensors.read(weightsFile);
@@ -49,7 +50,7 @@ final class PeftReader {
     try {
       Map<String, LowRankModule> modules = new LinkedHashMap<>();
       for (ModuleTensors m : tensors.modules()) {
-        LowRankModule module = ada != null ? adaLoraModule(m, ada) : module(m, scaling, extras);
+        LowRankModule module = ada != null ? adaLoraModule(m, ada) : module(m, scaling, extras, dora);
         // AdaLoRA may prune a module to rank 0; its delta W is zero, and lora4j stores no such module
         if (module.rank() > 0) {
           modules.put(m.canonical(), module);
@@ -132,8 +133,8 @@ final class PeftReader {
     if (!type.equals("LORA") && !type.equals("ADALORA")) {
       throw config.fail("peft_type is '" + type + "'; lora4j reads LORA and ADALORA adapters only");
     }
-    if (config.bool("use_dora", false)) {
-      throw config.fail("use_dora is true; DoRA adapters are not supported");
+    if (type.equals("ADALORA") && config.bool("use_dora", false)) {
+      throw config.fail("use_dora is true in an ADALORA config; PEFT has no DoRA variant of AdaLoRA");
     }
     if (config.bool("fan_in_fan_out", false)) {
       throw config.fail("fan_in_fan_out is true; lora4j reads adapters of nn.Linear layers only");
@@ -206,24 +207,35 @@ final class PeftReader {
     }
   }
 
-  private LowRankModule module(ModuleTensors m, PeftScaling scaling, Lora4jSection extras) {
+  private LowRankModule module(ModuleTensors m, PeftScaling scaling, Lora4jSection extras, boolean dora) {
     for (Part p : Part.values()) { // enum order, so the message names the same tensor every time
       if (m.part(p) != null && (p == Part.ADALORA_A || p == Part.ADALORA_B || p == Part.ADALORA_E)) {
         throw weightsError("tensor '" + m.tensorName(p) + "' is an AdaLoRA tensor, but " + PeftAdapters.CONFIG_FILE
             + " says peft_type LORA");
       }
     }
+    // Either way round the file would be read as another model: DoRA without magnitudes is plain
+    // LoRA's update plus an unknown renormalisation, and magnitudes without use_dora are ignored by PEFT.
+    if (dora && m.part(Part.MAGNITUDE) == null) {
+      throw weightsError("module " + m.peftName() + " has no tensor '" + m.tensorName(Part.MAGNITUDE) + "', but "
+          + PeftAdapters.CONFIG_FILE + " says use_dora is true");
+    }
+    if (!dora && m.part(Part.MAGNITUDE) != null) {
+      throw weightsError("tensor '" + m.tensorName(Part.MAGNITUDE) + "' is a DoRA magnitude, but "
+          + PeftAdapters.CONFIG_FILE + " does not say use_dora is true");
+    }
     SafeTensor a = m.part(Part.A);
     SafeTensor b = m.part(Part.B);
     if (a == null || b == null) {
       Part present = a != null ? Part.A : b != null ? Part.B : m.parts().containsKey(Part.GATE) ? Part.GATE
-          : Part.TRANSFORM;
+          : m.parts().containsKey(Part.TRANSFORM) ? Part.TRANSFORM : Part.MAGNITUDE;
       throw weightsError("tensor '" + m.tensorName(present) + "' has no matching '"
           + m.tensorName(a == null ? Part.A : Part.B) + "'");
     }
     Matrix am = matrix(m.tensorName(Part.A), a);
     Matrix bm = matrix(m.tensorName(Part.B), b);
     int rank = am.rows();
+    float[] magnitude = dora ? floats(m.tensorName(Part.MAGNITUDE), m.part(Part.MAGNITUDE), bm.rows()) : null;
     if (bm.cols() != rank) {
       throw weightsError("tensor '" + m.tensorName(Part.A) + "' is " + am.shape() + " but '" + m.tensorName(Part.B)
           + "' is " + bm.shape() + ": A has " + rank + " rows, B has " + bm.cols() + " columns");
@@ -254,7 +266,7 @@ final class PeftReader {
       }
       s = exact;
     }
-    return new LowRankModule(m.canonical(), am, bm, s, gate, transform);
+    return new LowRankModule(m.canonical(), am, bm, s, gate, transform, magnitude);
   }
 
   /** The modules in the order lora4j recorded, which must name exactly the modules stored. */

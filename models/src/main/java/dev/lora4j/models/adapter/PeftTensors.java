@@ -20,7 +20,8 @@ import java.util.Map;
  * canonical names are the BertModel ones, so a leading wrapper path is stripped on reading. lora4j
  * adds {@code .lora_gate} and {@code .lora_T.weight} per module, and the task head under
  * {@code base_model.model.classifier.*}, where PEFT keeps {@code modules_to_save} modules. PEFT's
- * AdaLoRA names a module's tensors {@code .lora_A}, {@code .lora_B} and {@code .lora_E}.
+ * AdaLoRA names a module's tensors {@code .lora_A}, {@code .lora_B} and {@code .lora_E}; a DoRA
+ * adapter adds {@code .lora_magnitude_vector} to the LoRA pair.
  *
  * @param modules in canonical model order (layers by number)
  * @param classifierWeight null when the file has no head
@@ -58,7 +59,9 @@ record PeftTensors(List<ModuleTensors> modules, SafeTensor classifierWeight, Saf
     /** AdaLoRA keeps its factors as bare parameters, so their names have no {@code .weight}. */
     ADALORA_A(".lora_A"),
     ADALORA_B(".lora_B"),
-    ADALORA_E(".lora_E");
+    ADALORA_E(".lora_E"),
+    /** DoRA's magnitude (out), saved by PEFT without the {@code .weight} of its parameter. */
+    MAGNITUDE(".lora_magnitude_vector");
 
     final String suffix;
 
@@ -105,8 +108,8 @@ record PeftTensors(List<ModuleTensors> modules, SafeTensor classifierWeight, Saf
       }
       Part part = partOf(name);
       if (part == null) {
-        throw new Lora4jException(source + ": tensor '" + name + "' is not a LoRA A / B matrix, an AdaLoRA"
-            + " A / B / E tensor, a lora4j gate or T matrix, or the classifier head, and lora4j does not know what"
+        throw new Lora4jException(source + ": tensor '" + name + "' is not a LoRA A / B matrix, a DoRA"
+            + " magnitude, an AdaLoRA A / B / E tensor, a lora4j gate or T matrix, or the classifier head, and lora4j does not know what"
             + " to do with it");
       }
       String module = name.substring(PREFIX.length(), name.length() - part.suffix.length());

@@ -50,6 +50,15 @@ final class PeftWriter {
             + " has rank 0, which PEFT cannot hold; drop it first (Adapter.compact() does)");
       }
     }
+    if (adapter.usesDora()) {
+      // PEFT's use_dora is one switch for the whole adapter: every module needs its magnitude
+      for (LowRankModule m : adapter.modules().values()) {
+        if (!m.isDora()) {
+          throw new Lora4jException(dir + ": adapter '" + adapter.name() + "' mixes DoRA modules with module "
+              + m.module() + ", which has no magnitude; PEFT's use_dora applies to every module of an adapter");
+        }
+      }
+    }
     PeftScaling scaling = PeftScaling.of(adapter.modules().values());
     Path weightsFile = dir.resolve(PeftAdapters.WEIGHTS_FILE);
     String section;
@@ -76,6 +85,9 @@ final class PeftWriter {
       }
       if (m.transform() != null) {
         tensors.put(Part.TRANSFORM.tensorName(m.module()), SafeTensor.of(m.transform()));
+      }
+      if (m.isDora()) {
+        tensors.put(Part.MAGNITUDE.tensorName(m.module()), SafeTensor.vector(m.magnitude()));
       }
     }
     TaskHead head = adapter.head();
@@ -113,6 +125,9 @@ final class PeftWriter {
     c.put("bias", "none");
     c.put("fan_in_fan_out", false);
     c.put("inference_mode", true);
+    if (adapter.usesDora()) {
+      c.put("use_dora", true); // only then, so plain adapters' files stay as they were
+    }
     // A BertModel has no classifier for PEFT to save or restore: listing one would promise a head
     // PEFT then drops without a word. The head tensors stay in the weights file for lora4j, and
     // docs/EXPORT.md shows PEFT users how to load them.

@@ -298,7 +298,6 @@ class PeftAdaptersTest {
     assertConfigFails(c -> c.put("peft_type", "IA3"), "peft_type is 'IA3'; lora4j reads LORA and ADALORA adapters"
         + " only");
     assertConfigFails(c -> c.remove("peft_type"), "peft_type is missing");
-    assertConfigFails(c -> c.put("use_dora", true), "use_dora is true; DoRA adapters are not supported");
     assertConfigFails(c -> c.put("fan_in_fan_out", true),
         "fan_in_fan_out is true; lora4j reads adapters of nn.Linear layers only");
     assertConfigFails(c -> c.put("bias", "all"),
@@ -351,10 +350,13 @@ class PeftAdaptersTest {
 
   @Test
   void refusesTensorsItDoesNotKnow() {
+    String odd = "base_model.model." + Q0 + ".lora_embedding_A";
+    assertTensorsFail(t -> t.put(odd, SafeTensor.vector(new float[8])), "tensor '" + odd + "' is not a LoRA A / B"
+        + " matrix, a DoRA magnitude, an AdaLoRA A / B / E tensor, a lora4j gate or T matrix, or the classifier head,"
+        + " and lora4j does not know what to do with it");
     String dora = "base_model.model." + Q0 + ".lora_magnitude_vector";
-    assertTensorsFail(t -> t.put(dora, SafeTensor.vector(new float[8])), "tensor '" + dora + "' is not a LoRA A / B"
-        + " matrix, an AdaLoRA A / B / E tensor, a lora4j gate or T matrix, or the classifier head, and lora4j does"
-        + " not know what to do with it");
+    assertTensorsFail(t -> t.put(dora, SafeTensor.vector(new float[8])), "tensor '" + dora + "' is a DoRA magnitude,"
+        + " but adapter_config.json does not say use_dora is true");
     assertTensorsFail(t -> t.remove("base_model.model.classifier.bias"),
         "holds base_model.model.classifier.weight without base_model.model.classifier.bias");
     String llama = "base_model.model.model.layers.0.self_attn.q_proj";

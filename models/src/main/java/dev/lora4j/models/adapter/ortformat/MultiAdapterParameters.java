@@ -40,6 +40,8 @@ public final class MultiAdapterParameters {
    * float32 inputs, and the runtime widens these at load (see {@code docs/EXPORT.md}).
    */
   public static OrtAdapter of(Adapter adapter, AdapterDtype dtype) {
+    // the file holds bare factor pairs for the multi-adapter and mixed-batch graphs
+    adapter.requireNoDora("an .onnx_adapter file (for the multi-adapter and mixed-batch graphs and the runtime)");
     Adapter c = adapter.compact();
     List<OrtAdapterParameter> params = new ArrayList<>();
     for (LowRankModule m : c.modules().values()) {
