@@ -171,6 +171,7 @@ public record Combination(String name, List<Part> parts, Method method, Double d
         throw new Lora4jException("--combine names adapter '" + p.adapter() + "', which is not among the --adapter "
             + "inputs " + known);
       }
+      inputs.get(i).requireNoDora("--combine");
       chosen.add(inputs.get(i));
     }
     return AdapterCombiner.combine(this, chosen);

@@ -101,6 +101,13 @@ public final class ExportBundle {
       }
       AdapterFit.require(a, "adapter '" + a.name() + "'", fit);
       requireServable(a);
+      // the budget's SVD and the fp16 / int8 rounding re-factor B·A and would drop the magnitudes
+      if (request.budget() != null) {
+        a.requireNoDora("--rank-budget / --max-size");
+      }
+      if (request.adapterDtype() != AdapterDtype.FP32) {
+        a.requireNoDora("--adapter-dtype " + request.adapterDtype().id());
+      }
     }
     List<Adapter> compact = new ArrayList<>();
     exact.clear();
