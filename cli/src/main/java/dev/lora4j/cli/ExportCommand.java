@@ -78,6 +78,9 @@ final class ExportCommand implements Command {
         .desc("Comma-separated: merged, factored, multi, mixed, peft, or all (default " + DEFAULT_FORMATS + ").").get());
     o.addOption(Option.builder().longOpt("embeddings")
         .desc("Merged / factored graphs output sentence_embedding instead of logits.").get());
+    o.addOption(Option.builder().longOpt("quantize").hasArg().argName("int8")
+        .desc("Also write an int8-base variant of each graph (*.int8.onnx): the base's MatMuls dynamically "
+            + "quantized, adapters and head float32; serve it with --int8.").get());
     o.addOption(Option.builder().longOpt("name").hasArg().argName("name")
         .desc("Name for the exported adapter (one adapter only); default: its own name.").get());
     return o;
@@ -125,10 +128,20 @@ final class ExportCommand implements Command {
       plots.put(ExportLayout.rankPlot(a.name()), RankPlot.png(a.name(), layers, a.ranks(), a.compact().ranks()));
     }
     ExportRequest request = new ExportRequest(base, adapters, formats, line.hasOption("embeddings"), dir, plots,
-        line.hasOption("overwrite"));
+        line.hasOption("overwrite")).withInt8Base(int8(line.getOptionValue("quantize")));
     ExportResult r = ExportBundle.export(request, out::println);
     summary(out, r, layers, sourceBytes);
     return 0;
+  }
+
+  private static boolean int8(String quantize) {
+    if (quantize == null) {
+      return false;
+    }
+    if (!quantize.equalsIgnoreCase("int8")) {
+      throw new Lora4jException("--quantize " + quantize + " is not supported; the one quantization is int8");
+    }
+    return true;
   }
 
   /** Layers in the plot: the base's, read from the module names the adapters use. */

@@ -20,6 +20,8 @@ import java.util.Set;
  * @param extraFiles more files to place in the directory (e.g. the command line's rank plot)
  * @param overwrite replace whatever is at {@code out}; without it only an earlier export (or an empty
  *     directory) is replaced and anything else is refused
+ * @param int8Base also write the int8-base variant of every graph ({@code Int8BaseWriter}): the base
+ *     model's constant-weight MatMuls dynamically quantized, adapter branches and head float32
  */
 public record ExportRequest(
     BaseModelFiles base,
@@ -28,11 +30,17 @@ public record ExportRequest(
     boolean embeddings,
     Path out,
     Map<String, byte[]> extraFiles,
-    boolean overwrite) {
+    boolean overwrite,
+    boolean int8Base) {
 
   public ExportRequest(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, boolean embeddings,
       Path out, Map<String, byte[]> extraFiles) {
     this(base, adapters, formats, embeddings, out, extraFiles, false);
+  }
+
+  public ExportRequest(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, boolean embeddings,
+      Path out, Map<String, byte[]> extraFiles, boolean overwrite) {
+    this(base, adapters, formats, embeddings, out, extraFiles, overwrite, false);
   }
 
   public ExportRequest {
@@ -48,14 +56,18 @@ public record ExportRequest(
   }
 
   public ExportRequest withEmbeddings(boolean value) {
-    return new ExportRequest(base, adapters, formats, value, out, extraFiles, overwrite);
+    return new ExportRequest(base, adapters, formats, value, out, extraFiles, overwrite, int8Base);
   }
 
   public ExportRequest withExtraFiles(Map<String, byte[]> files) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, files, overwrite);
+    return new ExportRequest(base, adapters, formats, embeddings, out, files, overwrite, int8Base);
   }
 
   public ExportRequest withOverwrite(boolean value) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, value);
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, value, int8Base);
+  }
+
+  public ExportRequest withInt8Base(boolean value) {
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, value);
   }
 }
