@@ -2,6 +2,7 @@ package dev.lora4j.exporter;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnxruntime.OrtLoraAdapter;
@@ -22,12 +23,21 @@ import dev.lora4j.models.onnx.proto.Onnx.TensorProto;
 import dev.lora4j.models.onnx.proto.Onnx.TypeProto;
 import dev.lora4j.models.onnx.proto.Onnx.ValueInfoProto;
 import dev.lora4j.models.tensor.Matrix;
+import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.adapter.BaseModelRef;
+import dev.lora4j.models.base.BaseModelFiles;
+import dev.lora4j.models.export.ExportManifest;
+import dev.lora4j.models.testing.TinyBert;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The int8-base graphs ({@link Int8BaseWriter}) on the tiny BERT: ONNX Runtime's output of every
@@ -176,6 +186,51 @@ class Int8BaseTest {
       // the update is large enough to move weights by steps: quantizing the base alone would fail above
       assertTrue(moved > 2, m.name() + ": update moved weights by at most " + moved + " steps");
     }
+  }
+
+  @Test
+  void exportJsonListsTheInt8GraphsAndTheirHashes(@TempDir Path tmp) throws Exception {
+    Path b = TinyBert.writeBaseModel(tmp.resolve("base"), 5);
+    Path model = b.resolve("model.onnx");
+    BaseModelFiles files = new BaseModelFiles("tiny", model, b.resolve("tokenizer.json"), sha256(model));
+    Adapter a = GraphParityTest.lora();
+    Adapter bound = new Adapter(a.name(), new BaseModelRef("tiny", files.onnxSha256()), a.modules(), a.head(),
+        a.provenance());
+    Path out = tmp.resolve("export");
+    ExportBundle.export(ExportRequest.of(files, List.of(bound), EnumSet.of(ExportFormat.MERGED, ExportFormat.FACTORED,
+        ExportFormat.MULTI, ExportFormat.MIXED, ExportFormat.PEFT), out).withInt8Base(true), line -> { });
+    ExportManifest m = ExportManifest.read(out);
+    assertEquals(Map.of("base.multi.onnx", "base.multi.int8.onnx", "base.mixed.onnx", "base.mixed.int8.onnx",
+        "lora.merged.onnx", "lora.merged.int8.onnx", "lora.factored.onnx", "lora.factored.int8.onnx"), m.int8Graphs());
+    for (String q : m.int8Graphs().values()) {
+      assertEquals(sha256(out.resolve(q)), m.sha256().get(q), q);
+      assertEquals(12, count(OnnxModel.read(out.resolve(q)), "MatMulInteger"), q);
+    }
+    // without the flag: no int8 files, none listed
+    Path plain = tmp.resolve("plain");
+    ExportBundle.export(ExportRequest.of(files, List.of(bound), EnumSet.of(ExportFormat.MULTI), plain), line -> { });
+    assertTrue(ExportManifest.read(plain).int8Graphs().isEmpty());
+    try (var list = Files.list(plain)) {
+      assertTrue(list.noneMatch(f -> f.getFileName().toString().contains("int8")));
+    }
+  }
+
+  @Test
+  void quantizeWithoutAGraphFormatIsRefused(@TempDir Path tmp) throws Exception {
+    Path b = TinyBert.writeBaseModel(tmp.resolve("base"), 5);
+    Path model = b.resolve("model.onnx");
+    BaseModelFiles files = new BaseModelFiles("tiny", model, b.resolve("tokenizer.json"), sha256(model));
+    Lora4jException e = assertThrows(Lora4jException.class, () -> ExportBundle.export(ExportRequest.of(files,
+        List.of(GraphParityTest.lora()), EnumSet.of(ExportFormat.PEFT), tmp.resolve("out")).withInt8Base(true),
+        line -> { }));
+    assertTrue(e.getMessage().contains("no graph format"), e.getMessage());
+    assertFalse(Files.exists(tmp.resolve("out")));
+  }
+
+  /** SHA-256 by the JDK, not by the code under test. */
+  private static String sha256(Path f) throws Exception {
+    return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+        .digest(Files.readAllBytes(f)));
   }
 
   private static long count(OnnxModel m, String op) {
