@@ -60,8 +60,8 @@ final class BenchCommand implements Command {
     o.addOption(Option.builder().longOpt("data").hasArg().argName("file.tsv")
         .desc("Sentences to run (first column after the header); default ../shared/data/sst2/dev.tsv.").get());
     o.addOption(Option.builder().longOpt("runs").hasArg().argName("n").desc("Timed runs per measure (default 30).").get());
-    o.addOption(Option.builder().longOpt("adapter").hasArg().argName("file.onnx_adapter")
-        .desc("Trained adapter (exported for the same base) whose --data accuracy is compared on the float32 and "
+    o.addOption(Option.builder().longOpt("adapter").hasArg().argName("file")
+        .desc("Trained .onnx_adapter (exported for the same base) whose --data accuracy is compared on the float32 and "
             + "int8 bases; repeat for several.").get());
     o.addOption(Option.builder().longOpt("docs").hasArg().argName("dir")
         .desc("Where RESULTS.md and the chart go (default docs).").get());

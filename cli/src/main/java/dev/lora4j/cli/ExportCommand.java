@@ -58,6 +58,7 @@ final class ExportCommand implements Command {
           <adapter>.adapter.json   labels, pooling, ranks, base SHA-256; export.json lists everything
           <adapter>.peft/          the compact adapter as a PEFT directory (format peft, or all)
           <adapter>.ranks.png      rank per module, as trained and after pruning; tokenizer.json
+          *.int8.onnx              with --quantize int8: each graph with the base's MatMuls in int8
         An adapter is a PEFT directory (adapter_config.json + adapter_model.safetensors) or an
         .onnx_adapter file with its .adapter.json beside it. See docs/EXPORT.md.
         Example: lora4j export --base minilm-l6 --adapter adapters/sst2-sora --out export/sst2""";
