@@ -94,7 +94,7 @@ final class BenchCommand implements Command {
     Path work = Files.createTempDirectory("lora4j-bench");
     try {
       RuntimeBenchmark.Report r = new RuntimeBenchmark(base, sentences, runs, s -> out.println("bench: " + s)).run(work);
-      r = withInt8(r, data, line, sentences, runs, work, out);
+      r = withInt8(r, base, data, line, sentences, runs, work, out);
       out.printf(Locale.ROOT, "%n%-62s %12s  %-9s %s%n", "measure", "value", "goal", "met");
       for (RuntimeBenchmark.Row row : r.rows()) {
         out.printf(Locale.ROOT, "%-62s %10.3f %-2s %-9s %s%n", row.what(), row.value(), row.unit(), row.goal(),
@@ -113,14 +113,15 @@ final class BenchCommand implements Command {
   }
 
   /** Appends the float32 vs int8 base rows, measured on the export the runtime benchmark wrote. */
-  private static RuntimeBenchmark.Report withInt8(RuntimeBenchmark.Report r, Path data, CommandLine line,
+  private static RuntimeBenchmark.Report withInt8(RuntimeBenchmark.Report r, BaseModelFiles base, Path data,
+      CommandLine line,
       List<String> sentences, int runs, Path work, PrintStream out) throws Exception {
     List<dev.lora4j.trainer.data.LabeledText> labelled = Files.isRegularFile(data)
         ? TsvDataset.readTexts(data).rows() : List.of();
     List<Path> adapters = line.hasOption("adapter")
         ? java.util.Arrays.stream(line.getOptionValues("adapter")).map(Path::of).toList() : List.of();
     RuntimeBenchmark.Report q = new dev.lora4j.cli.bench.Int8Benchmark(sentences, labelled, adapters, runs,
-        s -> out.println("bench: " + s)).run(work.resolve("export"), "a0", r.base());
+        s -> out.println("bench: " + s)).run(base, work);
     List<RuntimeBenchmark.Row> rows = new ArrayList<>(r.rows());
     rows.addAll(q.rows());
     java.util.Map<String, Double> t = new java.util.LinkedHashMap<>(r.timingsMs());

@@ -1,6 +1,14 @@
 package dev.lora4j.cli.bench;
 
+import dev.lora4j.exporter.ExportBundle;
+import dev.lora4j.exporter.ExportFormat;
+import dev.lora4j.exporter.ExportRequest;
+import dev.lora4j.models.adapter.SyntheticAdapters;
+import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
+import dev.lora4j.models.base.BaseModelFiles;
+import dev.lora4j.models.base.EncoderDescription;
+import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.runtime.AdapterRuntime;
 import dev.lora4j.runtime.Device;
 import dev.lora4j.runtime.Prediction;
@@ -10,6 +18,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -46,8 +55,24 @@ public final class Int8Benchmark {
     this.progress = progress;
   }
 
+  /**
+   * Exports the multi-adapter graph with its int8 variant and one synthetic adapter (rank 8 on
+   * query and value) into {@code work}, untimed, then compares the two bases on it.
+   */
+  public RuntimeBenchmark.Report run(BaseModelFiles base, Path work) throws Exception {
+    EncoderDescription d = EncoderDescription.of(OnnxModel.read(base.onnx()));
+    Map<String, Integer> ranks = new LinkedHashMap<>();
+    d.resolveTargets("query,value").forEach(m -> ranks.put(m.name(), 8));
+    String synthetic = "int8-bench";
+    Path export = work.resolve("int8-export");
+    progress.accept("exporting the multi-adapter graph with --quantize int8");
+    ExportBundle.export(ExportRequest.of(base, List.of(SyntheticAdapters.classifier(d, base.ref(), synthetic, ranks, 2,
+        TaskHead.Pooling.MEAN, 3)), EnumSet.of(ExportFormat.MULTI), export).withInt8Base(true), line -> { });
+    return run(export, synthetic, base.id());
+  }
+
   /** Rows and median timings of the comparison; {@code synthetic} names an adapter of {@code export}. */
-  public RuntimeBenchmark.Report run(Path export, String synthetic, String baseId) throws Exception {
+  RuntimeBenchmark.Report run(Path export, String synthetic, String baseId) throws Exception {
     List<RuntimeBenchmark.Row> rows = new ArrayList<>();
     Map<String, Double> t = new LinkedHashMap<>();
     int batch = Math.min(32, sentences.size());

@@ -75,7 +75,7 @@ public final class RuntimeBenchmark {
     progress.accept("exporting " + ADAPTERS + " adapters (merged, factored, multi, mixed)");
     long t0 = System.nanoTime();
     ExportBundle.export(ExportRequest.of(base, adapters, EnumSet.of(ExportFormat.MERGED, ExportFormat.FACTORED,
-        ExportFormat.MULTI, ExportFormat.MIXED), dir).withInt8Base(true), line -> { });
+        ExportFormat.MULTI, ExportFormat.MIXED), dir), line -> { });
     double exportMs = (System.nanoTime() - t0) / 1e6;
 
     Map<String, Double> t = new LinkedHashMap<>();
