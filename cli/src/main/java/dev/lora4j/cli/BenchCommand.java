@@ -47,6 +47,8 @@ final class BenchCommand implements Command {
         the export itself. Prints a table of ratios with their goals, replaces the 'runtime' section
         of <docs>/RESULTS.md and writes <docs>/bench-runtime.png. Timings, not a test: run it on an
         otherwise idle machine.
+        Then the float32 base against the int8 base (export --quantize int8) in the runtime:
+        throughput at batch 1 and 32, interleaved, and accuracy on --data for each --adapter.
         Example: lora4j bench --base minilm-l6""";
   }
 
@@ -58,9 +60,17 @@ final class BenchCommand implements Command {
     o.addOption(Option.builder().longOpt("data").hasArg().argName("file.tsv")
         .desc("Sentences to run (first column after the header); default ../shared/data/sst2/dev.tsv.").get());
     o.addOption(Option.builder().longOpt("runs").hasArg().argName("n").desc("Timed runs per measure (default 30).").get());
+    o.addOption(Option.builder().longOpt("adapter").hasArg().argName("file")
+        .desc("Trained .onnx_adapter (exported for the same base) whose --data accuracy is compared on the float32 and "
+            + "int8 bases; repeat for several.").get());
     o.addOption(Option.builder().longOpt("docs").hasArg().argName("dir")
         .desc("Where RESULTS.md and the chart go (default docs).").get());
     return o;
+  }
+
+  @Override
+  public java.util.Set<String> repeatable() {
+    return java.util.Set.of("adapter");
   }
 
   @Override
@@ -84,6 +94,7 @@ final class BenchCommand implements Command {
     Path work = Files.createTempDirectory("lora4j-bench");
     try {
       RuntimeBenchmark.Report r = new RuntimeBenchmark(base, sentences, runs, s -> out.println("bench: " + s)).run(work);
+      r = withInt8(r, base, data, line, sentences, runs, work, out);
       out.printf(Locale.ROOT, "%n%-62s %12s  %-9s %s%n", "measure", "value", "goal", "met");
       for (RuntimeBenchmark.Row row : r.rows()) {
         out.printf(Locale.ROOT, "%-62s %10.3f %-2s %-9s %s%n", row.what(), row.value(), row.unit(), row.goal(),
@@ -99,5 +110,22 @@ final class BenchCommand implements Command {
     } finally {
       AtomicFiles.deleteRecursively(work);
     }
+  }
+
+  /** Appends the float32 vs int8 base rows, measured on the export the runtime benchmark wrote. */
+  private static RuntimeBenchmark.Report withInt8(RuntimeBenchmark.Report r, BaseModelFiles base, Path data,
+      CommandLine line,
+      List<String> sentences, int runs, Path work, PrintStream out) throws Exception {
+    List<dev.lora4j.trainer.data.LabeledText> labelled = Files.isRegularFile(data)
+        ? TsvDataset.readTexts(data).rows() : List.of();
+    List<Path> adapters = line.hasOption("adapter")
+        ? java.util.Arrays.stream(line.getOptionValues("adapter")).map(Path::of).toList() : List.of();
+    RuntimeBenchmark.Report q = new dev.lora4j.cli.bench.Int8Benchmark(sentences, labelled, adapters, runs,
+        s -> out.println("bench: " + s)).run(base, work);
+    List<RuntimeBenchmark.Row> rows = new ArrayList<>(r.rows());
+    rows.addAll(q.rows());
+    java.util.Map<String, Double> t = new java.util.LinkedHashMap<>(r.timingsMs());
+    t.putAll(q.timingsMs());
+    return new RuntimeBenchmark.Report(r.base(), r.device(), r.batch(), rows, t);
   }
 }

@@ -61,6 +61,7 @@ final class ExportCommand implements Command {
           <adapter>.adapter.json   labels, pooling, ranks, base SHA-256; export.json lists everything
           <adapter>.peft/          the compact adapter as a PEFT directory (format peft, or all)
           <adapter>.ranks.png      rank per module, as trained and after pruning; tokenizer.json
+          *.int8.onnx              with --quantize int8: each graph with the base's MatMuls in int8
         --rank-budget / --max-size re-factor each module's update by SVD and keep only the strongest
         directions over all modules, within a total rank and / or .onnx_adapter size.
         An adapter is a PEFT directory (adapter_config.json + adapter_model.safetensors) or an
@@ -91,6 +92,9 @@ final class ExportCommand implements Command {
     o.addOption(Option.builder().longOpt("adapter-dtype").hasArg().argName("type")
         .desc("How .onnx_adapter and PEFT factors are stored: fp32 (default), fp16 (half the bytes) or int8 "
             + "(per-row scales, .onnx_adapter only). Merged / factored graphs use the stored values.").get());
+    o.addOption(Option.builder().longOpt("quantize").hasArg().argName("int8")
+        .desc("Also write an int8-base variant of each graph (*.int8.onnx): the base's MatMuls dynamically "
+            + "quantized, adapters and head float32; serve it with --int8.").get());
     o.addOption(Option.builder().longOpt("name").hasArg().argName("name")
         .desc("Name for the exported adapter (one adapter only); default: its own name.").get());
     o.addOption(Option.builder().longOpt("combine").hasArg().argName("new=a:w,b:w")
@@ -164,7 +168,7 @@ final class ExportCommand implements Command {
           : RankPlot.png(a.name(), layers, a.ranks(), budget.apply(a, dtype).adapter().ranks(), "rank after budget"));
     }
     ExportRequest request = new ExportRequest(base, adapters, formats, line.hasOption("embeddings"), dir, plots,
-        line.hasOption("overwrite"), budget).withAdapterDtype(dtype);
+        line.hasOption("overwrite"), budget).withAdapterDtype(dtype).withInt8Base(int8(line.getOptionValue("quantize")));
     ExportResult r = ExportBundle.export(request, out::println);
     summary(out, r, layers, sourceBytes, budget != null);
     return 0;
@@ -192,6 +196,16 @@ final class ExportCommand implements Command {
     Integer ranks = line.hasOption("rank-budget") ? OptionValues.integer(line, "rank-budget", 0) : null;
     Double kib = line.hasOption("max-size") ? OptionValues.real(line, "max-size", 0) : null;
     return RankBudget.of(ranks, kib);
+  }
+
+  private static boolean int8(String quantize) {
+    if (quantize == null) {
+      return false;
+    }
+    if (!quantize.equalsIgnoreCase("int8")) {
+      throw new Lora4jException("--quantize " + quantize + " is not supported; the one quantization is int8");
+    }
+    return true;
   }
 
   /** Layers in the plot: the base's, read from the module names the adapters use. */

@@ -20,6 +20,9 @@ final class RuntimeOptionsCli {
     o.addOption(Option.builder().longOpt("max-tokens").hasArg().argName("n")
         .desc("Truncate texts to this many tokens, " + RuntimeOptions.MIN_TOKENS + " to " + RuntimeOptions.MAX_TOKENS
             + " (default 128).").get());
+    o.addOption(Option.builder().longOpt("int8")
+        .desc("Serve the int8 base (base.multi.int8.onnx, from 'lora4j export --quantize int8'): the base's "
+            + "MatMuls in int8, adapters float32.").get());
   }
 
   static RuntimeOptions parse(CommandLine line) {
@@ -33,7 +36,7 @@ final class RuntimeOptionsCli {
           + RuntimeOptions.MAX_TOKENS + " (special tokens included), not " + tokens);
     }
     return new RuntimeOptions(o.session(), o.adapterBudgetBytes(), tokens, o.maxTextChars(), o.maxBatch(),
-        o.batchWindow(), o.batchRows(), o.queueCapacity());
+        o.batchWindow(), o.batchRows(), o.queueCapacity(), line.hasOption("int8"));
   }
 
   static java.nio.file.Path requireBase(CommandLine line) {

@@ -1,6 +1,7 @@
 package dev.lora4j.exporter;
 
 import dev.lora4j.exporter.graph.FactoredGraphWriter;
+import dev.lora4j.exporter.graph.Int8BaseWriter;
 import dev.lora4j.exporter.graph.MergedGraphWriter;
 import dev.lora4j.exporter.graph.MixedBatchGraphWriter;
 import dev.lora4j.exporter.graph.MultiAdapterGraphWriter;
@@ -52,6 +53,8 @@ public final class ExportBundle {
   private final Map<String, Map<String, Object>> budgets = new LinkedHashMap<>();
   /** int8 only: the float32 compact adapters the files are quantised from, by name. */
   private final Map<String, Adapter> exact = new LinkedHashMap<>();
+  /** Float graph name to its int8-base variant, for export.json. */
+  private final Map<String, String> int8Graphs = new LinkedHashMap<>();
   private long stageStart;
 
   private ExportBundle(ExportRequest request, Consumer<String> progress) {
@@ -73,6 +76,10 @@ public final class ExportBundle {
     if (request.adapterDtype() == AdapterDtype.INT8 && request.formats().contains(ExportFormat.PEFT)) {
       throw new Lora4jException("adapter dtype int8 cannot be written in the peft format (PEFT loads float LoRA "
           + "weights only); use fp16, or leave peft out of the formats");
+    }
+    if (request.int8Base() && request.formats().stream().allMatch(f -> f == ExportFormat.PEFT)) {
+      throw new Lora4jException("--quantize int8 quantizes ONNX graphs, and no graph format was asked for "
+          + "(add merged, factored, multi or mixed to --format)");
     }
     BaseModelFiles baseFiles = request.base();
     if (!Files.isRegularFile(baseFiles.tokenizer())) {
@@ -176,11 +183,11 @@ public final class ExportBundle {
       String factored = null;
       if (request.formats().contains(ExportFormat.MERGED)) {
         merged = saveGraph(dir, ExportLayout.merged(a.name()), MergedGraphWriter.write(base, a, request.embeddings()),
-            "merged", a.name(), sha);
+            "merged", a.name(), sha, base);
       }
       if (request.formats().contains(ExportFormat.FACTORED)) {
         factored = saveGraph(dir, ExportLayout.factored(a.name()),
-            FactoredGraphWriter.write(base, a, request.embeddings()), "factored", a.name(), sha);
+            FactoredGraphWriter.write(base, a, request.embeddings()), "factored", a.name(), sha, base);
       }
       String onnxAdapter = null;
       String sidecar = null;
@@ -205,11 +212,11 @@ public final class ExportBundle {
     }
     String multi = null;
     if (request.formats().contains(ExportFormat.MULTI)) {
-      multi = saveGraph(dir, ExportLayout.MULTI_GRAPH, MultiAdapterGraphWriter.write(base), "multi", null, sha);
+      multi = saveGraph(dir, ExportLayout.MULTI_GRAPH, MultiAdapterGraphWriter.write(base), "multi", null, sha, base);
     }
     String mixed = null;
     if (request.formats().contains(ExportFormat.MIXED)) {
-      mixed = saveGraph(dir, ExportLayout.MIXED_GRAPH, MixedBatchGraphWriter.write(base), "mixed", null, sha);
+      mixed = saveGraph(dir, ExportLayout.MIXED_GRAPH, MixedBatchGraphWriter.write(base), "mixed", null, sha, base);
     }
     String tokenizer = ExportLayout.TOKENIZER;
     // streamed, not Files.copy, which would carry the cached file's permissions over
@@ -222,7 +229,8 @@ public final class ExportBundle {
     ExportManifest manifest = new ExportManifest(ExportManifest.FORMAT_VERSION, Provenance.toolName(),
         Instant.now().toString(),
         new ExportManifest.Base(request.base().id(), sha, base.spec().layers(), base.spec().hidden(), opset(base.model())),
-        tokenizer, multi, mixed, mixed == null ? null : MixedBatchGraphWriter.layout(base), entries, hashes(dir));
+        tokenizer, multi, mixed, mixed == null ? null : MixedBatchGraphWriter.layout(base), entries, hashes(dir),
+        int8Graphs);
     manifest.write(dir.resolve(ExportLayout.MANIFEST));
     record(dir, ExportLayout.MANIFEST);
     stage("manifest", ExportLayout.MANIFEST);
@@ -252,7 +260,8 @@ public final class ExportBundle {
         : List.of(AdapterTensorNames.LAST_HIDDEN_STATE, AdapterTensorNames.SENTENCE_EMBEDDING);
   }
 
-  private String saveGraph(Path dir, String file, OnnxModel model, String kind, String adapter, String sha) {
+  private String saveGraph(Path dir, String file, OnnxModel model, String kind, String adapter, String sha,
+      EncoderDescription base) {
     stamp(model, "lora4j.export", kind);
     stamp(model, "lora4j.base_sha256", sha);
     if (adapter != null) {
@@ -260,6 +269,15 @@ public final class ExportBundle {
     }
     model.save(dir.resolve(file));
     stage(kind + (adapter == null ? "" : " " + adapter), file + " " + mb(record(dir, file)));
+    if (request.int8Base()) {
+      // after the stamps: the int8 file carries the same provenance as its float twin
+      OnnxModel q = Int8BaseWriter.quantize(model, base.model());
+      stamp(q, "lora4j.quantized", "int8-base");
+      String qFile = ExportLayout.int8(file);
+      q.save(dir.resolve(qFile));
+      int8Graphs.put(file, qFile);
+      stage(kind + " int8" + (adapter == null ? "" : " " + adapter), qFile + " " + mb(record(dir, qFile)));
+    }
     return file;
   }
 

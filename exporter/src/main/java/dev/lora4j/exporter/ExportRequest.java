@@ -25,6 +25,8 @@ import java.util.Set;
  *     or null for none
  * @param adapterDtype how {@code .onnx_adapter} and PEFT factors are stored; merged and factored
  *     graphs are built from the values that dtype holds ({@link AdapterDtype#served})
+ * @param int8Base also write each graph with the base's MatMuls dynamically quantized to int8
+ *     ({@code *.int8.onnx}); adapters and head stay float32
  */
 public record ExportRequest(
     BaseModelFiles base,
@@ -35,7 +37,8 @@ public record ExportRequest(
     Map<String, byte[]> extraFiles,
     boolean overwrite,
     RankBudget budget,
-    AdapterDtype adapterDtype) {
+    AdapterDtype adapterDtype,
+    boolean int8Base) {
 
   public ExportRequest(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, boolean embeddings,
       Path out, Map<String, byte[]> extraFiles) {
@@ -44,12 +47,12 @@ public record ExportRequest(
 
   public ExportRequest(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, boolean embeddings,
       Path out, Map<String, byte[]> extraFiles, boolean overwrite) {
-    this(base, adapters, formats, embeddings, out, extraFiles, overwrite, null, AdapterDtype.FP32);
+    this(base, adapters, formats, embeddings, out, extraFiles, overwrite, null, AdapterDtype.FP32, false);
   }
 
   public ExportRequest(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, boolean embeddings,
       Path out, Map<String, byte[]> extraFiles, boolean overwrite, RankBudget budget) {
-    this(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, AdapterDtype.FP32);
+    this(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, AdapterDtype.FP32, false);
   }
 
   public ExportRequest {
@@ -66,22 +69,26 @@ public record ExportRequest(
   }
 
   public ExportRequest withEmbeddings(boolean value) {
-    return new ExportRequest(base, adapters, formats, value, out, extraFiles, overwrite, budget, adapterDtype);
+    return new ExportRequest(base, adapters, formats, value, out, extraFiles, overwrite, budget, adapterDtype, int8Base);
   }
 
   public ExportRequest withExtraFiles(Map<String, byte[]> files) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, files, overwrite, budget, adapterDtype);
+    return new ExportRequest(base, adapters, formats, embeddings, out, files, overwrite, budget, adapterDtype, int8Base);
   }
 
   public ExportRequest withOverwrite(boolean value) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, value, budget, adapterDtype);
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, value, budget, adapterDtype, int8Base);
   }
 
   public ExportRequest withBudget(RankBudget value) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, value, adapterDtype);
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, value, adapterDtype, int8Base);
+  }
+
+  public ExportRequest withInt8Base(boolean value) {
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, adapterDtype, value);
   }
 
   public ExportRequest withAdapterDtype(AdapterDtype value) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, value);
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, value, int8Base);
   }
 }

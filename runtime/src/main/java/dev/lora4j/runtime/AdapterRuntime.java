@@ -62,6 +62,8 @@ public final class AdapterRuntime implements AutoCloseable {
   private final OrtSession multi;
   private final Set<String> multiInputs;
   private final Device device;
+  /** The multi-adapter graph file in use: {@code base.multi.onnx}, or its int8 variant. */
+  private final String baseGraph;
   private final MixedBatchRunner mixed;
   private final AdapterLoader loader;
   private final AdapterRegistry<ResidentAdapter> registry;
@@ -90,24 +92,28 @@ public final class AdapterRuntime implements AutoCloseable {
     // cached by stamps: a stamp's fingerprint survives an in-place edit (see VerifiedHashes). Both
     // graphs are checked before any session exists, so a refusal leaks nothing.
     manifest.requireRecordedHash(tok, tokName, AtomicFiles.sha256(tok));
-    Path multiFile = dir.resolve(manifest.multiGraph());
+    // the int8 base has the float graphs' inputs and outputs; only their file names differ
+    String multiName = graphName(dir, manifest.multiGraph());
+    String mixedName = manifest.mixedGraph() == null ? null : graphName(dir, manifest.mixedGraph());
+    Path multiFile = dir.resolve(multiName);
     byte[] multiBytes = read(multiFile);
-    manifest.requireRecordedHash(multiFile, manifest.multiGraph(), multiBytes);
+    manifest.requireRecordedHash(multiFile, multiName, multiBytes);
     byte[] mixedBytes = null;
-    if (manifest.mixedGraph() != null) {
-      Path mixedFile = dir.resolve(manifest.mixedGraph());
+    if (mixedName != null) {
+      Path mixedFile = dir.resolve(mixedName);
       mixedBytes = read(mixedFile);
-      manifest.requireRecordedHash(mixedFile, manifest.mixedGraph(), mixedBytes);
+      manifest.requireRecordedHash(mixedFile, mixedName, mixedBytes);
     }
     MixedBatchStacks.Layout layout = GraphLayouts.of(OnnxModel.parse(multiBytes, multiFile.toString()));
     ExecutionProviders.OpenedSession opened =
-        ExecutionProviders.open(multiBytes, options.session(), manifest.multiGraph());
+        ExecutionProviders.open(multiBytes, options.session(), multiName);
     this.multi = opened.session();
     this.device = opened.device();
     this.multiInputs = multi.getInputNames();
-    if (manifest.mixedGraph() != null) {
+    this.baseGraph = multiName;
+    if (mixedName != null) {
       OrtSession mixedSession = ExecutionProviders.open(mixedBytes,
-          options.session().withDevice(device), manifest.mixedGraph()).session();
+          options.session().withDevice(device), mixedName).session();
       this.mixed = new MixedBatchRunner(env, mixedSession, layout);
     } else {
       this.mixed = null;
@@ -117,6 +123,15 @@ public final class AdapterRuntime implements AutoCloseable {
     this.registry = new AdapterRegistry<>(this::loadAdapter, options.adapterBudgetBytes());
     this.batcher = new MicroBatcher<>(this::runSingles, options.batchRows(), options.batchWindow(),
         options.queueCapacity());
+  }
+
+  private String graphName(Path dir, String graph) {
+    return options.int8Base() ? manifest.requireInt8(dir, graph) : graph;
+  }
+
+  /** The multi-adapter graph this runtime serves: {@code base.multi.onnx} or {@code base.multi.int8.onnx}. */
+  public String baseGraph() {
+    return baseGraph;
   }
 
   /**

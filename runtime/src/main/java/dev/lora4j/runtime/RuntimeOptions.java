@@ -15,6 +15,8 @@ import java.time.Duration;
  * @param batchWindow how long the micro-batcher waits to fill a batch of single requests
  * @param batchRows most rows the micro-batcher puts in one run
  * @param queueCapacity single requests waiting beyond this are refused (back-pressure)
+ * @param int8Base serve the export's int8-base graphs ({@code export --quantize int8}): the base
+ *     model's MatMuls in dynamic int8, adapters float32; refused when the export has none
  */
 public record RuntimeOptions(
     SessionSettings session,
@@ -24,7 +26,8 @@ public record RuntimeOptions(
     int maxBatch,
     Duration batchWindow,
     int batchRows,
-    int queueCapacity) {
+    int queueCapacity,
+    boolean int8Base) {
 
   /** Fewest tokens a text may be cut to: [CLS], one token and [SEP]. */
   public static final int MIN_TOKENS = 3;
@@ -50,6 +53,12 @@ public record RuntimeOptions(
     require("queueCapacity", queueCapacity, batchRows, Integer.MAX_VALUE);
   }
 
+  /** Options on the float32 base. */
+  public RuntimeOptions(SessionSettings session, long adapterBudgetBytes, int maxTokens, int maxTextChars,
+      int maxBatch, Duration batchWindow, int batchRows, int queueCapacity) {
+    this(session, adapterBudgetBytes, maxTokens, maxTextChars, maxBatch, batchWindow, batchRows, queueCapacity, false);
+  }
+
   private static void require(String field, long value, long min, long max) {
     if (value < min || value > max) {
       throw new IllegalArgumentException("runtime option " + field + " must be "
@@ -65,7 +74,7 @@ public record RuntimeOptions(
 
   public RuntimeOptions withSession(SessionSettings s) {
     return new RuntimeOptions(s, adapterBudgetBytes, maxTokens, maxTextChars, maxBatch, batchWindow, batchRows,
-        queueCapacity);
+        queueCapacity, int8Base);
   }
 
   public RuntimeOptions withDevice(Device d) {
@@ -74,16 +83,21 @@ public record RuntimeOptions(
 
   public RuntimeOptions withAdapterBudget(long bytes) {
     return new RuntimeOptions(session, bytes, maxTokens, maxTextChars, maxBatch, batchWindow, batchRows,
-        queueCapacity);
+        queueCapacity, int8Base);
   }
 
   public RuntimeOptions withBatching(Duration window, int rows) {
     return new RuntimeOptions(session, adapterBudgetBytes, maxTokens, maxTextChars, maxBatch, window, rows,
-        Math.max(queueCapacity, rows));
+        Math.max(queueCapacity, rows), int8Base);
+  }
+
+  public RuntimeOptions withInt8Base(boolean value) {
+    return new RuntimeOptions(session, adapterBudgetBytes, maxTokens, maxTextChars, maxBatch, batchWindow, batchRows,
+        queueCapacity, value);
   }
 
   public RuntimeOptions withMaxBatch(int n) {
     return new RuntimeOptions(session, adapterBudgetBytes, maxTokens, maxTextChars, n, batchWindow, batchRows,
-        queueCapacity);
+        queueCapacity, int8Base);
   }
 }

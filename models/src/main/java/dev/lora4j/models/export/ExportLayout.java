@@ -20,6 +20,7 @@ import java.util.regex.Pattern;
  *   &lt;adapter&gt;.adapter.json    sidecar ({@link AdapterSidecar}): labels, pooling, ranks, base SHA-256
  *   &lt;adapter&gt;.peft/           compact adapter as a PEFT directory (adapter_config.json + safetensors)
  *   &lt;adapter&gt;.ranks.png       rank per module as trained / after pruning (written by the command line)
+ *   *.int8.onnx               int8-base variant of each graph above ({@code --quantize int8})
  * </pre>
  *
  * Which of these exist depends on the formats asked for; {@code export.json} always lists what was
@@ -62,13 +63,18 @@ public final class ExportLayout {
     return adapter + ".peft";
   }
 
+  /** The int8-base variant of a graph file: {@code base.multi.onnx -> base.multi.int8.onnx}. */
+  public static String int8(String graph) {
+    return graph.substring(0, graph.length() - ".onnx".length()) + ".int8.onnx";
+  }
+
   public static String rankPlot(String adapter) {
     return adapter + ".ranks.png";
   }
 
   /** Endings of the per-adapter entries above, and of the graphs' external data. */
   private static final List<String> ENDINGS = List.of(".merged.onnx", ".factored.onnx", ".onnx_adapter",
-      ".adapter.json", ".peft", ".ranks.png", ".onnx.data");
+      ".adapter.json", ".peft", ".ranks.png", ".int8.onnx", ".onnx.data");
   private static final Set<String> FIXED = Set.of(MANIFEST, TOKENIZER, MULTI_GRAPH, MIXED_GRAPH);
 
   /**

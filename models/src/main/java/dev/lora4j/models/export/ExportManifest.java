@@ -16,6 +16,8 @@ import java.util.List;
  * @param mixedLayout the modules and hidden size to pack stacks for the mixed graph, or null
  * @param sha256 SHA-256 (lower-case hex) of every file the export wrote, by name relative to the
  *     directory ({@code export.json} itself aside); the runtime checks the graphs it loads against it
+ * @param int8Graphs the int8-base variant of each graph ({@code export --quantize int8}), by the
+ *     float graph's name: {@code base.multi.onnx -> base.multi.int8.onnx}; empty when none was written
  */
 public record ExportManifest(
     int formatVersion,
@@ -27,7 +29,8 @@ public record ExportManifest(
     String mixedGraph,
     MixedBatchStacks.Layout mixedLayout,
     List<AdapterEntry> adapters,
-    java.util.Map<String, String> sha256) {
+    java.util.Map<String, String> sha256,
+    java.util.Map<String, String> int8Graphs) {
 
   public static final int FORMAT_VERSION = 1;
 
@@ -64,12 +67,36 @@ public record ExportManifest(
   public ExportManifest {
     adapters = adapters == null ? List.of() : List.copyOf(adapters);
     sha256 = sha256 == null ? java.util.Map.of() : java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(sha256));
+    int8Graphs = int8Graphs == null ? java.util.Map.of()
+        : java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(int8Graphs));
+  }
+
+  /** A manifest without int8 graphs. */
+  public ExportManifest(int formatVersion, String tool, String created, Base base, String tokenizer,
+      String multiGraph, String mixedGraph, MixedBatchStacks.Layout mixedLayout, List<AdapterEntry> adapters,
+      java.util.Map<String, String> sha256) {
+    this(formatVersion, tool, created, base, tokenizer, multiGraph, mixedGraph, mixedLayout, adapters, sha256, null);
+  }
+
+  /**
+   * The int8-base variant of {@code graph} (a name this manifest lists), refused clearly when the
+   * export has none: the caller asked for the quantized base explicitly, so a silent float32
+   * fallback would misreport what is being served.
+   */
+  public String requireInt8(Path dir, String graph) {
+    String q = int8Graphs.get(graph);
+    if (q == null) {
+      throw new Lora4jException(dir + ": this export has no int8 base for " + graph + " (" + ExportLayout.MANIFEST
+          + " lists " + (int8Graphs.isEmpty() ? "none" : String.join(", ", int8Graphs.values()))
+          + "); export again with --quantize int8, or run without the int8 option");
+    }
+    return q;
   }
 
   /** A manifest without file hashes (what exports before the hashes were added hold). */
   public ExportManifest(int formatVersion, String tool, String created, Base base, String tokenizer,
       String multiGraph, String mixedGraph, MixedBatchStacks.Layout mixedLayout, List<AdapterEntry> adapters) {
-    this(formatVersion, tool, created, base, tokenizer, multiGraph, mixedGraph, mixedLayout, adapters, null);
+    this(formatVersion, tool, created, base, tokenizer, multiGraph, mixedGraph, mixedLayout, adapters, null, null);
   }
 
   /**
@@ -129,6 +156,9 @@ public record ExportManifest(
       paths.check(at + "onnx_adapter", a.onnxAdapter(), false);
       paths.check(at + "sidecar", a.sidecar(), false);
       paths.check(at + "peft", a.peft(), true);
+    }
+    for (java.util.Map.Entry<String, String> e : m.int8Graphs().entrySet()) {
+      paths.check("int8_graphs." + e.getKey(), e.getValue(), false);
     }
     return m;
   }

@@ -1,0 +1,319 @@
+package dev.lora4j.exporter;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.onnxruntime.OrtLoraAdapter;
+import dev.lora4j.exporter.graph.FactoredGraphWriter;
+import dev.lora4j.exporter.graph.Int8BaseWriter;
+import dev.lora4j.exporter.graph.MergedGraphWriter;
+import dev.lora4j.exporter.graph.MixedBatchGraphWriter;
+import dev.lora4j.exporter.graph.MultiAdapterGraphWriter;
+import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.AdapterTensorNames;
+import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
+import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
+import dev.lora4j.models.base.EncoderDescription;
+import dev.lora4j.models.base.LinearModule;
+import dev.lora4j.models.onnx.OnnxModel;
+import dev.lora4j.models.onnx.proto.Onnx.NodeProto;
+import dev.lora4j.models.onnx.proto.Onnx.TensorProto;
+import dev.lora4j.models.onnx.proto.Onnx.TypeProto;
+import dev.lora4j.models.onnx.proto.Onnx.ValueInfoProto;
+import dev.lora4j.models.tensor.Matrix;
+import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.adapter.BaseModelRef;
+import dev.lora4j.models.base.BaseModelFiles;
+import dev.lora4j.models.export.ExportManifest;
+import dev.lora4j.models.testing.TinyBert;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The int8-base graphs ({@link Int8BaseWriter}) on the tiny BERT: ONNX Runtime's output of every
+ * quantized MatMul against a plain-Java model of the integer maths, the float32 adapter branches
+ * left exactly as they were, and which nodes are (not) quantized.
+ */
+class Int8BaseTest {
+  static final EncoderDescription BASE = GraphParityTest.BASE;
+  static final List<long[]> SENTENCES = GraphParityTest.SENTENCES;
+
+  @Test
+  void int8MatMulsMatchAJavaModelOfTheIntegerMaths() throws Exception {
+    OnnxModel q = Int8BaseWriter.quantize(BASE.model(), BASE.model());
+    for (LinearModule m : BASE.modules()) {
+      expose(q, m.input());
+      expose(q, matMulOutput(m));
+    }
+    Map<String, Object> out;
+    try (Ort ort = new Ort(q)) {
+      out = ort.run(SENTENCES);
+    }
+    double worstQuantError = 0;
+    for (LinearModule m : BASE.modules()) {
+      float[][] x = rows(out.get(m.input()));
+      float[][] y = rows(out.get(matMulOutput(m)));
+      Matrix w = BASE.model().floatInitializer(m.weightInitializer()).asMatrix(); // W^T [in, out]
+      Reference ref = new Reference(x, w);
+      for (int t = 0; t < x.length; t++) {
+        for (int j = 0; j < w.cols(); j++) {
+          double want = ref.y(t, j);
+          // Same integers on both sides, so what may differ is float32 rounding of scale·acc
+          // (relative 1e-6, taken 10x) and, where x/scale lands within rounding of .5, one
+          // activation rounded to the neighbouring step: one step times the largest |W| of the column.
+          double tol = 1e-5 * Math.abs(want) + ref.xScale * ref.wAbsMax[j] * 1.01;
+          assertEquals(want, y[t][j], tol, m.name() + " row " + t + " column " + j);
+          double exact = 0;
+          for (int i = 0; i < w.rows(); i++) {
+            exact += (double) x[t][i] * w.get(i, j);
+          }
+          worstQuantError = Math.max(worstQuantError, Math.abs(exact - y[t][j]) / (ref.xScale * ref.wAbsMax[j]));
+        }
+      }
+    }
+    // the graph must really be int8: float32 maths would miss the reference by far more than the tolerance
+    assertTrue(worstQuantError > 1.5, "float32-exact MatMuls? worst error " + worstQuantError + " steps");
+  }
+
+  @Test
+  void int8MultiGraphKeepsTheAdapterBranchFloat32AndSwappable() throws Exception {
+    OnnxModel q = Int8BaseWriter.quantize(MultiAdapterGraphWriter.write(BASE), BASE.model());
+    Map<String, String> branchOf = new LinkedHashMap<>();
+    for (LinearModule m : BASE.modules()) {
+      NodeProto join = q.consumers(m.output()).stream()
+          .filter(n -> n.getOpType().equals("Add") && n.getName().startsWith("/lora4j/")).findFirst().orElseThrow();
+      String branch = join.getInput(1); // (x A'^T) B'^T
+      branchOf.put(m.name(), branch);
+      expose(q, m.input());
+      expose(q, branch);
+    }
+    Adapter a = GraphParityTest.sora();
+    Adapter b = GraphParityTest.lora();
+    try (Ort ort = new Ort(q);
+        OrtLoraAdapter oa = OrtLoraAdapter.create(OrtAdapterFile.toBytes(MultiAdapterParameters.of(a)));
+        OrtLoraAdapter ob = OrtLoraAdapter.create(OrtAdapterFile.toBytes(MultiAdapterParameters.of(b)))) {
+      for (Adapter adapter : java.util.Arrays.asList(a, b, null, a)) {
+        Map<String, Object> out = ort.run(SENTENCES, Map.of(), adapter == null ? null : adapter == a ? oa : ob);
+        for (LinearModule m : BASE.modules()) {
+          float[][] x = rows(out.get(m.input()));
+          float[][] branch = rows(out.get(branchOf.get(m.name())));
+          var lr = adapter == null ? null : adapter.modules().get(m.name());
+          Matrix delta = lr == null ? null : Expected.delta(lr); // [out, in], from the formula
+          for (int t = 0; t < x.length; t++) {
+            for (int j = 0; j < m.outFeatures(); j++) {
+              double want = 0;
+              double mag = 0;
+              for (int i = 0; delta != null && i < m.inFeatures(); i++) {
+                want += (double) x[t][i] * delta.get(j, i);
+                mag += Math.abs((double) x[t][i] * delta.get(j, i));
+              }
+              // float32 branch maths on the same x: float32 rounding over two short sums only
+              assertEquals(want, branch[t][j], 1e-5 * mag + 1e-7,
+                  (adapter == null ? "no adapter" : adapter.name()) + " " + m.name() + " row " + t);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void everyConstantWeightBaseMatMulIsQuantizedAndNoAdapterOrHeadMatMul() {
+    Set<String> baseLinear = BASE.modules().stream().map(LinearModule::matMulNode).collect(Collectors.toSet());
+    assertEquals(baseLinear, Int8BaseWriter.constantWeightMatMuls(BASE.model()));
+    Adapter a = GraphParityTest.sora();
+    Map<String, OnnxModel> graphs = new LinkedHashMap<>();
+    graphs.put("merged", MergedGraphWriter.write(BASE, a, false));
+    graphs.put("factored", FactoredGraphWriter.write(BASE, a, false));
+    graphs.put("multi", MultiAdapterGraphWriter.write(BASE));
+    graphs.put("mixed", MixedBatchGraphWriter.write(BASE));
+    for (Map.Entry<String, OnnxModel> e : graphs.entrySet()) {
+      OnnxModel f = e.getValue();
+      OnnxModel q = Int8BaseWriter.quantize(f, BASE.model());
+      assertEquals(baseLinear.size(), count(q, "MatMulInteger"), e.getKey());
+      assertEquals(count(f, "MatMul") - baseLinear.size(), count(q, "MatMul"), e.getKey());
+      for (NodeProto n : q.nodes()) {
+        if (n.getOpType().equals("MatMul")) {
+          assertFalse(baseLinear.contains(n.getName()), e.getKey() + ": float MatMul left at " + n.getName());
+        }
+      }
+      // every MatMul the writers added (branches, head) is still there, float32
+      for (NodeProto n : f.nodes()) {
+        if (n.getOpType().equals("MatMul") && n.getName().startsWith("/lora4j/")) {
+          assertEquals(1, q.nodes().stream().filter(x -> x.getName().equals(n.getName())
+              && x.getOpType().equals("MatMul")).count(), e.getKey() + ": " + n.getName());
+        }
+      }
+      // and the float weights are gone, or the int8 file would be larger than the float one
+      for (LinearModule m : BASE.modules()) {
+        assertTrue(q.initializer(m.weightInitializer()).isEmpty(), e.getKey() + " keeps " + m.weightInitializer());
+      }
+      assertTrue(q.toBytes().length < f.toBytes().length, e.getKey());
+    }
+  }
+
+  @Test
+  void mergedInt8QuantizesTheMergedWeights() {
+    Adapter a = GraphParityTest.lora();
+    OnnxModel q = Int8BaseWriter.quantize(MergedGraphWriter.write(BASE, a, false), BASE.model());
+    for (var e : a.modules().entrySet()) {
+      LinearModule m = BASE.requireModule(e.getKey());
+      Matrix w = BASE.model().floatInitializer(m.weightInitializer()).asMatrix(); // W^T [in, out]
+      Matrix delta = Expected.delta(e.getValue()); // [out, in]
+      byte[] wq = q.initializer("/lora4j/int8/" + m.matMulNode() + "/weight_quantized").orElseThrow()
+          .getRawData().toByteArray();
+      float[] scale = q.floatInitializer("/lora4j/int8/" + m.matMulNode() + "/weight_scale").data();
+      double moved = 0;
+      for (int i = 0; i < w.rows(); i++) {
+        for (int j = 0; j < w.cols(); j++) {
+          double dequantized = wq[i * w.cols() + j] * (double) scale[j];
+          double merged = w.get(i, j) + delta.get(j, i);
+          // round to nearest: within half a step of the merged weight (float32 slack of 0.1 %)
+          assertEquals(merged, dequantized, scale[j] * 0.501, m.name() + " [" + i + ", " + j + "]");
+          moved = Math.max(moved, Math.abs(dequantized - w.get(i, j)) / scale[j]);
+        }
+      }
+      // the update is large enough to move weights by steps: quantizing the base alone would fail above
+      assertTrue(moved > 2, m.name() + ": update moved weights by at most " + moved + " steps");
+    }
+  }
+
+  @Test
+  void exportJsonListsTheInt8GraphsAndTheirHashes(@TempDir Path tmp) throws Exception {
+    Path b = TinyBert.writeBaseModel(tmp.resolve("base"), 5);
+    Path model = b.resolve("model.onnx");
+    BaseModelFiles files = new BaseModelFiles("tiny", model, b.resolve("tokenizer.json"), sha256(model));
+    Adapter a = GraphParityTest.lora();
+    Adapter bound = new Adapter(a.name(), new BaseModelRef("tiny", files.onnxSha256()), a.modules(), a.head(),
+        a.provenance());
+    Path out = tmp.resolve("export");
+    ExportBundle.export(ExportRequest.of(files, List.of(bound), EnumSet.of(ExportFormat.MERGED, ExportFormat.FACTORED,
+        ExportFormat.MULTI, ExportFormat.MIXED, ExportFormat.PEFT), out).withInt8Base(true), line -> { });
+    ExportManifest m = ExportManifest.read(out);
+    assertEquals(Map.of("base.multi.onnx", "base.multi.int8.onnx", "base.mixed.onnx", "base.mixed.int8.onnx",
+        "lora.merged.onnx", "lora.merged.int8.onnx", "lora.factored.onnx", "lora.factored.int8.onnx"), m.int8Graphs());
+    for (String q : m.int8Graphs().values()) {
+      assertEquals(sha256(out.resolve(q)), m.sha256().get(q), q);
+      assertEquals(12, count(OnnxModel.read(out.resolve(q)), "MatMulInteger"), q);
+    }
+    // without the flag: no int8 files, none listed
+    Path plain = tmp.resolve("plain");
+    ExportBundle.export(ExportRequest.of(files, List.of(bound), EnumSet.of(ExportFormat.MULTI), plain), line -> { });
+    assertTrue(ExportManifest.read(plain).int8Graphs().isEmpty());
+    try (var list = Files.list(plain)) {
+      assertTrue(list.noneMatch(f -> f.getFileName().toString().contains("int8")));
+    }
+  }
+
+  @Test
+  void quantizeWithoutAGraphFormatIsRefused(@TempDir Path tmp) throws Exception {
+    Path b = TinyBert.writeBaseModel(tmp.resolve("base"), 5);
+    Path model = b.resolve("model.onnx");
+    BaseModelFiles files = new BaseModelFiles("tiny", model, b.resolve("tokenizer.json"), sha256(model));
+    Lora4jException e = assertThrows(Lora4jException.class, () -> ExportBundle.export(ExportRequest.of(files,
+        List.of(GraphParityTest.lora()), EnumSet.of(ExportFormat.PEFT), tmp.resolve("out")).withInt8Base(true),
+        line -> { }));
+    assertTrue(e.getMessage().contains("no graph format"), e.getMessage());
+    assertFalse(Files.exists(tmp.resolve("out")));
+  }
+
+  /** SHA-256 by the JDK, not by the code under test. */
+  private static String sha256(Path f) throws Exception {
+    return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+        .digest(Files.readAllBytes(f)));
+  }
+
+  private static long count(OnnxModel m, String op) {
+    return m.nodes().stream().filter(n -> n.getOpType().equals(op)).count();
+  }
+
+  /** The value a module's base MatMul writes (before its bias Add). */
+  private static String matMulOutput(LinearModule m) {
+    return BASE.model().nodes().stream().filter(n -> n.getName().equals(m.matMulNode())).findFirst().orElseThrow()
+        .getOutput(0);
+  }
+
+  private static void expose(OnnxModel m, String value) {
+    if (m.outputs().stream().noneMatch(o -> o.getName().equals(value))) {
+      m.addOutput(ValueInfoProto.newBuilder().setName(value).setType(TypeProto.newBuilder()
+          .setTensorType(TypeProto.Tensor.newBuilder().setElemType(TensorProto.DataType.FLOAT_VALUE))).build());
+    }
+  }
+
+  /** A {@code [batch, seq, n]} output as rows of n. */
+  private static float[][] rows(Object value) {
+    float[][][] v = (float[][][]) value;
+    float[][] out = new float[v.length * v[0].length][];
+    for (int b = 0; b < v.length; b++) {
+      for (int t = 0; t < v[b].length; t++) {
+        out[b * v[0].length + t] = v[b][t];
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The dynamic int8 MatMul written out from the ONNX operator definitions, independent of the
+   * writer: DynamicQuantizeLinear (uint8, scale over the whole tensor, range widened to hold 0),
+   * symmetric per-column int8 weights, exact integer dot products, then both scales.
+   */
+  static final class Reference {
+    final double xScale;
+    final double[] wAbsMax;
+    private final int[][] xq;
+    private final int xZero;
+    private final int[][] wq;
+    private final double[] wScale;
+
+    Reference(float[][] x, Matrix w) {
+      float min = 0;
+      float max = 0;
+      for (float[] r : x) {
+        for (float v : r) {
+          min = Math.min(min, v);
+          max = Math.max(max, v);
+        }
+      }
+      float scale = (max - min) / 255f;
+      xScale = scale;
+      xZero = (int) Math.max(0, Math.min(255, Math.rint(-min / scale)));
+      xq = new int[x.length][];
+      for (int t = 0; t < x.length; t++) {
+        xq[t] = new int[x[t].length];
+        for (int i = 0; i < x[t].length; i++) {
+          xq[t][i] = (int) Math.max(0, Math.min(255, Math.rint(x[t][i] / scale) + xZero));
+        }
+      }
+      wAbsMax = new double[w.cols()];
+      wScale = new double[w.cols()];
+      wq = new int[w.rows()][w.cols()];
+      for (int j = 0; j < w.cols(); j++) {
+        for (int i = 0; i < w.rows(); i++) {
+          wAbsMax[j] = Math.max(wAbsMax[j], Math.abs(w.get(i, j)));
+        }
+        wScale[j] = (float) (wAbsMax[j] / 127);
+        for (int i = 0; i < w.rows(); i++) {
+          wq[i][j] = (int) Math.max(-127, Math.min(127, Math.rint(w.get(i, j) / wScale[j])));
+        }
+      }
+    }
+
+    double y(int t, int j) {
+      long acc = 0;
+      for (int i = 0; i < xq[t].length; i++) {
+        acc += (long) (xq[t][i] - xZero) * wq[i][j];
+      }
+      return acc * xScale * wScale[j];
+    }
+  }
+}
