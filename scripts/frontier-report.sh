@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Scores the adapters scripts/frontier-train.sh trained and writes the frontier table of
+# docs/RESULTS.md and docs/results-frontier.png: every spec line below is one series of the chart,
+# exported by `lora4j export` with the options given (once per budget, `{}` replaced by it), each
+# point scored by the runtime on the dev set and on the held-out slice. Points already scored are
+# kept in $OUT/points.tsv; delete it to score everything again.
+#   OUT  the frontier directory (default lora4j-out/frontier)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+OUT="${OUT:-lora4j-out/frontier}"
+SPEC="$OUT/spec.txt"
+cat > "$SPEC" <<'SPECS'
+# series | runs | export options | budgets
+LoRA (plain, fp32) | lora-r1 lora-r2 lora-r4 lora-r8 lora-r16 | |
+SoRA r=16, lambda 1e-3 / 2e-3 / 4e-3 | sora-r16-l1e-3 sora-r16-l2e-3 sora-r16-l4e-3 | |
+SaLoRA r=16, target sparsity 0.5 / 0.7 / 0.85 | salora-r16-s0.5 salora-r16-s0.7 salora-r16-s0.85 | |
+MTLoRA r=4 / 8 | mtlora-r4 mtlora-r8 | |
+DyLoRA r=8 (all ranks) | dylora-r8 | |
+ERAT r=8 (all ranks) | erat-r8 | |
+SPECS
+./lora4j --help > /dev/null # builds the report's classes too when sources changed since the last build
+java ${LORA4J_JAVA_OPTS:--Xmx8g} -Dai.djl.offline=true -Djava.awt.headless=true \
+  -cp "$ROOT/cli/target/classes:$(cat "$ROOT/cli/target/lora4j.classpath")" \
+  dev.lora4j.cli.FrontierReport "$OUT" "$SPEC" docs/RESULTS.md docs/results-frontier.png
