@@ -13,11 +13,17 @@ SPEC="$OUT/spec.txt"
 cat > "$SPEC" <<'SPECS'
 # series | runs | export options | budgets
 LoRA (plain, fp32) | lora-r1 lora-r2 lora-r4 lora-r8 lora-r16 | |
+LoRA fp16 | lora-r1 lora-r2 lora-r4 lora-r8 lora-r16 | --adapter-dtype fp16 |
+LoRA int8 | lora-r4 lora-r8 lora-r16 | --adapter-dtype int8 |
+LoRA r=8, SVD rank budget | lora-r8 | --rank-budget {} | 24 48 72
+LoRA r=16, SVD rank budget | lora-r16 | --rank-budget {} | 48 96 144
+LoRA r=8, SVD rank budget, fp16 | lora-r8 | --rank-budget {} --adapter-dtype fp16 | 48 72
 SoRA r=16, lambda 1e-3 / 2e-3 / 4e-3 | sora-r16-l1e-3 sora-r16-l2e-3 sora-r16-l4e-3 | |
+SoRA r=16, fp16 | sora-r16-l1e-3 sora-r16-l2e-3 sora-r16-l4e-3 | --adapter-dtype fp16 |
 SaLoRA r=16, target sparsity 0.5 / 0.7 / 0.85 | salora-r16-s0.5 salora-r16-s0.7 salora-r16-s0.85 | |
 MTLoRA r=4 / 8 | mtlora-r4 mtlora-r8 | |
-DyLoRA r=8 (all ranks) | dylora-r8 | |
-ERAT r=8 (all ranks) | erat-r8 | |
+DyLoRA r=8, truncated by SVD budget | dylora-r8 | --rank-budget {} | 12 24 48 96
+ERAT r=8, truncated by SVD budget | erat-r8 | --rank-budget {} | 12 24 48 96
 SPECS
 ./lora4j --help > /dev/null # builds the report's classes too when sources changed since the last build
 java ${LORA4J_JAVA_OPTS:--Xmx8g} -Dai.djl.offline=true -Djava.awt.headless=true \
