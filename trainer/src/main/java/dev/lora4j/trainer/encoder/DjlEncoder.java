@@ -157,7 +157,7 @@ public final class DjlEncoder implements AutoCloseable {
     int heads = spec.heads();
     int hd = spec.headDim();
     // in bfloat16 the three projections share one float32 copy of their input for the hooks
-    NDArray x32 = hookInput(p, x);
+    NDArray x32 = hookInput(p, x, l, ModuleKind.QUERY, ModuleKind.KEY, ModuleKind.VALUE);
     NDArray q = heads(linear(l, ModuleKind.QUERY, x, x32, p), batch, seq, heads, hd);
     NDArray k = heads(linear(l, ModuleKind.KEY, x, x32, p), batch, seq, heads, hd);
     NDArray v = heads(linear(l, ModuleKind.VALUE, x, x32, p), batch, seq, heads, hd);
@@ -168,16 +168,27 @@ public final class DjlEncoder implements AutoCloseable {
       probs = p.cast().toBf16(probs);
     }
     NDArray ctx = probs.matMul(v).transpose(0, 2, 1, 3).reshape(batch, seq, spec.hidden());
-    NDArray attn = linear(l, ModuleKind.ATTENTION_OUTPUT, ctx, hookInput(p, ctx), p);
+    NDArray attn = linear(l, ModuleKind.ATTENTION_OUTPUT, ctx, hookInput(p, ctx, l, ModuleKind.ATTENTION_OUTPUT), p);
     x = layerNorm(p.w(), attn.add(x), "encoder.layer." + l + ".attention.output.LayerNorm");
-    NDArray inter = activation(linear(l, ModuleKind.INTERMEDIATE, x, hookInput(p, x), p));
-    NDArray out = linear(l, ModuleKind.OUTPUT, inter, hookInput(p, inter), p);
+    NDArray inter = activation(linear(l, ModuleKind.INTERMEDIATE, x, hookInput(p, x, l, ModuleKind.INTERMEDIATE), p));
+    NDArray out = linear(l, ModuleKind.OUTPUT, inter, hookInput(p, inter, l, ModuleKind.OUTPUT), p);
     return layerNorm(p.w(), out.add(x), "encoder.layer." + l + ".output.LayerNorm");
   }
 
-  /** What hooks see as the module input: {@code x} itself, or its float32 copy in bfloat16 (none without hooks). */
-  private static NDArray hookInput(Precisions p, NDArray x) {
-    return p.cast() == null || p.hook() == ModuleHook.NONE ? x : p.cast().toFp32(x);
+  /**
+   * What hooks see as the input of {@code kinds} in layer {@code l}: {@code x} itself in float32, its
+   * float32 copy in bfloat16, null when the hook adapts none of them (no copy made).
+   */
+  private static NDArray hookInput(Precisions p, NDArray x, int l, ModuleKind... kinds) {
+    if (p.cast() == null) {
+      return x;
+    }
+    for (ModuleKind k : kinds) {
+      if (p.hook().adapts(k.moduleName(l))) {
+        return p.cast().toFp32(x);
+      }
+    }
+    return null;
   }
 
   private static NDArray heads(NDArray t, long batch, long seq, int heads, int hd) {
@@ -187,7 +198,7 @@ public final class DjlEncoder implements AutoCloseable {
   private static NDArray linear(int layer, ModuleKind kind, NDArray x, NDArray hookInput, Precisions p) {
     String name = kind.moduleName(layer);
     NDArray y = Linear.linear(x, p.w().get(name + ".weight"), p.w().get(name + ".bias")).singletonOrThrow();
-    if (p.hook() == ModuleHook.NONE) {
+    if (!p.hook().adapts(name)) {
       return y;
     }
     NDArray out = p.hook().apply(name, hookInput, y);
