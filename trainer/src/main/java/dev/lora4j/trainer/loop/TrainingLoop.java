@@ -340,6 +340,9 @@ public final class TrainingLoop {
     List<String> differences = new ArrayList<>();
     for (String k : now.keySet()) {
       Object a = saved == null ? null : saved.get(k);
+      if (a == null && saved != null && k.equals("precision")) {
+        a = Precision.FP32.id(); // checkpoints from before --precision trained the base in float32
+      }
       Object b = now.get(k);
       if (!RESUMABLE_CHANGES.contains(k) && !sameValue(a, b)) {
         differences.add("--" + k + " " + a + " -> " + b);
