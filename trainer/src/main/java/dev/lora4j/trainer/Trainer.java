@@ -93,13 +93,16 @@ public final class Trainer {
       devExamples = run.dev() == null ? List.of() : Examples.of(run.dev(), labels, tokenizer, config.maxLength());
     }
     Device device = config.device().resolve();
+    // provenance and checkpoints record the precision that ran, never "auto"
+    config = config.toBuilder().precision(config.precision().resolve(device)).build();
+    boolean bf16 = config.precision() == Precision.BF16;
     Engine engine = Engines.pytorch();
     Random init = new Random(config.seed());
     TrainingListener listeners = listener;
     MetricsLog metrics = null;
     Checkpoint resume = run.resume() ? Checkpoint.read(run.checkpointDirectory()) : null;
     try (NDManager root = NDManager.newBaseManager(device, Engines.PYTORCH);
-        DjlEncoder encoder = DjlEncoder.load(run.base().description(), root);
+        DjlEncoder encoder = DjlEncoder.load(run.base().description(), root, bf16);
         MethodState state = method.start(new MethodSetup(targets, config, root, init));
         ClassifierHead head = ClassifierHead.initial(encoder.spec().hidden(), labels.names(), config.pooling(),
             config.headDropout(), init, root)) {
@@ -111,7 +114,7 @@ public final class Trainer {
           run.checkpointDirectory(), fingerprint(trainExamples, devExamples), listeners);
       TrainingSummary summary = loop.run(resume);
       Provenance provenance = new Provenance(method.id(), config.toMap(),
-          dataDescription(run, train, labels, trainExamples, devExamples), config.seed(), summary.toMetrics(),
+          dataDescription(run, train, labels, trainExamples, devExamples), config.seed(), metrics(summary, config),
           java.time.Instant.now().toString(), Provenance.toolName());
       Adapter adapter = new Adapter(run.name(), run.base().ref(), Adapter.byName(state.export()), head.export(),
           provenance);
@@ -122,6 +125,13 @@ public final class Trainer {
         metrics.close();
       }
     }
+  }
+
+  /** The run's metrics and the precision its tokens/s were measured in. */
+  private static Map<String, Object> metrics(TrainingSummary summary, TrainingConfig config) {
+    Map<String, Object> m = new LinkedHashMap<>(summary.toMetrics());
+    m.put("precision", config.precision().id());
+    return m;
   }
 
   /** The first {@code n} rows after a seeded shuffle (so a subset keeps the label mix), or all. */

@@ -26,6 +26,8 @@ import java.util.Map;
  * @param checkpointEvery write a resumable checkpoint every N steps; 0 = never
  * @param logEvery report training loss every N steps
  * @param device {@code auto}, {@code cpu} or {@code gpu}
+ * @param precision the frozen base's number format in training steps; {@code auto} until
+ *     {@link Trainer} resolves it, so provenance records the one that ran
  * @param salora SaLoRA's gates and regularisers (used by {@code salora} only)
  * @param transform MTLoRA's structure of T (used by {@code mtlora} only)
  * @param nested DyLoRA / ERAT-DLoRA rank sampling and export rank (used by {@code dylora}, {@code erat})
@@ -54,6 +56,7 @@ public record TrainingConfig(
     int checkpointEvery,
     int logEvery,
     DeviceChoice device,
+    Precision precision,
     SparsityConfig sparsity,
     SaloraConfig salora,
     TransformKind transform,
@@ -91,6 +94,7 @@ public record TrainingConfig(
     java.util.Objects.requireNonNull(targets, "targets");
     java.util.Objects.requireNonNull(pooling, "pooling");
     java.util.Objects.requireNonNull(device, "device");
+    java.util.Objects.requireNonNull(precision, "precision");
     java.util.Objects.requireNonNull(sparsity, "sparsity");
     java.util.Objects.requireNonNull(salora, "salora");
     java.util.Objects.requireNonNull(transform, "transform");
@@ -159,6 +163,7 @@ public record TrainingConfig(
     m.put("checkpoint-every", checkpointEvery);
     m.put("log-every", logEvery);
     m.put("device", device.id());
+    m.put("precision", precision.id());
     m.put("gate-lr", sparsity.gateLr());
     m.put("sparsity-lambda", sparsity.lambda());
     m.put("lambda-schedule", sparsity.schedule().id());
@@ -199,6 +204,7 @@ public record TrainingConfig(
     private int checkpointEvery;
     private int logEvery = 10;
     private DeviceChoice device = DeviceChoice.AUTO;
+    private Precision precision = Precision.AUTO;
     private SparsityConfig sparsity = SparsityConfig.DEFAULT;
     private SaloraConfig salora = SaloraConfig.DEFAULT;
     private TransformKind transform = TransformKind.FULL;
@@ -230,6 +236,7 @@ public record TrainingConfig(
       checkpointEvery = c.checkpointEvery;
       logEvery = c.logEvery;
       device = c.device;
+      precision = c.precision;
       sparsity = c.sparsity;
       salora = c.salora;
       transform = c.transform;
@@ -260,6 +267,7 @@ public record TrainingConfig(
     public Builder checkpointEvery(int v) { checkpointEvery = v; return this; }
     public Builder logEvery(int v) { logEvery = v; return this; }
     public Builder device(DeviceChoice v) { device = v; return this; }
+    public Builder precision(Precision v) { precision = v; return this; }
     public Builder sparsity(SparsityConfig v) { sparsity = v; return this; }
     public Builder salora(SaloraConfig v) { salora = v; return this; }
     public Builder transform(TransformKind v) { transform = v; return this; }
@@ -269,7 +277,7 @@ public record TrainingConfig(
       return new TrainingConfig(method, targets, rank, alpha, dropout, rslora, pooling, headDropout, epochs,
           batchSize, learningRate, headLearningRate == null ? learningRate : headLearningRate, weightDecay,
           warmupRatio, maxGradNorm, seed, maxLength, maxTrain, evalEvery, keepBest, checkpointEvery, logEvery,
-          device, sparsity, salora, transform, nested);
+          device, precision, sparsity, salora, transform, nested);
     }
   }
 }

@@ -31,8 +31,9 @@ class TrainerTest {
     task = TinyTask.open(dir, 256, 96);
   }
 
+  // fp32: the measured figures below must not depend on whether the host has bfloat16 units
   static TrainingConfig.Builder tiny() {
-    return TrainingConfig.builder().device(DeviceChoice.CPU).targets("all").rank(4).alpha(8)
+    return TrainingConfig.builder().device(DeviceChoice.CPU).precision(Precision.FP32).targets("all").rank(4).alpha(8)
         .batchSize(16).maxLength(32).learningRate(1e-2).headLearningRate(5e-2).epochs(4).logEvery(1);
   }
 

@@ -25,6 +25,14 @@ import java.util.Map;
  *
  * <p>The base runs as in inference (no internal dropout): it is frozen, and a deterministic base
  * makes step 0 of every adapter reproduce ONNX Runtime exactly.
+ *
+ * <p>Reduced precision ({@link #forward(NDArray, NDArray, NDArray, ModuleHook, boolean)}): a bfloat16
+ * copy of the weights, cast once at load, carries the embeddings, every linear module, layer norm
+ * and GELU (PyTorch's CPU kernels accumulate layer-norm statistics and matrix products in float32).
+ * Float32 stays where bfloat16's 8-bit mantissa would change results: the attention mask add and
+ * softmax (mask constants near float32's limit would round to infinity), the adapter branches (hooks
+ * see a float32 input; the frozen output plus a float32 branch promotes to float32 and is cast back),
+ * and the last hidden state handed to the head.
  */
 public final class DjlEncoder implements AutoCloseable {
   private final EncoderSpec spec;
@@ -32,8 +40,11 @@ public final class DjlEncoder implements AutoCloseable {
   private final NDManager manager;
   private final Map<String, NDArray> w = new LinkedHashMap<>();
   private final Scalars scalars;
+  /** bfloat16 copies of {@link #w}, or null when the encoder was loaded without them. */
+  private final Map<String, NDArray> low;
+  private final DtypeCast cast;
 
-  private DjlEncoder(EncoderDescription base, NDManager parent) {
+  private DjlEncoder(EncoderDescription base, NDManager parent, boolean bf16) {
     this.spec = base.spec();
     this.maskConstant = MaskConstant.read(base.model());
     if (!spec.activation().equals("gelu") && !spec.activation().equals("gelu_tanh")) {
@@ -50,11 +61,38 @@ public final class DjlEncoder implements AutoCloseable {
       // Models without segment embeddings behave as if every token had type 0 with a zero vector.
       w.put("embeddings.token_type_embeddings.weight", manager.zeros(new Shape(1, spec.hidden())));
     }
+    this.cast = bf16 ? new DtypeCast(manager) : null;
+    this.low = bf16 ? new LinkedHashMap<>() : null;
+    if (bf16) {
+      for (Map.Entry<String, NDArray> e : w.entrySet()) {
+        NDArray b = cast.toBf16(e.getValue());
+        b.attach(manager);
+        low.put(e.getKey(), b);
+      }
+    }
   }
 
   /** Copies the base weights onto {@code parent}'s device; they live until {@link #close()}. */
   public static DjlEncoder load(EncoderDescription base, NDManager parent) {
-    return new DjlEncoder(base, parent);
+    return new DjlEncoder(base, parent, false);
+  }
+
+  /**
+   * As {@link #load(EncoderDescription, NDManager)}, with a bfloat16 copy of the weights beside the
+   * float32 ones when {@code bf16}, for {@link #forward(NDArray, NDArray, NDArray, ModuleHook, boolean)}.
+   */
+  public static DjlEncoder load(EncoderDescription base, NDManager parent, boolean bf16) {
+    return new DjlEncoder(base, parent, bf16);
+  }
+
+  /** The bfloat16 copy of one base weight (tests check it is the float32 weight rounded). */
+  NDArray bf16Weight(String name) {
+    return low.get(name);
+  }
+
+  /** Whether {@link #forward(NDArray, NDArray, NDArray, ModuleHook, boolean)} can run in bfloat16. */
+  public boolean hasBf16() {
+    return low != null;
   }
 
   public EncoderSpec spec() {
@@ -75,6 +113,19 @@ public final class DjlEncoder implements AutoCloseable {
    * @param hook sees every adaptable linear module's input and output
    */
   public NDArray forward(NDArray inputIds, NDArray attentionMask, NDArray tokenTypeIds, ModuleHook hook) {
+    return forward(inputIds, attentionMask, tokenTypeIds, hook, false);
+  }
+
+  /**
+   * As {@link #forward(NDArray, NDArray, NDArray, ModuleHook)}, with the base in bfloat16 when
+   * {@code bf16} (see the class comment for what stays float32); the result is float32 either way.
+   */
+  public NDArray forward(NDArray inputIds, NDArray attentionMask, NDArray tokenTypeIds, ModuleHook hook,
+      boolean bf16) {
+    if (bf16 && low == null) {
+      throw new IllegalStateException("encoder loaded without bfloat16 weights");
+    }
+    Map<String, NDArray> w = bf16 ? low : this.w;
     Shape shape = inputIds.getShape();
     long batch = shape.get(0);
     long seq = shape.get(1);
@@ -85,49 +136,81 @@ public final class DjlEncoder implements AutoCloseable {
     NDManager m = inputIds.getManager();
     NDArray positions = m.arange(0, (int) seq, 1, DataType.INT64).expandDims(0);
     NDArray types = tokenTypeIds != null ? tokenTypeIds : inputIds.zerosLike();
-    NDArray x = emb(inputIds, "word_embeddings")
-        .add(emb(types, "token_type_embeddings"))
-        .add(emb(positions, "position_embeddings"));
-    x = layerNorm(x, "embeddings.LayerNorm");
+    NDArray x = emb(w, inputIds, "word_embeddings")
+        .add(emb(w, types, "token_type_embeddings"))
+        .add(emb(w, positions, "position_embeddings"));
+    x = layerNorm(w, x, "embeddings.LayerNorm");
     // (1 - mask) * c, broadcast over heads and query positions: [batch, 1, 1, seq]
     NDArray maskAdd = attentionMask.toType(DataType.FLOAT32, false).neg().add(1f).mul(maskConstant)
         .reshape(batch, 1, 1, seq);
+    Precisions p = bf16 ? new Precisions(w, cast, hook) : new Precisions(w, null, hook);
     for (int l = 0; l < spec.layers(); l++) {
-      x = layer(l, x, maskAdd, hook, batch, seq);
+      x = layer(l, x, maskAdd, p, batch, seq);
     }
-    return x;
+    return bf16 ? cast.toFp32(x) : x;
   }
 
-  private NDArray layer(int l, NDArray x, NDArray maskAdd, ModuleHook hook, long batch, long seq) {
+  /** The weights one forward pass uses, and the casts around hooks and softmax (null in float32). */
+  private record Precisions(Map<String, NDArray> w, DtypeCast cast, ModuleHook hook) {}
+
+  private NDArray layer(int l, NDArray x, NDArray maskAdd, Precisions p, long batch, long seq) {
     int heads = spec.heads();
     int hd = spec.headDim();
-    NDArray q = heads(linear(l, ModuleKind.QUERY, x, hook), batch, seq, heads, hd);
-    NDArray k = heads(linear(l, ModuleKind.KEY, x, hook), batch, seq, heads, hd);
-    NDArray v = heads(linear(l, ModuleKind.VALUE, x, hook), batch, seq, heads, hd);
+    // in bfloat16 the three projections share one float32 copy of their input for the hooks
+    NDArray x32 = hookInput(p, x, l, ModuleKind.QUERY, ModuleKind.KEY, ModuleKind.VALUE);
+    NDArray q = heads(linear(l, ModuleKind.QUERY, x, x32, p), batch, seq, heads, hd);
+    NDArray k = heads(linear(l, ModuleKind.KEY, x, x32, p), batch, seq, heads, hd);
+    NDArray v = heads(linear(l, ModuleKind.VALUE, x, x32, p), batch, seq, heads, hd);
+    // a bfloat16 product plus the float32 mask promotes to float32: softmax runs in float32
     NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).div(scalars.of((float) Math.sqrt(hd))).add(maskAdd);
-    NDArray ctx = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(batch, seq, spec.hidden());
-    NDArray attn = linear(l, ModuleKind.ATTENTION_OUTPUT, ctx, hook);
-    x = layerNorm(attn.add(x), "encoder.layer." + l + ".attention.output.LayerNorm");
-    NDArray inter = activation(linear(l, ModuleKind.INTERMEDIATE, x, hook));
-    NDArray out = linear(l, ModuleKind.OUTPUT, inter, hook);
-    return layerNorm(out.add(x), "encoder.layer." + l + ".output.LayerNorm");
+    NDArray probs = scores.softmax(-1);
+    if (p.cast() != null) {
+      probs = p.cast().toBf16(probs);
+    }
+    NDArray ctx = probs.matMul(v).transpose(0, 2, 1, 3).reshape(batch, seq, spec.hidden());
+    NDArray attn = linear(l, ModuleKind.ATTENTION_OUTPUT, ctx, hookInput(p, ctx, l, ModuleKind.ATTENTION_OUTPUT), p);
+    x = layerNorm(p.w(), attn.add(x), "encoder.layer." + l + ".attention.output.LayerNorm");
+    NDArray inter = activation(linear(l, ModuleKind.INTERMEDIATE, x, hookInput(p, x, l, ModuleKind.INTERMEDIATE), p));
+    NDArray out = linear(l, ModuleKind.OUTPUT, inter, hookInput(p, inter, l, ModuleKind.OUTPUT), p);
+    return layerNorm(p.w(), out.add(x), "encoder.layer." + l + ".output.LayerNorm");
+  }
+
+  /**
+   * What hooks see as the input of {@code kinds} in layer {@code l}: {@code x} itself in float32, its
+   * float32 copy in bfloat16, null when the hook adapts none of them (no copy made).
+   */
+  private static NDArray hookInput(Precisions p, NDArray x, int l, ModuleKind... kinds) {
+    if (p.cast() == null) {
+      return x;
+    }
+    for (ModuleKind k : kinds) {
+      if (p.hook().adapts(k.moduleName(l))) {
+        return p.cast().toFp32(x);
+      }
+    }
+    return null;
   }
 
   private static NDArray heads(NDArray t, long batch, long seq, int heads, int hd) {
     return t.reshape(batch, seq, heads, hd).transpose(0, 2, 1, 3);
   }
 
-  private NDArray linear(int layer, ModuleKind kind, NDArray x, ModuleHook hook) {
+  private static NDArray linear(int layer, ModuleKind kind, NDArray x, NDArray hookInput, Precisions p) {
     String name = kind.moduleName(layer);
-    NDArray y = Linear.linear(x, w.get(name + ".weight"), w.get(name + ".bias")).singletonOrThrow();
-    return hook.apply(name, x, y);
+    NDArray y = Linear.linear(x, p.w().get(name + ".weight"), p.w().get(name + ".bias")).singletonOrThrow();
+    if (!p.hook().adapts(name)) {
+      return y;
+    }
+    NDArray out = p.hook().apply(name, hookInput, y);
+    // an untouched bfloat16 output goes on as is; frozen output + float32 branch came back float32
+    return p.cast() == null || out == y ? out : p.cast().toBf16(out);
   }
 
-  private NDArray emb(NDArray ids, String table) {
+  private static NDArray emb(Map<String, NDArray> w, NDArray ids, String table) {
     return Embedding.embedding(ids, w.get("embeddings." + table + ".weight"), SparseFormat.DENSE).singletonOrThrow();
   }
 
-  private NDArray layerNorm(NDArray x, String module) {
+  private NDArray layerNorm(Map<String, NDArray> w, NDArray x, String module) {
     return LayerNorm.layerNorm(x, new Shape(spec.hidden()), w.get(module + ".weight"), w.get(module + ".bias"),
         spec.layerNormEps()).singletonOrThrow();
   }
@@ -144,6 +227,9 @@ public final class DjlEncoder implements AutoCloseable {
 
   @Override
   public void close() {
+    if (cast != null) {
+      cast.close();
+    }
     manager.close();
   }
 }

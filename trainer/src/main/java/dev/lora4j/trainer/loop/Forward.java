@@ -16,10 +16,16 @@ public final class Forward {
   /** Logits {@code [rows, labels]}; arrays are created in {@code manager}. */
   public static NDArray logits(DjlEncoder encoder, ModuleHook hook, ClassifierHead head, Batch batch,
       NDManager manager, boolean training) {
+    return logits(encoder, hook, head, batch, manager, training, false);
+  }
+
+  /** As above, with the frozen base in bfloat16 when {@code bf16} (the head stays float32). */
+  public static NDArray logits(DjlEncoder encoder, ModuleHook hook, ClassifierHead head, Batch batch,
+      NDManager manager, boolean training, boolean bf16) {
     Shape shape = new Shape(batch.rows(), batch.seq());
     NDArray ids = manager.create(batch.ids(), shape);
     NDArray mask = manager.create(batch.mask(), shape);
-    NDArray hidden = encoder.forward(ids, mask, null, hook);
+    NDArray hidden = encoder.forward(ids, mask, null, hook, bf16);
     return head.logits(hidden, mask, training);
   }
 

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.training.GradientCollector;
 import dev.lora4j.models.Lora4jException;
+import dev.lora4j.trainer.Precision;
 import dev.lora4j.trainer.TrainingConfig;
 import dev.lora4j.trainer.data.Batch;
 import dev.lora4j.trainer.data.BatchPlan;
@@ -163,7 +164,9 @@ public final class TrainingLoop {
       scope.suppressNotUsedWarning();
       NDArray loss;
       try (GradientCollector collector = engine.newGradientCollector()) {
-        NDArray logits = Forward.logits(encoder, method.hook(true), head, batch, m, true);
+        // only training steps run the base in bfloat16: evaluation, export and parity stay float32
+        NDArray logits = Forward.logits(encoder, method.hook(true), head, batch, m, true,
+            config.precision() == Precision.BF16);
         loss = Forward.crossEntropy(logits, batch.labels(), m);
         NDArray extra = method.extraLoss(info);
         collector.backward(extra == null ? loss : loss.add(extra));
@@ -337,6 +340,9 @@ public final class TrainingLoop {
     List<String> differences = new ArrayList<>();
     for (String k : now.keySet()) {
       Object a = saved == null ? null : saved.get(k);
+      if (a == null && saved != null && k.equals("precision")) {
+        a = Precision.FP32.id(); // checkpoints from before --precision trained the base in float32
+      }
       Object b = now.get(k);
       if (!RESUMABLE_CHANGES.contains(k) && !sameValue(a, b)) {
         differences.add("--" + k + " " + a + " -> " + b);

@@ -54,11 +54,11 @@ public class LowRankState implements MethodState {
 
   @Override
   public ModuleHook hook(boolean training) {
-    return (module, input, output) -> {
+    return ModuleHook.only(branches.keySet(), (module, input, output) -> {
       LowRankBranch b = branches.get(module);
       NDArray delta = b == null ? null : b.forward(input, training);
       return delta == null ? output : output.add(delta);
-    };
+    });
   }
 
   @Override

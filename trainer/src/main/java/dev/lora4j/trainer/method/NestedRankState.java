@@ -78,7 +78,7 @@ final class NestedRankState extends LowRankState {
     if (!training) {
       return super.hook(false);
     }
-    return (module, input, output) -> {
+    return ModuleHook.only(branches().keySet(), (module, input, output) -> {
       LowRankBranch b = branches().get(module);
       if (b == null) {
         return output;
@@ -86,7 +86,7 @@ final class NestedRankState extends LowRankState {
       int[] w = window.get(module);
       NDArray delta = b.forward(input, true, w[1], w[0]);
       return delta == null ? output : output.add(delta);
-    };
+    });
   }
 
   @Override

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Peer benchmark (issue 16): Hugging Face PEFT LoRA and lora4j LoRA trained back to back with the same
+# settings, base weights, sentences and batch order, in float32 and in bfloat16 (lora4j --precision bf16,
+# PEFT under torch.autocast(bfloat16)), each followed by inference over the dev set; writes a table
+# (tokens/s, accuracy, lora4j/PEFT ratio, the load during each run) between <!-- begin peer --> and
+# <!-- end peer --> in docs/RESULTS.md. Runs alternate lora4j / PEFT so load drifts hit both alike;
+# measure on an idle machine (the table records the 1-minute load average before and after each run).
+# Needs python3 with torch, transformers, peft, tokenizers and onnx (peer side only; see scripts/peer/).
+#   MAX_TRAIN  training sentences after lora4j's seeded shuffle, 0 = all (default 0)
+#   EPOCHS     (default 1)   SEED (default 42)   RANK (8)   ALPHA (16)   LR (1e-3)   BATCH (32)   MAXLEN (64)
+#   PRECISIONS space-separated, from fp32 bf16 (default "fp32 bf16")
+#   THREADS    PyTorch threads on the peer side (default: the CPU count, what lora4j's engine uses)
+#   OUT        working directory (default lora4j-out/peer)
+#   NO_REPORT=1  leave docs/RESULTS.md alone
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+MAX_TRAIN="${MAX_TRAIN:-0}"; EPOCHS="${EPOCHS:-1}"; SEED="${SEED:-42}"; RANK="${RANK:-8}"; ALPHA="${ALPHA:-16}"
+LR="${LR:-1e-3}"; BATCH="${BATCH:-32}"; MAXLEN="${MAXLEN:-64}"; PRECISIONS="${PRECISIONS:-fp32 bf16}"
+THREADS="${THREADS:-$(nproc)}"; OUT="${OUT:-lora4j-out/peer}"
+TRAIN="../shared/data/sst2/train.tsv"; DEV="../shared/data/sst2/dev.tsv"
+BASE_DIR="${LORA4J_BASE_DIR:-$HOME/.cache/lora4j/base/minilm-l6}"
+mkdir -p "$OUT"
+RESULTS="$OUT/results.tsv"
+printf 'side\tprecision\ttrain_tok_s\tdev_acc\tinfer_sent_s\tload_before\tload_after\tseconds\n' > "$RESULTS"
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
+lora4j_run() { # precision
+  local p="$1" dir="$OUT/lora4j-$1" before after t0 t1 log="$OUT/lora4j-$1.log"
+  before=$(load1); t0=$(date +%s)
+  ./lora4j train --method lora --rank "$RANK" --alpha "$ALPHA" --lr "$LR" --batch-size "$BATCH" \
+    --max-length "$MAXLEN" --epochs "$EPOCHS" --seed "$SEED" --max-train "$MAX_TRAIN" --precision "$p" \
+    --train "$TRAIN" --dev "$DEV" --quiet --overwrite --out "$dir" > "$log" 2>&1
+  ./lora4j eval --adapter "$dir" --data "$DEV" > "$OUT/lora4j-$p.eval" 2>&1
+  t1=$(date +%s); after=$(load1)
+  local tps acc secs n
+  tps=$(sed -n 's/.*(\([0-9.,]*\) training tokens\/s).*/\1/p' "$log" | tr -d ,)
+  acc=$(sed -n 's/^Accuracy *\([0-9.]*\)%.*/\1/p' "$OUT/lora4j-$p.eval")
+  secs=$(sed -n 's/^Time *\([0-9.]*\) s.*/\1/p' "$OUT/lora4j-$p.eval")
+  n=$(($(wc -l < "$DEV") - 1))
+  printf 'lora4j\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "$tps" "$acc" "$(awk -v n="$n" -v s="$secs" 'BEGIN{printf "%.1f", n/s}')" \
+    "$before" "$after" "$((t1 - t0))" >> "$RESULTS"
+}
+
+peft_run() { # precision
+  local p="$1" before after t0 t1 json="$OUT/peft-$1.json"
+  if [ ! -s "$BASE_DIR/model.onnx" ]; then
+    echo "peer-bench: no $BASE_DIR/model.onnx (lora4j unpacks its built-in MiniLM there on its first run;" \
+      "or set LORA4J_BASE_DIR to a directory with model.onnx and tokenizer.json)" >&2
+    exit 1
+  fi
+  before=$(load1); t0=$(date +%s)
+  python3 scripts/peer/peft_train.py --base-dir "$BASE_DIR" --train "$TRAIN" --dev "$DEV" --max-train "$MAX_TRAIN" \
+    --epochs "$EPOCHS" --rank "$RANK" --alpha "$ALPHA" --lr "$LR" --batch-size "$BATCH" --max-length "$MAXLEN" \
+    --seed "$SEED" --threads "$THREADS" --precision "$p" 2> "$OUT/peft-$p.log" | tail -1 > "$json"
+  t1=$(date +%s); after=$(load1)
+  python3 - "$json" "$p" "$before" "$after" "$((t1 - t0))" >> "$RESULTS" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("peft\t%s\t%s\t%.2f\t%.1f\t%s\t%s\t%s" % (sys.argv[2], r["train_tokens_per_second"], 100 * r["dev_accuracy"],
+      r["dev_examples"] / r["infer_seconds"], sys.argv[3], sys.argv[4], sys.argv[5]))
+PY
+}
+
+for p in $PRECISIONS; do
+  lora4j_run "$p"
+  peft_run "$p"
+done
+cat "$RESULTS"
+[ "${NO_REPORT:-0}" = 1 ] && exit 0
+
+TABLE="$OUT/table.md"
+python3 - "$RESULTS" > "$TABLE" <<PY
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+peft = {r["precision"]: r for r in rows if r["side"] == "peft"}
+fp32 = peft.get("fp32")
+print("Produced by \`scripts/peer-bench.sh\` (MAX_TRAIN=$MAX_TRAIN, EPOCHS=$EPOCHS, SEED=$SEED, r=$RANK, alpha=$ALPHA, "
+      "lr=$LR, batch $BATCH, max length $MAXLEN, $THREADS threads; $(nproc) CPUs; $(date -u +%Y-%m-%d)). Both sides: "
+      "lora4j's MiniLM weights, the same sentences in the same length-bucketed batch order, LoRA on query and value, "
+      "masked mean pooling, AdamW, warm-up 6 % then linear decay, clip 1.0. bf16: lora4j --precision bf16 (frozen base "
+      "in bfloat16), PEFT under torch.autocast(bfloat16). Train tokens/s counts real tokens (no padding), dev evaluation "
+      "excluded; inference: the whole dev set, float32, batches of 32 (lora4j eval: DJL, its time includes loading the base and adapter; PEFT: PyTorch eager, model already loaded). Load: "
+      "1-minute load average before / after the run. One seed.")
+print()
+print("| side | precision | train tokens/s | vs PEFT same precision | vs PEFT fp32 | dev accuracy % | inference sentences/s | load before / after | wall s |")
+print("|---|---|---:|---:|---:|---:|---:|---|---:|")
+for r in rows:
+    same = peft.get(r["precision"])
+    ratio = lambda ref: "%.2fx" % (float(r["train_tok_s"]) / float(ref["train_tok_s"])) if ref else "-"
+    print("| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |" % (r["side"], r["precision"], r["train_tok_s"], ratio(same),
+          ratio(fp32), r["dev_acc"], r["infer_sent_s"], r["load_before"], r["load_after"], r["seconds"]))
+PY
+python3 - docs/RESULTS.md "$TABLE" <<'PY'
+import sys
+path, table = sys.argv[1], open(sys.argv[2]).read().rstrip("\n")
+doc = open(path).read()
+begin, end = "<!-- begin peer -->", "<!-- end peer -->"
+block = begin + "\n" + table + "\n" + end
+if begin in doc and end in doc:
+    doc = doc[:doc.index(begin)] + block + doc[doc.index(end) + len(end):]
+else:
+    doc = doc.rstrip("\n") + "\n\n## Peer benchmark: lora4j vs Hugging Face PEFT\n\n" + block + "\n"
+open(path, "w").write(doc)
+PY
+echo "table written to docs/RESULTS.md"
