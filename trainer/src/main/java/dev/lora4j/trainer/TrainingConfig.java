@@ -204,7 +204,7 @@ public record TrainingConfig(
     private int checkpointEvery;
     private int logEvery = 10;
     private DeviceChoice device = DeviceChoice.AUTO;
-    private Precision precision = Precision.AUTO;
+    private Precision precision = Precision.FP32;
     private SparsityConfig sparsity = SparsityConfig.DEFAULT;
     private SaloraConfig salora = SaloraConfig.DEFAULT;
     private TransformKind transform = TransformKind.FULL;
