@@ -41,6 +41,6 @@ class PrecisionTest {
     TrainingConfig c = TrainingConfig.builder().precision(Precision.BF16).build();
     assertEquals("bf16", c.toMap().get("precision"));
     assertEquals(Precision.BF16, c.toBuilder().build().precision());
-    assertEquals(Precision.AUTO, TrainingConfig.builder().build().precision());
+    assertEquals(Precision.FP32, TrainingConfig.builder().build().precision()); // bf16 is opt-in (README: Training precision)
   }
 }
