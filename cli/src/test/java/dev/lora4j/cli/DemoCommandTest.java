@@ -97,5 +97,33 @@ class DemoCommandTest {
       assertEquals(kept, Integer.parseInt(m.group(4)), line);
     }
     assertEquals(2, results, r.out());
+
+    // The compact path: the LoRA adapter exported again with int8 factors. Its line reports sizes the
+    // files have and accuracies the merged graphs (float32 export and int8 export) score on dev.tsv,
+    // and int8 factors make the file well under half the float32 one (a dtype ignored would be 100 %).
+    Matcher c = COMPACT.matcher(r.out());
+    assertTrue(c.find(), r.out());
+    Path int8Export = out.resolve("export-int8");
+    long int8Bytes = Files.size(int8Export.resolve("sst2-lora.onnx_adapter"));
+    long fp32Bytes = Files.size(export.resolve("sst2-lora.onnx_adapter"));
+    assertTrue(int8Bytes < fp32Bytes / 2, int8Bytes + " vs " + fp32Bytes);
+    assertEquals(Math.round(100.0 * int8Bytes / fp32Bytes), Long.parseLong(c.group(1)), c.group());
+    assertEquals(devAccuracy(int8Export, dev), Double.parseDouble(c.group(2)) / 100, 1.0 / dev.size() + 5e-5,
+        c.group());
+    assertEquals(devAccuracy(export, dev), Double.parseDouble(c.group(3)) / 100, 1.0 / dev.size() + 5e-5, c.group());
+  }
+
+  static final Pattern COMPACT = Pattern.compile(
+      "compact sst2-lora-int8: sst2-lora as int8 \\S+ kB, (\\d+)% of its float32 \\S+ kB; dev accuracy \\(runtime\\) "
+          + "(\\d+\\.\\d{2})% vs (\\d+\\.\\d{2})%");
+
+  /** What sst2-lora's merged graph in {@code export} scores on {@code dev}. */
+  private static double devAccuracy(Path export, TsvDataset dev) throws Exception {
+    float[][] logits = MergedGraph.logits(export, "sst2-lora", dev.texts());
+    int right = 0;
+    for (int i = 0; i < dev.size(); i++) {
+      right += List.of("0", "1").get(MergedGraph.argmax(logits[i])).equals(dev.rows().get(i).label()) ? 1 : 0;
+    }
+    return right / (double) dev.size();
   }
 }
