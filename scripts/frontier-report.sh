@@ -5,6 +5,8 @@
 # point scored by the runtime on the dev set and on the held-out slice. Points already scored are
 # kept in $OUT/points.tsv; delete it to score everything again.
 #   OUT  the frontier directory (default lora4j-out/frontier)
+#   SPEC_ONLY  a file of spec lines to score instead of the list below (e.g. a few series first)
+#   NO_SCORE=1 write the report from the points already scored
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -25,7 +27,8 @@ MTLoRA r=4 / 8 | mtlora-r4 mtlora-r8 | |
 DyLoRA r=8, truncated by SVD budget | dylora-r8 | --rank-budget {} | 12 24 48 96
 ERAT r=8, truncated by SVD budget | erat-r8 | --rank-budget {} | 12 24 48 96
 SPECS
+[ -n "${SPEC_ONLY:-}" ] && SPEC="$SPEC_ONLY"
 ./lora4j --help > /dev/null # builds the report's classes too when sources changed since the last build
-java ${LORA4J_JAVA_OPTS:--Xmx8g} -Dai.djl.offline=true -Djava.awt.headless=true \
+java ${LORA4J_JAVA_OPTS:--Xmx8g} -Dfrontier.noScore="${NO_SCORE:+true}" -Dai.djl.offline=true -Djava.awt.headless=true \
   -cp "$ROOT/cli/target/classes:$(cat "$ROOT/cli/target/lora4j.classpath")" \
   dev.lora4j.cli.FrontierReport "$OUT" "$SPEC" docs/RESULTS.md docs/results-frontier.png

@@ -33,7 +33,8 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  * {@code scripts/frontier-train.sh} trained: every point is one exported variant of a trained adapter
  * (as trained, in another dtype, or cut to a rank budget by {@code lora4j export}), scored by the
  * runtime on the reported dev set and on the held-out slice of train that settings are chosen on.
- * Scored points are cached in {@code <frontier-dir>/points.tsv}, so a rerun only scores new ones.
+ * Scored points are cached in {@code <frontier-dir>/points.tsv}, so a rerun only scores new ones
+ * ({@code -Dfrontier.noScore=true}: none, the report is written from the cache alone).
  * Not a test: it reads real runs.
  *
  * <p>Usage: {@code FrontierReport <frontier-dir> <spec-file> <out.md> <chart.png>}. Each spec line is
@@ -101,7 +102,9 @@ public final class FrontierReport {
     }
     List<LabeledText> dev = TsvDataset.read(DataDefaults.resolve(null, "dev", "dev.tsv")).rows();
     List<LabeledText> holdout = TsvDataset.read(dir.resolve("split/holdout.tsv")).rows();
-    for (int seed : seeds(dir)) {
+    // -Dfrontier.noScore=true reports the cached points only (a rerun with a wider spec, no new exports)
+    List<Integer> toScore = Boolean.getBoolean("frontier.noScore") ? List.of() : seeds(dir);
+    for (int seed : toScore) {
       // one export per distinct option set and seed, holding every run that needs it
       Map<String, Set<String>> byOptions = new LinkedHashMap<>();
       for (Spec s : specs) {
