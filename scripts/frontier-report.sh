@@ -24,6 +24,7 @@ SoRA r=16, lambda 1e-3 / 2e-3 / 4e-3 | sora-r16-l1e-3 sora-r16-l2e-3 sora-r16-l4
 SoRA r=16, fp16 | sora-r16-l1e-3 sora-r16-l2e-3 sora-r16-l4e-3 | --adapter-dtype fp16 |
 SaLoRA r=16, target sparsity 0.5 / 0.7 / 0.85 | salora-r16-s0.5 salora-r16-s0.7 salora-r16-s0.85 | |
 MTLoRA r=4 / 8 | mtlora-r4 mtlora-r8 | |
+DyLoRA r=8 / ERAT r=8, all ranks | dylora-r8 erat-r8 | |
 DyLoRA r=8, truncated by SVD budget | dylora-r8 | --rank-budget {} | 12 24 48 96
 ERAT r=8, truncated by SVD budget | erat-r8 | --rank-budget {} | 12 24 48 96
 SPECS
