@@ -230,11 +230,11 @@ public final class FrontierReport {
   }
 
   private static void chart(Path png, List<Row> rows) throws IOException {
-    XYChart c = new XYChartBuilder().width(1100).height(640).title("SST-2 dev accuracy against exported adapter size "
+    XYChart c = new XYChartBuilder().width(1100).height(760).title("SST-2 dev accuracy against exported adapter size "
         + "(mean ± sd over seeds)").xAxisTitle("exported .onnx_adapter (KiB, log scale)").yAxisTitle("dev accuracy (%)")
         .build();
     c.getStyler().setXAxisLogarithmic(true);
-    c.getStyler().setLegendPosition(Styler.LegendPosition.InsideSE);
+    c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS); // inside, it hid points
     c.getStyler().setMarkerSize(7);
     for (String s : rows.stream().map(Row::series).distinct().toList()) {
       List<Row> rs = rows.stream().filter(r -> r.series().equals(s))
