@@ -25,7 +25,6 @@ import dev.lora4j.trainer.Trainer;
 import dev.lora4j.trainer.TrainingConfig;
 import dev.lora4j.trainer.TrainingResult;
 import dev.lora4j.trainer.TrainingRun;
-import dev.lora4j.trainer.data.LabeledText;
 import dev.lora4j.trainer.data.TsvDataset;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -174,8 +173,8 @@ final class DemoCommand implements Command {
       }
       rt.load(COMPACT, compactDir.resolve(ExportLayout.onnxAdapter(lora.name())));
       // both scored by the runtime on the same texts, so the difference is the int8 factors' alone
-      loraAccuracy = accuracy(rt, lora.name(), dev);
-      compactAccuracy = accuracy(rt, COMPACT, dev);
+      loraAccuracy = FrontierReport.accuracy(rt, lora.name(), dev.rows());
+      compactAccuracy = FrontierReport.accuracy(rt, COMPACT, dev.rows());
       out.println("switching adapter per request:");
       for (String s : SENTENCES) {
         for (Adapter a : adapters) {
@@ -218,20 +217,6 @@ final class DemoCommand implements Command {
     out.printf(Locale.ROOT, "latency, one sentence: merged model %.2f ms, runtime switching adapters per request "
         + "%.2f ms (%.2fx)%n", mergedMs, swappedMs, swappedMs / mergedMs);
     return 0;
-  }
-
-  /** Share of {@code dev} the runtime labels right with {@code adapter}. */
-  private static double accuracy(AdapterRuntime rt, String adapter, TsvDataset dev) {
-    int right = 0;
-    List<LabeledText> rows = dev.rows();
-    for (int i = 0; i < rows.size(); i += 64) {
-      List<LabeledText> batch = rows.subList(i, Math.min(rows.size(), i + 64));
-      List<Prediction> p = rt.predict(adapter, batch.stream().map(LabeledText::text).toList());
-      for (int j = 0; j < p.size(); j++) {
-        right += p.get(j).label().equals(batch.get(j).label()) ? 1 : 0;
-      }
-    }
-    return (double) right / rows.size();
   }
 
   /** One sentence through a bare ONNX Runtime session on the merged model, tokenizing included. */
