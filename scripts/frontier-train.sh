@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Trains the adapters behind the accuracy-vs-bytes frontier in docs/RESULTS.md (issue 13).
 # One budget for every method: one epoch over the same 90 % of ../shared/data/sst2/train.tsv, max length
-# 64, batch 32, lr 1e-3, alpha = 2r. The other 10 % of train (a seeded split, written once to
-# $OUT/split/) is the held-out slice: keep-best, the DyLoRA / ERAT rank sweep and every setting choice
+# 64, batch 32, lr 1e-3, alpha = 2r, float32 base (--precision fp32: the frontier was first trained when
+# that was the default). The other 10 % of train (a seeded split, written once to $OUT/split/) is the
+# held-out slice: keep-best, the DyLoRA / ERAT rank sweep and every setting choice
 # look at it only. The reported dev set (../shared/data/sst2/dev.tsv) is scored after training, by
 # scripts/frontier-report.sh. Seeds run one after another so each seed's points exist before the next.
 #   OUT    where runs go (default lora4j-out/frontier)
@@ -36,7 +37,7 @@ train() { # name, options...
   if { [ -n "$ONLY" ] && [[ " $ONLY " != *" $name "* ]]; } || [ -s "$dir/adapter_config.json" ]; then
     return 0
   fi
-  local cmd="./lora4j train --base minilm-l6 --train $SPLIT/train90.tsv --dev $SPLIT/holdout.tsv --max-length 64 --batch-size 32 --epochs 1 --lr 1e-3 --seed $SEED --quiet --overwrite --out $dir $*"
+  local cmd="./lora4j train --base minilm-l6 --train $SPLIT/train90.tsv --dev $SPLIT/holdout.tsv --max-length 64 --batch-size 32 --epochs 1 --lr 1e-3 --precision fp32 --seed $SEED --quiet --overwrite --out $dir $*"
   grep -v -- "--out $dir " "$COMMANDS" > "$COMMANDS.tmp" || true
   mv "$COMMANDS.tmp" "$COMMANDS"
   echo "$cmd" >> "$COMMANDS"

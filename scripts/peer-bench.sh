@@ -7,43 +7,45 @@
 # measure on an idle machine (the table records the 1-minute load average before and after each run).
 # Needs python3 with torch, transformers, peft, tokenizers and onnx (peer side only; see scripts/peer/).
 #   MAX_TRAIN  training sentences after lora4j's seeded shuffle, 0 = all (default 0)
-#   EPOCHS     (default 1)   SEED (default 42)   RANK (8)   ALPHA (16)   LR (1e-3)   BATCH (32)   MAXLEN (64)
+#   SEEDS      space-separated seeds, each a full lora4j/PEFT round (default "42 43 44"; SEED=n is one seed)
+#   EPOCHS     (default 1)   RANK (8)   ALPHA (16)   LR (1e-3)   BATCH (32)   MAXLEN (64)
 #   PRECISIONS space-separated, from fp32 bf16 (default "fp32 bf16")
 #   THREADS    PyTorch threads on the peer side (default: the CPU count, what lora4j's engine uses)
 #   OUT        working directory (default lora4j-out/peer)
 #   NO_REPORT=1  leave docs/RESULTS.md alone
+#   REPORT_ONLY=1  train nothing: rewrite the table from $OUT/results.tsv
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-MAX_TRAIN="${MAX_TRAIN:-0}"; EPOCHS="${EPOCHS:-1}"; SEED="${SEED:-42}"; RANK="${RANK:-8}"; ALPHA="${ALPHA:-16}"
+MAX_TRAIN="${MAX_TRAIN:-0}"; EPOCHS="${EPOCHS:-1}"; SEEDS="${SEEDS:-${SEED:-42 43 44}}"; RANK="${RANK:-8}"; ALPHA="${ALPHA:-16}"
 LR="${LR:-1e-3}"; BATCH="${BATCH:-32}"; MAXLEN="${MAXLEN:-64}"; PRECISIONS="${PRECISIONS:-fp32 bf16}"
 THREADS="${THREADS:-$(nproc)}"; OUT="${OUT:-lora4j-out/peer}"
 TRAIN="../shared/data/sst2/train.tsv"; DEV="../shared/data/sst2/dev.tsv"
 BASE_DIR="${LORA4J_BASE_DIR:-$HOME/.cache/lora4j/base/minilm-l6}"
 mkdir -p "$OUT"
 RESULTS="$OUT/results.tsv"
-printf 'side\tprecision\ttrain_tok_s\tdev_acc\tinfer_sent_s\tload_before\tload_after\tseconds\n' > "$RESULTS"
+[ "${REPORT_ONLY:-0}" = 1 ] || printf 'seed\tside\tprecision\ttrain_tok_s\tdev_acc\tinfer_sent_s\tload_before\tload_after\tseconds\n' > "$RESULTS"
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
-lora4j_run() { # precision
-  local p="$1" dir="$OUT/lora4j-$1" before after t0 t1 log="$OUT/lora4j-$1.log"
+lora4j_run() { # precision seed
+  local p="$1" SEED="$2" dir="$OUT/lora4j-$1-s$2" before after t0 t1 log="$OUT/lora4j-$1-s$2.log"
   before=$(load1); t0=$(date +%s)
   ./lora4j train --method lora --rank "$RANK" --alpha "$ALPHA" --lr "$LR" --batch-size "$BATCH" \
     --max-length "$MAXLEN" --epochs "$EPOCHS" --seed "$SEED" --max-train "$MAX_TRAIN" --precision "$p" \
     --train "$TRAIN" --dev "$DEV" --quiet --overwrite --out "$dir" > "$log" 2>&1
-  ./lora4j eval --adapter "$dir" --data "$DEV" > "$OUT/lora4j-$p.eval" 2>&1
+  ./lora4j eval --adapter "$dir" --data "$DEV" > "$dir.eval" 2>&1
   t1=$(date +%s); after=$(load1)
   local tps acc secs n
   tps=$(sed -n 's/.*(\([0-9.,]*\) training tokens\/s).*/\1/p' "$log" | tr -d ,)
-  acc=$(sed -n 's/^Accuracy *\([0-9.]*\)%.*/\1/p' "$OUT/lora4j-$p.eval")
-  secs=$(sed -n 's/^Time *\([0-9.]*\) s.*/\1/p' "$OUT/lora4j-$p.eval")
+  acc=$(sed -n 's/^Accuracy *\([0-9.]*\)%.*/\1/p' "$dir.eval")
+  secs=$(sed -n 's/^Time *\([0-9.]*\) s.*/\1/p' "$dir.eval")
   n=$(($(wc -l < "$DEV") - 1))
-  printf 'lora4j\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "$tps" "$acc" "$(awk -v n="$n" -v s="$secs" 'BEGIN{printf "%.1f", n/s}')" \
+  printf '%s\tlora4j\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$SEED" "$p" "$tps" "$acc" "$(awk -v n="$n" -v s="$secs" 'BEGIN{printf "%.1f", n/s}')" \
     "$before" "$after" "$((t1 - t0))" >> "$RESULTS"
 }
 
-peft_run() { # precision
-  local p="$1" before after t0 t1 json="$OUT/peft-$1.json"
+peft_run() { # precision seed
+  local p="$1" SEED="$2" before after t0 t1 json="$OUT/peft-$1-s$2.json"
   if [ ! -s "$BASE_DIR/model.onnx" ]; then
     echo "peer-bench: no $BASE_DIR/model.onnx (lora4j unpacks its built-in MiniLM there on its first run;" \
       "or set LORA4J_BASE_DIR to a directory with model.onnx and tokenizer.json)" >&2
@@ -52,44 +54,64 @@ peft_run() { # precision
   before=$(load1); t0=$(date +%s)
   python3 scripts/peer/peft_train.py --base-dir "$BASE_DIR" --train "$TRAIN" --dev "$DEV" --max-train "$MAX_TRAIN" \
     --epochs "$EPOCHS" --rank "$RANK" --alpha "$ALPHA" --lr "$LR" --batch-size "$BATCH" --max-length "$MAXLEN" \
-    --seed "$SEED" --threads "$THREADS" --precision "$p" 2> "$OUT/peft-$p.log" | tail -1 > "$json"
+    --seed "$SEED" --threads "$THREADS" --precision "$p" 2> "$OUT/peft-$p-s$SEED.log" | tail -1 > "$json"
   t1=$(date +%s); after=$(load1)
-  python3 - "$json" "$p" "$before" "$after" "$((t1 - t0))" >> "$RESULTS" <<'PY'
+  python3 - "$json" "$p" "$before" "$after" "$((t1 - t0))" "$SEED" >> "$RESULTS" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-print("peft\t%s\t%s\t%.2f\t%.1f\t%s\t%s\t%s" % (sys.argv[2], r["train_tokens_per_second"], 100 * r["dev_accuracy"],
+print(sys.argv[6] + "\tpeft\t%s\t%s\t%.2f\t%.1f\t%s\t%s\t%s" % (sys.argv[2], r["train_tokens_per_second"], 100 * r["dev_accuracy"],
       r["dev_examples"] / r["infer_seconds"], sys.argv[3], sys.argv[4], sys.argv[5]))
 PY
 }
 
-for p in $PRECISIONS; do
-  lora4j_run "$p"
-  peft_run "$p"
-done
+if [ "${REPORT_ONLY:-0}" != 1 ]; then
+  for seed in $SEEDS; do
+    for p in $PRECISIONS; do
+      lora4j_run "$p" "$seed"
+      peft_run "$p" "$seed"
+    done
+  done
+fi
 cat "$RESULTS"
 [ "${NO_REPORT:-0}" = 1 ] && exit 0
 
 TABLE="$OUT/table.md"
 python3 - "$RESULTS" > "$TABLE" <<PY
-import csv, sys
+import csv, statistics as st, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-peft = {r["precision"]: r for r in rows if r["side"] == "peft"}
-fp32 = peft.get("fp32")
-print("Produced by \`scripts/peer-bench.sh\` (MAX_TRAIN=$MAX_TRAIN, EPOCHS=$EPOCHS, SEED=$SEED, r=$RANK, alpha=$ALPHA, "
-      "lr=$LR, batch $BATCH, max length $MAXLEN, $THREADS threads; $(nproc) CPUs; $(date -u +%Y-%m-%d)). Both sides: "
+seeds = sorted({r["seed"] for r in rows})
+print("Produced by \`scripts/peer-bench.sh\` (MAX_TRAIN=$MAX_TRAIN, EPOCHS=$EPOCHS, seeds " + ", ".join(seeds) + ", r=$RANK, "
+      "alpha=$ALPHA, lr=$LR, batch $BATCH, max length $MAXLEN, $THREADS threads; $(nproc) CPUs; $(date -u +%Y-%m-%d)). Both sides: "
       "lora4j's MiniLM weights, the same sentences in the same length-bucketed batch order, LoRA on query and value, "
       "masked mean pooling, AdamW, warm-up 6 % then linear decay, clip 1.0. bf16: lora4j --precision bf16 (frozen base "
       "in bfloat16), PEFT under torch.autocast(bfloat16). Train tokens/s counts real tokens (no padding), dev evaluation "
-      "excluded; inference: the whole dev set, float32, batches of 32 (lora4j eval: DJL, its time includes loading the base and adapter; PEFT: PyTorch eager, model already loaded). Load: "
-      "1-minute load average before / after the run. One seed.")
+      "excluded; inference: the whole dev set, float32, batches of 32 (lora4j eval: DJL, its time includes loading the "
+      "base and adapter; PEFT: PyTorch eager, model already loaded). Each seed is one round run back to back in the "
+      "order of the rows; ratios are taken within a round (against PEFT of the same seed), then averaged (mean ± sd). "
+      "Load: 1-minute load average before / after each run, in the detail table.")
 print()
-print("| side | precision | train tokens/s | vs PEFT same precision | vs PEFT fp32 | dev accuracy % | inference sentences/s | load before / after | wall s |")
-print("|---|---|---:|---:|---:|---:|---:|---|---:|")
+def f(r, k): return float(r[k])
+def ms(xs, fmt): return (fmt % st.mean(xs)) + ((" ± " + fmt % st.stdev(xs)) if len(xs) > 1 else "")
+peft = {(r["seed"], r["precision"]): r for r in rows if r["side"] == "peft"}
+print("| side | precision | train tokens/s | vs PEFT same precision | vs PEFT fp32 | dev accuracy % | inference sentences/s | seeds |")
+print("|---|---|---:|---:|---:|---:|---:|---:|")
+for side, prec in dict.fromkeys((r["side"], r["precision"]) for r in rows):
+    rs = [r for r in rows if r["side"] == side and r["precision"] == prec]
+    same = [f(r, "train_tok_s") / f(peft[(r["seed"], prec)], "train_tok_s") for r in rs if (r["seed"], prec) in peft]
+    fp32 = [f(r, "train_tok_s") / f(peft[(r["seed"], "fp32")], "train_tok_s") for r in rs if (r["seed"], "fp32") in peft]
+    print("| %s | %s | %s | %s | %s | %s | %s | %d |" % (side, prec, ms([f(r, "train_tok_s") for r in rs], "%.0f"),
+          ms(same, "%.2fx") if same else "-", ms(fp32, "%.2fx") if fp32 else "-", ms([f(r, "dev_acc") for r in rs], "%.2f"),
+          ms([f(r, "infer_sent_s") for r in rs], "%.0f"), len(rs)))
+print()
+print("<details><summary>Every run</summary>")
+print()
+print("| seed | side | precision | train tokens/s | dev accuracy % | inference sentences/s | load before / after | wall s |")
+print("|---:|---|---|---:|---:|---:|---|---:|")
 for r in rows:
-    same = peft.get(r["precision"])
-    ratio = lambda ref: "%.2fx" % (float(r["train_tok_s"]) / float(ref["train_tok_s"])) if ref else "-"
-    print("| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |" % (r["side"], r["precision"], r["train_tok_s"], ratio(same),
-          ratio(fp32), r["dev_acc"], r["infer_sent_s"], r["load_before"], r["load_after"], r["seconds"]))
+    print("| %s | %s | %s | %s | %s | %s | %s / %s | %s |" % (r["seed"], r["side"], r["precision"], r["train_tok_s"],
+          r["dev_acc"], r["infer_sent_s"], r["load_before"], r["load_after"], r["seconds"]))
+print()
+print("</details>")
 PY
 python3 - docs/RESULTS.md "$TABLE" <<'PY'
 import sys

@@ -20,6 +20,7 @@ import dev.lora4j.runtime.MixedRequest;
 import dev.lora4j.runtime.Prediction;
 import dev.lora4j.runtime.RuntimeOptions;
 import dev.lora4j.trainer.BaseModel;
+import dev.lora4j.trainer.Precision;
 import dev.lora4j.trainer.SparsityConfig;
 import dev.lora4j.trainer.Trainer;
 import dev.lora4j.trainer.TrainingConfig;
@@ -118,7 +119,7 @@ final class DemoCommand implements Command {
     int examples = maxTrain == 0 ? train.size() : Math.min(maxTrain, train.size());
     int steps = (int) Math.ceil(examples / 32.0) * epochs;
     TrainingConfig common = TrainingConfig.builder().epochs(epochs).maxTrain(maxTrain).learningRate(1e-3)
-        .maxLength(64).build();
+        .maxLength(64).precision(Precision.AUTO).build(); // as `train` does by default
     // lambda chosen so the cumulative soft threshold (linear schedule: eta * lambda * steps / 2)
     // reaches 6 by the end of the run, whatever its length: a gate the loss does not defend dies
     double gateLr = 200;

@@ -114,9 +114,9 @@ final class TrainCommand implements Command {
     opt(o, "resume", null, "Continue from <run-dir>/checkpoint with the same options and data.");
     opt(o, "log-every", "n", "Write a metrics line every N steps (default " + d.logEvery() + ").");
     opt(o, "device", "auto|cpu|gpu", "Where to train (default auto: CUDA when visible, else CPU).");
-    opt(o, "precision", "fp32|bf16|auto", "Number format of the frozen base in training steps (default fp32; "
-        + "auto: bf16 where the CPU (AMX / AVX-512 BF16) or GPU has native bfloat16). Adapter, head, optimizer and "
-        + "evaluation stay fp32. bf16 is opt-in until it is measured faster on an idle machine (docs/RESULTS.md).");
+    opt(o, "precision", "fp32|bf16|auto", "Number format of the frozen base in training steps (default auto: bf16 "
+        + "where the CPU (AMX / AVX-512 BF16) or GPU has native bfloat16, else fp32; one log line says which). "
+        + "Adapter, head, optimizer and evaluation stay fp32 either way.");
     opt(o, "gate-lr", "eta", "SoRA: step size of the proximal gate update (default " + fmt(s.gateLr()) + ").");
     opt(o, "sparsity-lambda", "l", "SoRA: final L1 strength; threshold per step eta*lambda (default "
         + fmt(s.lambda()) + ").");
@@ -265,7 +265,7 @@ final class TrainCommand implements Command {
     b.checkpointEvery(OptionValues.integer(line, "checkpoint-every", 0));
     b.logEvery(OptionValues.integer(line, "log-every", DEFAULTS.logEvery()));
     b.device(DeviceChoice.parse(line.getOptionValue("device", "auto")));
-    b.precision(Precision.parse(line.getOptionValue("precision", "fp32")));
+    b.precision(Precision.parse(line.getOptionValue("precision", "auto")));
     b.sparsity(new SparsityConfig(OptionValues.real(line, "gate-lr", s.gateLr()), OptionValues.real(line, "sparsity-lambda", s.lambda()),
         line.hasOption("lambda-schedule") ? SparsityConfig.Schedule.parse(line.getOptionValue("lambda-schedule"))
             : s.schedule(),

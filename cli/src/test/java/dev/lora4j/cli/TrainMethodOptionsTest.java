@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.trainer.NestedRankConfig;
+import dev.lora4j.trainer.Precision;
 import dev.lora4j.trainer.TrainingConfig;
 import dev.lora4j.trainer.TransformKind;
 import org.apache.commons.cli.DefaultParser;
@@ -29,6 +30,15 @@ class TrainMethodOptionsTest {
     assertTrue(d.nested().autoExportRank());
     assertEquals("auto", d.toMap().get("export-rank"));
     assertEquals(0.75, parse("--method", "erat", "--erat-depth-min", "0.75").nested().depthMin());
+  }
+
+  @Test
+  void theCommandLineTrainsInBf16WhereTheHardwareHasItUnlessToldOtherwise() throws Exception {
+    // the library default stays fp32 (CPU-independent results); the command line asks for auto
+    assertEquals(Precision.FP32, TrainingConfig.builder().build().precision());
+    assertEquals(Precision.AUTO, parse().precision());
+    assertEquals(Precision.FP32, parse("--precision", "fp32").precision());
+    assertEquals(Precision.BF16, parse("--precision", "bf16").precision());
   }
 
   @Test

@@ -204,6 +204,7 @@ public record TrainingConfig(
     private int checkpointEvery;
     private int logEvery = 10;
     private DeviceChoice device = DeviceChoice.AUTO;
+    // fp32 so a library run gives the same numbers on every CPU; `train` and `demo` ask for auto
     private Precision precision = Precision.FP32;
     private SparsityConfig sparsity = SparsityConfig.DEFAULT;
     private SaloraConfig salora = SaloraConfig.DEFAULT;
