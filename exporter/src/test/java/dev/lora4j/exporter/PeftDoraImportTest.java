@@ -95,6 +95,56 @@ class PeftDoraImportTest {
     assertEquals(dora.compact().modules(), copy.modules());
   }
 
+  /**
+   * With {@code --quantize int8} a DoRA module's base MatMul becomes int8, but its magnitude scale
+   * {@code m / ||W + B'A'||} must still read the float32 base weight: normalising by the quantised
+   * weight would be a second, silent approximation on top of the int8 products.
+   */
+  @Test
+  void anInt8FactoredDoraGraphNormalisesWithTheFloatBaseWeight() throws Exception {
+    Path baseDir = TinyBert.writeBaseModel(dir.resolve("tiny"), BASE_SEED);
+    Path model = baseDir.resolve("model.onnx");
+    BaseModelFiles files = new BaseModelFiles("tiny", model, baseDir.resolve("tokenizer.json"), AtomicFiles.sha256(model));
+    EncoderDescription base = EncoderDescription.of(OnnxModel.read(model));
+    Adapter dora = PeftAdapters.read(fixture());
+    Path out = dir.resolve("export-int8");
+    ExportBundle.export(ExportRequest.of(files, List.of(dora), EnumSet.of(ExportFormat.MERGED, ExportFormat.FACTORED),
+        out).withInt8Base(true), s -> { });
+
+    OnnxModel int8 = OnnxModel.read(out.resolve(ExportLayout.int8(ExportLayout.factored(dora.name()))));
+    int normalised = 0;
+    for (String module : dora.modules().keySet()) {
+      String w = base.requireModule(module).weightInitializer();
+      // the norm's Add(W, A'^T B'^T) is the only float consumer of W left once the MatMul is int8
+      List<String> readers = int8.consumers(w).stream().map(n -> n.getOpType()).toList();
+      assertEquals(List.of("Add"), readers, module + ": readers of " + w + " in the int8 factored graph");
+      assertTrue(java.util.Arrays.equals(base.model().floatInitializer(w).data(), int8.floatInitializer(w).data()),
+          module + ": the weight the norm reads is not the float32 base weight");
+      normalised++;
+    }
+    assertEquals(dora.modules().size(), normalised);
+    assertTrue(int8.nodes().stream().anyMatch(n -> n.getOpType().equals("MatMulInteger")), "no int8 MatMul");
+
+    // and it runs: int8 factored and int8 merged both quantise, so the merged graph's distance from
+    // the float32 factored graph (measured here, 3-6e-3 on TinyBert) is the allowance for the factored one
+    try (Ort f32 = new Ort(out.resolve(ExportLayout.factored(dora.name())));
+        Ort f8 = new Ort(out.resolve(ExportLayout.int8(ExportLayout.factored(dora.name()))));
+        Ort m8 = new Ort(out.resolve(ExportLayout.int8(ExportLayout.merged(dora.name()))))) {
+      float[][] ref = (float[][]) f32.run(GraphParityTest.SENTENCES).get(AdapterTensorNames.SENTENCE_EMBEDDING);
+      float[][] fac = (float[][]) f8.run(GraphParityTest.SENTENCES).get(AdapterTensorNames.SENTENCE_EMBEDDING);
+      float[][] mer = (float[][]) m8.run(GraphParityTest.SENTENCES).get(AdapterTensorNames.SENTENCE_EMBEDDING);
+      double noise = 0;
+      for (int i = 0; i < ref.length; i++) {
+        noise = Math.max(noise, maxAbsDiff(mer[i], ref[i]));
+      }
+      assertTrue(noise > 0, "the int8 merged graph computed float32 exactly: not quantised");
+      for (int i = 0; i < ref.length; i++) {
+        double diff = maxAbsDiff(fac[i], ref[i]);
+        assertTrue(diff <= 2 * noise, "row " + i + ": int8 factored DoRA is " + diff + " off, int8 merged " + noise);
+      }
+    }
+  }
+
   @Test
   void multiAndMixedExportsRefuseADoraAdapterBeforeWritingAnything() throws Exception {
     Path baseDir = TinyBert.writeBaseModel(dir.resolve("tiny"), BASE_SEED);
