@@ -37,6 +37,8 @@ final class PackageCommand implements Command {
   private static final Pattern COORDINATE = Pattern.compile("[A-Za-z0-9_.-]+");
   /** Every entry's time: the same adapter and coordinates give the same jar, byte for byte. */
   private static final LocalDateTime ENTRY_TIME = LocalDateTime.of(2000, 1, 1, 0, 0);
+  /** How a pom this command wrote starts its name: an earlier one is replaced unasked. */
+  private static final String POM_MARK = "lora4j adapter ";
 
   @Override
   public String name() {
@@ -61,10 +63,11 @@ final class PackageCommand implements Command {
         provenance) under META-INF/lora4j/adapters/<name>/, and the pom under META-INF/maven/. An
         application that depends on the artifact loads it with AdapterRuntime.loadFromClasspath("<name>");
         serve and run take --adapter classpath:<name> (the ./lora4j launcher adds LORA4J_CLASSPATH).
-        Existing files are replaced only with --overwrite. Example:
+        An earlier jar and pom of this command are replaced; other files only with --overwrite. Example:
           lora4j package --adapter export/sst2/sst2-sora.onnx_adapter --group-id com.example \\
-            --version 1.0.0 --out dist
-          mvn install:install-file -Dfile=dist/sst2-sora-1.0.0.jar -DpomFile=dist/sst2-sora-1.0.0.pom""";
+            --version 1.0.0 --out export/maven
+          mvn install:install-file -Dfile=export/maven/sst2-sora-1.0.0.jar \\
+            -DpomFile=export/maven/sst2-sora-1.0.0.pom""";
   }
 
   @Override
@@ -80,7 +83,7 @@ final class PackageCommand implements Command {
     o.addOption(Option.builder().longOpt("version").hasArg().argName("v").desc("Maven version (required).").get());
     o.addOption(Option.builder().longOpt("out").hasArg().argName("dir")
         .desc("Directory to write the jar and pom into (default: the current directory).").get());
-    o.addOption(Option.builder().longOpt("overwrite").desc("Replace an existing jar or pom of the same name.").get());
+    o.addOption(Option.builder().longOpt("overwrite").desc("Replace a file of the jar's or pom's name that this command did not write.").get());
     return o;
   }
 
@@ -111,11 +114,15 @@ final class PackageCommand implements Command {
     Path jar = dir.resolve(artifactId + "-" + version + ".jar");
     Path pom = dir.resolve(artifactId + "-" + version + ".pom");
     boolean overwrite = line.hasOption("overwrite");
+    // as export and train treat their outputs: nothing, or an earlier output of this command, is
+    // replaced unasked; anything else only with --overwrite
     for (Path target : new Path[] {jar, pom}) {
-      if (Files.exists(target, LinkOption.NOFOLLOW_LINKS) && (!overwrite || !Files.isRegularFile(target,
-          LinkOption.NOFOLLOW_LINKS))) {
-        throw new Lora4jException(target + " already exists" + (overwrite ? " and is not a regular file" : "")
-            + "; refusing to replace it" + (overwrite ? "" : " (--overwrite replaces it)"));
+      if (Files.exists(target, LinkOption.NOFOLLOW_LINKS) && !overwrite && !earlierPackage(target)) {
+        throw new Lora4jException(target + " already exists and is not a jar or pom 'lora4j package' wrote; refusing"
+            + " to replace it (--overwrite replaces it)");
+      }
+      if (Files.isDirectory(target)) {
+        throw new Lora4jException(target + " is a directory; refusing to replace it, even with --overwrite");
       }
     }
 
@@ -174,6 +181,25 @@ final class PackageCommand implements Command {
     return 0;
   }
 
+  /** Whether {@code file} is a jar or pom this command wrote (a regular file, not a link). */
+  private static boolean earlierPackage(Path file) {
+    if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+      return false;
+    }
+    if (file.getFileName().toString().endsWith(".pom")) {
+      try {
+        return Files.size(file) < 64 * 1024 && Files.readString(file).contains("<name>" + POM_MARK);
+      } catch (IOException | java.io.UncheckedIOException e) {
+        return false;
+      }
+    }
+    try (JarFile j = new JarFile(file.toFile())) {
+      return j.getEntry(AdapterPackage.ROOT) != null;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   /** A file's bytes; a missing one is left to AdapterFiles.read, which says what it is for. */
   private static byte[] raw(Path file, long limit, String what) {
     return Files.isRegularFile(file) ? InputFiles.readAll(file, limit, what) : new byte[0];
@@ -215,10 +241,10 @@ final class PackageCommand implements Command {
           <artifactId>%s</artifactId>
           <version>%s</version>
           <packaging>jar</packaging>
-          <name>lora4j adapter %s</name>
+          <name>%s%s</name>
           <description>%s</description>
         </project>
-        """.formatted(m.groupId(), m.artifactId(), m.version(), m.name(), xml("lora4j adapter '" + m.name()
+        """.formatted(m.groupId(), m.artifactId(), m.version(), POM_MARK, m.name(), xml("lora4j adapter '" + m.name()
         + "' for base model " + m.baseId() + " (ONNX sha256 " + m.baseOnnxSha256() + "), labels " + m.labels()
         + "; load it with AdapterRuntime.loadFromClasspath(\"" + m.name() + "\")"));
   }

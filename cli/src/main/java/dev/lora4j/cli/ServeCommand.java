@@ -75,7 +75,7 @@ final class ServeCommand implements Command {
     RuntimeOptionsCli.add(o);
     o.addOption(Option.builder().longOpt("adapters").hasArg().argName("dir")
         .desc("Directory whose .onnx_adapter files are loaded at start (default: the --base directory).").get());
-    o.addOption(Option.builder().longOpt("adapter").hasArg().argName("file|classpath:name")
+    o.addOption(Option.builder().longOpt("adapter").hasArg().argName("source")
         .desc("Also load this adapter at start: an .onnx_adapter file, or classpath:<name> (a jar from 'lora4j"
             + " package' on the class path; ./lora4j adds LORA4J_CLASSPATH). Repeatable.").get());
     o.addOption(Option.builder().longOpt("host").hasArg().argName("addr")

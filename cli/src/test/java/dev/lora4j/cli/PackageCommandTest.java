@@ -237,17 +237,24 @@ class PackageCommandTest {
       assertFalse(Files.exists(out) && Files.list(out).findAny().isPresent(), "case " + i + " wrote into " + out);
     }
 
-    // an existing output is kept unless --overwrite
+    // an earlier package is replaced unasked (as export and train replace their earlier outputs);
+    // a file this command did not write is kept unless --overwrite
     assertEquals(0, pack(out).code());
+    MainTest.Run again = pack(out);
+    assertEquals(0, again.code(), again.err());
     Path jar = out.resolve("sst2-1.2.0.jar");
-    Files.writeString(jar, "mine");
-    MainTest.Run r = pack(out);
-    assertEquals(2, r.code());
-    assertEquals("lora4j package: " + jar + " already exists; refusing to replace it (--overwrite replaces it)",
-        r.err().strip());
-    assertEquals("mine", Files.readString(jar));
-    assertEquals(0, pack(out, "--overwrite").code());
-    assertTrue(Files.size(jar) > 100);
+    Path pom = out.resolve("sst2-1.2.0.pom");
+    for (Path mine : List.of(jar, pom)) {
+      byte[] was = Files.readAllBytes(mine);
+      Files.writeString(mine, "mine");
+      MainTest.Run r = pack(out);
+      assertEquals(2, r.code());
+      assertEquals("lora4j package: " + mine + " already exists and is not a jar or pom 'lora4j package' wrote;"
+          + " refusing to replace it (--overwrite replaces it)", r.err().strip());
+      assertEquals("mine", Files.readString(mine));
+      assertEquals(0, pack(out, "--overwrite").code());
+      assertArrayEquals(was, Files.readAllBytes(mine));
+    }
   }
 
   static byte[] bytes(JarFile jar, String entry) throws IOException {
