@@ -33,8 +33,9 @@ import org.junit.jupiter.api.io.TempDir;
  * against it by a real Maven and run.
  *
  * <p>Nothing is installed into the user's repository: the temporary one is {@code maven.repo.local},
- * and every third-party artifact (ONNX Runtime, Jackson, the plugins) is copied into it from the
- * user's repository, used as a file:// mirror of everything, so the test needs no network.
+ * and third-party artifacts (ONNX Runtime, Jackson, the plugins) are copied into it from the user's
+ * repository, read as a file:// remote repository ahead of Central, so the test needs no network
+ * where the build already fetched them.
  */
 class MavenConsumerTest {
   private static final Path ROOT = Path.of(System.getProperty("user.dir")).getParent();
@@ -54,17 +55,27 @@ class MavenConsumerTest {
     Path repo = tmp.resolve("repo");
     installReactor(repo, version);
     Path settings = tmp.resolve("settings.xml");
+    // the user's repository first, as a remote one (read, never written); Central after it, for a
+    // plugin a fresh machine's `mvn verify` never fetched (the install plugin). Snapshots only from
+    // the temporary repository: a stale lora4j snapshot in the user's must not stand in for this build.
+    String repository = """
+          <id>user-repository</id>
+          <url>%s</url>
+          <releases><enabled>true</enabled><checksumPolicy>ignore</checksumPolicy></releases>
+          <snapshots><enabled>false</enabled></snapshots>
+        """.formatted(userRepository().toUri());
     Files.writeString(settings, """
         <settings>
-          <mirrors>
-            <mirror>
+          <profiles>
+            <profile>
               <id>user-repository</id>
-              <mirrorOf>*</mirrorOf>
-              <url>%s</url>
-            </mirror>
-          </mirrors>
+              <repositories><repository>%s</repository></repositories>
+              <pluginRepositories><pluginRepository>%s</pluginRepository></pluginRepositories>
+            </profile>
+          </profiles>
+          <activeProfiles><activeProfile>user-repository</activeProfile></activeProfiles>
         </settings>
-        """.formatted(userRepository().toUri()));
+        """.formatted(repository, repository));
     List<String> maven = List.of("mvn", "-B", "-q", "-s", settings.toString(), "-Dmaven.repo.local=" + repo);
 
     // the install command README gives, with the plugin named in full (no plugin-prefix lookup)

@@ -13,6 +13,12 @@ import dev.lora4j.runtime.AdapterRuntime;
 import dev.lora4j.runtime.Device;
 import dev.lora4j.runtime.Prediction;
 import dev.lora4j.runtime.RuntimeOptions;
+import dev.lora4j.runtime.server.AdapterServer;
+import dev.lora4j.runtime.server.ServerSettings;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URL;
@@ -189,6 +195,13 @@ class PackageCommandTest {
       assertTrue(rt.describe("sst2").pinned());
       assertTrue(rt.describe("sst2").info().source().startsWith("classpath:sst2 ("), rt.describe("sst2").info().source());
       assertTrue(buf.toString(StandardCharsets.UTF_8).contains("loaded sst2 "), buf.toString(StandardCharsets.UTF_8));
+      // the listing names the packaged adapter, not where its jar lies (as it shows a file's name only)
+      try (AdapterServer server = AdapterServer.start(rt, ServerSettings.defaults().withPort(0))) {
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+            URI.create(server.url() + "/adapters/sst2")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals("classpath:sst2", new ObjectMapper().readTree(r.body()).get("source").asText(), r.body());
+      }
     }
   }
 
