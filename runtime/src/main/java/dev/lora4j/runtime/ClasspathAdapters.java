@@ -81,7 +81,8 @@ final class ClasspathAdapters {
       List<String> there = names(loader);
       throw new Lora4jException("no adapter '" + name + "' on the class path (no " + AdapterPackage.directory(name)
           + AdapterPackage.MANIFEST + "); " + (there.isEmpty()
-          ? "no packaged adapter is there at all: add the jar 'lora4j package' wrote as a dependency"
+          ? "no packaged adapter is there at all: put the jar 'lora4j package' wrote on the class path (a Maven"
+          + " dependency; for ./lora4j, LORA4J_CLASSPATH)"
           : "packaged adapters there: " + String.join(", ", there)));
     }
     List<String> distinct = found.stream().map(URL::toString).distinct().toList();

@@ -98,7 +98,8 @@ class ClasspathAdapterTest {
     }
     try (AdapterRuntime rt = open(); URLClassLoader cl = loader(tmp.resolve("fx"))) {
       assertTrue(assertThrows(Lora4jException.class, () -> rt.loadFromClasspath("alpha", cl)).getMessage()
-          .endsWith("no packaged adapter is there at all: add the jar 'lora4j package' wrote as a dependency"));
+          .endsWith("no packaged adapter is there at all: put the jar 'lora4j package' wrote on the class path (a Maven"
+              + " dependency; for ./lora4j, LORA4J_CLASSPATH)"));
     }
   }
 
