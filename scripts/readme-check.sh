@@ -28,6 +28,10 @@ curl -sf http://127.0.0.1:8080/predict -H 'Content-Type: application/json' -d '{
 echo
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 
+step "adapters as Maven artifacts (the mvn install line is left out: it would write to ~/.m2; MavenConsumerTest runs it)"
+run ./lora4j package --adapter export/sst2/sst2-sora.onnx_adapter --group-id com.example --version 1.0.0 --out export/maven
+LORA4J_CLASSPATH=export/maven/sst2-sora-1.0.0.jar ./lora4j run --base export/sst2 --adapter classpath:sst2-sora "a gripping , funny film"
+
 step "serving many adapters"
 ./lora4j serve --base export/sst2 --port 8081 --adapter-budget 64 --pin sst2-sora > "$WORK/serve-pin.log" 2>&1 &
 SERVER=$!

@@ -32,7 +32,7 @@ public final class Main {
   /** Every command, in the order a new user meets them. */
   static Main standard() {
     return new Main(List.of(new InspectCommand(), new TrainCommand(), new EvalCommand(), new ExportCommand(),
-        new RunCommand(), new ServeCommand(), new BenchCommand(), new DemoCommand()));
+        new PackageCommand(), new RunCommand(), new ServeCommand(), new BenchCommand(), new DemoCommand()));
   }
 
   public static void main(String[] args) {

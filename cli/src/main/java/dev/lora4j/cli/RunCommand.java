@@ -17,6 +17,8 @@ import org.apache.commons.cli.Options;
 /** {@code lora4j run}: answer texts with one adapter through the runtime. */
 final class RunCommand implements Command {
   private static final int CHUNK = 64;
+  /** How --adapter names an adapter packaged by {@code lora4j package}, found on the class path. */
+  static final String CLASSPATH = "classpath:";
 
   @Override
   public String name() {
@@ -50,7 +52,8 @@ final class RunCommand implements Command {
     Options o = new Options();
     RuntimeOptionsCli.add(o);
     o.addOption(Option.builder().longOpt("adapter").hasArg().argName("name|file")
-        .desc("An adapter name in the export directory, or a path to an .onnx_adapter file.").get());
+        .desc("An adapter name in the export directory, a path to an .onnx_adapter file, or classpath:<name>"
+            + " (a jar from 'lora4j package' on the class path; ./lora4j adds LORA4J_CLASSPATH).").get());
     o.addOption(Option.builder().longOpt("input").hasArg().argName("file.tsv")
         .desc("Classify every row of a TSV file instead of the arguments.").get());
     return o;
@@ -82,6 +85,11 @@ final class RunCommand implements Command {
 
   /** Loads the adapter the user named and returns its name in the runtime. */
   static String load(AdapterRuntime rt, String adapter) {
+    if (adapter.startsWith(CLASSPATH)) { // a jar 'lora4j package' wrote, on the class path
+      String name = adapter.substring(CLASSPATH.length());
+      rt.loadFromClasspath(name);
+      return name;
+    }
     if (adapter.endsWith(OrtAdapterFile.EXTENSION)) {
       Path file = Path.of(adapter);
       String f = file.getFileName().toString();

@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.stream.Stream;
 import org.apache.commons.cli.CommandLine;
@@ -74,6 +75,9 @@ final class ServeCommand implements Command {
     RuntimeOptionsCli.add(o);
     o.addOption(Option.builder().longOpt("adapters").hasArg().argName("dir")
         .desc("Directory whose .onnx_adapter files are loaded at start (default: the --base directory).").get());
+    o.addOption(Option.builder().longOpt("adapter").hasArg().argName("source")
+        .desc("Also load this adapter at start: an .onnx_adapter file, or classpath:<name> (a jar from 'lora4j"
+            + " package' on the class path; ./lora4j adds LORA4J_CLASSPATH). Repeatable.").get());
     o.addOption(Option.builder().longOpt("host").hasArg().argName("addr")
         .desc("Interface to listen on (default 127.0.0.1, this machine only).").get());
     o.addOption(Option.builder().longOpt("port").hasArg().argName("n").desc("Port (default 8080; 0 = any free).").get());
@@ -98,6 +102,11 @@ final class ServeCommand implements Command {
     o.addOption(Option.builder().longOpt("timeout").hasArg().argName("ms")
         .desc("Deadline of every request; later ones are answered 503 (default 30000).").get());
     return o;
+  }
+
+  @Override
+  public Set<String> repeatable() {
+    return Set.of("adapter");
   }
 
   @Override
@@ -138,7 +147,8 @@ final class ServeCommand implements Command {
     AdapterRuntime rt = AdapterRuntime.open(base, options);
     AdapterServer server;
     try {
-      loadAdapters(rt, adapters, preload, pin, out);
+      loadAdapters(rt, adapters, line.hasOption("adapter") ? List.of(line.getOptionValues("adapter")) : List.of(),
+          preload, pin, out);
       server = AdapterServer.start(rt, settings);
     } catch (RuntimeException | IOException e) {
       rt.close();
@@ -167,11 +177,28 @@ final class ServeCommand implements Command {
    */
   static void loadAdapters(AdapterRuntime rt, Path dir, List<String> preload, List<String> pin, PrintStream out)
       throws IOException {
+    loadAdapters(rt, dir, List.of(), preload, pin, out);
+  }
+
+  /** As above, loading the {@code --adapter} ones (files or {@code classpath:<name>}) after {@code dir}'s. */
+  static void loadAdapters(AdapterRuntime rt, Path dir, List<String> extra, List<String> preload, List<String> pin,
+      PrintStream out) throws IOException {
     for (Path f : adapterFiles(dir)) {
       String file = f.getFileName().toString();
       AdapterInfo i = rt.load(file.substring(0, file.length() - OrtAdapterFile.EXTENSION.length()), f);
-      out.printf(Locale.ROOT, "loaded %-20s max rank %d, %s, labels %s%n", i.name(), i.maxRank(),
-          ExportCommand.size(i.bytes()), i.labels());
+      printLoaded(i, out);
+    }
+    for (String a : extra) {
+      if (!a.startsWith(RunCommand.CLASSPATH) && !a.endsWith(OrtAdapterFile.EXTENSION)) {
+        throw new Lora4jException("--adapter " + a + ": give an .onnx_adapter file or classpath:<name>");
+      }
+      String name;
+      try {
+        name = RunCommand.load(rt, a);
+      } catch (Lora4jException e) {
+        throw new Lora4jException("--adapter " + a + ": " + e.getMessage(), e);
+      }
+      printLoaded(rt.describe(name).info(), out);
     }
     LinkedHashSet<String> resident = new LinkedHashSet<>(preload);
     resident.addAll(pin);
@@ -188,6 +215,11 @@ final class ServeCommand implements Command {
       out.printf(Locale.ROOT, "resident %s%s%n", String.join(", ", resident),
           pin.isEmpty() ? "" : "; pinned " + String.join(", ", pin));
     }
+  }
+
+  private static void printLoaded(AdapterInfo i, PrintStream out) {
+    out.printf(Locale.ROOT, "loaded %-20s max rank %d, %s, labels %s%n", i.name(), i.maxRank(),
+        ExportCommand.size(i.bytes()), i.labels());
   }
 
   /** A comma-separated list of adapter names; empty when the option is absent. */

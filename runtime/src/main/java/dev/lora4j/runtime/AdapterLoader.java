@@ -49,6 +49,12 @@ final class AdapterLoader implements AdapterRegistry.Loader<ResidentAdapter> {
 
   @Override
   public AdapterRegistry.Loaded<ResidentAdapter> load(String name, Object source) {
+    if (source instanceof ClasspathAdapters.Source packaged) {
+      AdapterRegistry.Loaded<ResidentAdapter> l = ClasspathAdapters.load(packaged, file -> load(name, file));
+      ResidentAdapter r = l.value(); // its source is the copy, deleted by now: show the resource
+      return new AdapterRegistry.Loaded<>(new ResidentAdapter(r.adapter(), r.ort(), r.bytes(), packaged.toString()),
+          l.resource(), l.bytes());
+    }
     Path file = ((Path) source).toAbsolutePath();
     if (!Files.exists(file)) {
       throw new Lora4jException(file + ": no such adapter file");

@@ -207,6 +207,27 @@ public final class AdapterRuntime implements AutoCloseable {
    * they started with.
    */
   public AdapterInfo load(String name, Path adapterFile) {
+    return loadFrom(name, adapterFile);
+  }
+
+  /**
+   * Loads the adapter packaged as {@code name} by {@code lora4j package} from the class path (the
+   * context class loader's, else this library's): a jar added as a plain Maven dependency. Checked
+   * like {@link #load(String, Path)}; refused when no jar or two jars on the class path hold it.
+   */
+  public AdapterInfo loadFromClasspath(String name) {
+    ClassLoader context = Thread.currentThread().getContextClassLoader();
+    return loadFromClasspath(name, context != null ? context : AdapterRuntime.class.getClassLoader());
+  }
+
+  /** As {@link #loadFromClasspath(String)}, from {@code classLoader}'s class path. */
+  public AdapterInfo loadFromClasspath(String name, ClassLoader classLoader) {
+    requireOpen();
+    return loadFrom(name, ClasspathAdapters.find(name, classLoader));
+  }
+
+  /** Loads from a source the registry keeps for reloads: a file, or a packaged adapter on the class path. */
+  private AdapterInfo loadFrom(String name, Object source) {
     if (!ExportLayout.isValidAdapterName(name)) {
       throw new Lora4jException("'" + name + "' is not a valid adapter name (letters, digits, . _ -)");
     }
@@ -215,7 +236,7 @@ public final class AdapterRuntime implements AutoCloseable {
           + " under another name");
     }
     requireOpen();
-    ResidentAdapter r = registry.load(name, adapterFile);
+    ResidentAdapter r = registry.load(name, source);
     AdapterInfo i = described.get(name).info();
     return new AdapterInfo(name, r.source(), registry.isResident(name), i.ranks(), i.parameters(), i.bytes(),
         i.labels(), i.pooling());

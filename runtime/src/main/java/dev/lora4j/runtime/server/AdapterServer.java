@@ -530,6 +530,10 @@ public final class AdapterServer implements AutoCloseable {
     if (source == null) {
       return null;
     }
+    if (source.startsWith("classpath:")) { // "classpath:<name> (<jar URL>)": the name, not where the jar lies
+      int space = source.indexOf(' ');
+      return space < 0 ? source : source.substring(0, space);
+    }
     Path f = Path.of(source).getFileName();
     return f == null ? "" : f.toString();
   }
