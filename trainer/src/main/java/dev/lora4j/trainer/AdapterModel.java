@@ -44,7 +44,7 @@ public final class AdapterModel implements AutoCloseable {
     this.adapter = adapter;
     this.base = base;
     this.maxLength = maxLength(adapter);
-    this.manager = NDManager.newBaseManager(device.resolve(), Engines.PYTORCH);
+    this.manager = NDManager.newBaseManager(device.resolve(), PyTorchEngine.NAME);
     try {
       this.encoder = DjlEncoder.load(base.description(), manager);
       for (LowRankModule m : adapter.modules().values()) {
@@ -59,7 +59,7 @@ public final class AdapterModel implements AutoCloseable {
   }
 
   public static AdapterModel load(Adapter adapter, BaseModel base, DeviceChoice device) {
-    Engines.pytorch();
+    PyTorchEngine.load();
     return new AdapterModel(adapter, base, device);
   }
 

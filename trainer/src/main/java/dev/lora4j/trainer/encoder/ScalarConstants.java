@@ -15,11 +15,11 @@ import java.util.Map;
  * garbage collector frees the buffer, backward reads freed memory: rare, random NaN or infinite
  * gradients. Constants made here stay referenced until the owning manager closes.
  */
-public final class Scalars {
+public final class ScalarConstants {
   private final NDManager manager;
   private final Map<Float, NDArray> cache = new HashMap<>();
 
-  public Scalars(NDManager manager) {
+  public ScalarConstants(NDManager manager) {
     this.manager = manager;
   }
 

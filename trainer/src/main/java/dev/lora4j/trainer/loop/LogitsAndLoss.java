@@ -10,8 +10,8 @@ import dev.lora4j.trainer.encoder.ModuleHook;
 import dev.lora4j.trainer.head.ClassifierHead;
 
 /** Encoder, adapter and head composed: batch in, logits out; and the loss on them. */
-public final class Forward {
-  private Forward() {}
+public final class LogitsAndLoss {
+  private LogitsAndLoss() {}
 
   /** Logits {@code [rows, labels]}; arrays are created in {@code manager}. */
   public static NDArray logits(DjlEncoder encoder, ModuleHook hook, ClassifierHead head, Batch batch,

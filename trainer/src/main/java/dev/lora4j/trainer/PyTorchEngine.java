@@ -4,13 +4,13 @@ import ai.djl.engine.Engine;
 import dev.lora4j.models.Lora4jException;
 
 /** Loads DJL's PyTorch engine from the native jars on the class path, never from DJL's download CDN. */
-public final class Engines {
-  public static final String PYTORCH = "PyTorch";
+public final class PyTorchEngine {
+  public static final String NAME = "PyTorch";
 
-  private Engines() {}
+  private PyTorchEngine() {}
 
   /** The PyTorch engine, or one message that says which jar is missing. */
-  public static Engine pytorch() {
+  public static Engine load() {
     // Offline unless the caller decided otherwise: the natives ship as Maven jars, and a training run
     // that silently reaches for the internet (unreachable on many build hosts) only fails later and worse.
     if (System.getProperty("ai.djl.offline") == null) {
@@ -19,7 +19,7 @@ public final class Engines {
     // DJL reports usage unless tracking is opted out; lora4j never reaches the network on its own.
     System.getProperties().putIfAbsent("OPT_OUT_TRACKING", "true");
     try {
-      return Engine.getEngine(PYTORCH);
+      return Engine.getEngine(NAME);
     } catch (RuntimeException | UnsatisfiedLinkError | ExceptionInInitializerError e) {
       throw new Lora4jException("Cannot load the PyTorch engine (" + rootMessage(e) + "). The trainer needs "
           + "ai.djl.pytorch:pytorch-jni and the native jar ai.djl.pytorch:pytorch-native-cpu:<version>:linux-x86_64 "

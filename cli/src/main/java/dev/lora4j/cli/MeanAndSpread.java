@@ -7,16 +7,16 @@ import java.util.Locale;
  * Mean and spread of one measurement over repeated runs (seeds). The spread is the sample standard
  * deviation (n - 1), the honest one for three seeds; a single run has none and says so.
  */
-record Spread(double mean, double sd, double min, double max, int n) {
+record MeanAndSpread(double mean, double sd, double min, double max, int n) {
 
-  static Spread of(double... values) {
+  static MeanAndSpread of(double... values) {
     if (values.length == 0) {
       throw new IllegalArgumentException("no values");
     }
     double mean = Arrays.stream(values).average().orElseThrow();
     double ss = Arrays.stream(values).map(v -> (v - mean) * (v - mean)).sum();
     double sd = values.length > 1 ? Math.sqrt(ss / (values.length - 1)) : Double.NaN;
-    return new Spread(mean, sd, Arrays.stream(values).min().orElseThrow(), Arrays.stream(values).max().orElseThrow(),
+    return new MeanAndSpread(mean, sd, Arrays.stream(values).min().orElseThrow(), Arrays.stream(values).max().orElseThrow(),
         values.length);
   }
 

@@ -6,8 +6,8 @@ import ai.djl.ndarray.types.Shape;
 import dev.lora4j.models.tensor.Matrix;
 
 /** Conversions between DJL arrays and the plain-Java tensors of the models module. */
-public final class Arrays2 {
-  private Arrays2() {}
+public final class DjlMatrices {
+  private DjlMatrices() {}
 
   public static Matrix toMatrix(NDArray x) {
     Shape s = x.getShape();
