@@ -3,7 +3,7 @@ package dev.lora4j.cli.bench;
 import dev.lora4j.exporter.ExportBundle;
 import dev.lora4j.exporter.ExportFormat;
 import dev.lora4j.exporter.ExportRequest;
-import dev.lora4j.models.adapter.SyntheticAdapters;
+import dev.lora4j.models.testing.SyntheticAdapters;
 import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
 import dev.lora4j.models.base.BaseModelFiles;

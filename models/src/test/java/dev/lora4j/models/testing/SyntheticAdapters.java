@@ -1,5 +1,10 @@
-package dev.lora4j.models.adapter;
+package dev.lora4j.models.testing;
 
+import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.BaseModelRef;
+import dev.lora4j.models.adapter.LowRankModule;
+import dev.lora4j.models.adapter.Provenance;
+import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.base.LinearModule;
 import dev.lora4j.models.tensor.Matrix;
