@@ -229,7 +229,8 @@ public final class ExportBundle {
     ExportManifest manifest = new ExportManifest(ExportManifest.FORMAT_VERSION, Provenance.toolName(),
         Instant.now().toString(),
         new ExportManifest.Base(request.base().id(), sha, base.spec().layers(), base.spec().hidden(), opset(base.model())),
-        tokenizer, multi, mixed, mixed == null ? null : MixedBatchGraphWriter.layout(base), entries, hashes(dir),
+        tokenizer, multi, mixed, multi == null && mixed == null ? null : MixedBatchGraphWriter.layout(base), entries,
+        hashes(dir),
         int8Graphs);
     manifest.write(dir.resolve(ExportLayout.MANIFEST));
     record(dir, ExportLayout.MANIFEST);

@@ -10,7 +10,6 @@ import dev.lora4j.models.adapter.MixedBatchStacks;
 import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.models.export.ExportManifest;
 import dev.lora4j.models.io.AtomicFiles;
-import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.text.Encoding;
 import dev.lora4j.models.text.Tokenizer;
 import dev.lora4j.runtime.batch.MicroBatcher;
@@ -104,7 +103,7 @@ public final class AdapterRuntime implements AutoCloseable {
       mixedBytes = read(mixedFile);
       manifest.requireRecordedHash(mixedFile, mixedName, mixedBytes);
     }
-    MixedBatchStacks.Layout layout = GraphLayouts.of(OnnxModel.parse(multiBytes, multiFile.toString()));
+    MixedBatchStacks.Layout layout = manifest.requireAdapterLayout(dir);
     ExecutionProviders.OpenedSession opened =
         ExecutionProviders.open(multiBytes, options.session(), multiName);
     this.multi = opened.session();

@@ -64,7 +64,11 @@ public final class MixedBatchGraphWriter {
     return model;
   }
 
-  /** What {@link MixedBatchStacks#pack} needs to shape stacks for this base model. */
+  /**
+   * What {@link MixedBatchStacks#pack} needs to shape stacks for this base model, and the modules the
+   * multi-adapter graph takes factors for (the same: both graphs adapt every module); export.json
+   * records it as {@code adapter_layout}.
+   */
   public static MixedBatchStacks.Layout layout(EncoderDescription base) {
     return new MixedBatchStacks.Layout(base.spec().hidden(), base.modules().stream()
         .map(m -> new MixedBatchStacks.ModuleShape(m.name(), m.inFeatures(), m.outFeatures())).toList());
