@@ -12,9 +12,6 @@ import dev.lora4j.models.export.ExportManifest;
 import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.text.Encoding;
 import dev.lora4j.models.text.Tokenizer;
-import dev.lora4j.runtime.batch.MicroBatcher;
-import dev.lora4j.runtime.registry.AdapterRegistry;
-import dev.lora4j.runtime.registry.Lease;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -325,7 +322,7 @@ public final class AdapterRuntime implements AutoCloseable {
    * The registry's read-only view (names, residency, bytes charged, last use), for health and
    * metrics: reading it loads nothing and touches nothing.
    */
-  public List<AdapterRegistry.Status> residency() {
+  List<AdapterRegistry.Status> residency() {
     return registry.snapshot();
   }
 

@@ -1,4 +1,4 @@
-package dev.lora4j.runtime.batch;
+package dev.lora4j.runtime;
 
 import dev.lora4j.models.Lora4jException;
 import java.time.Duration;
@@ -18,7 +18,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * one worker thread. Requests beyond the queue's capacity are refused at once (back-pressure)
  * instead of piling up.
  */
-public final class MicroBatcher<Q, R> implements AutoCloseable {
+final class MicroBatcher<Q, R> implements AutoCloseable {
   /** Runs one batch; returns one outcome per request, in order. */
   @FunctionalInterface
   public interface BatchRunner<Q, R> {

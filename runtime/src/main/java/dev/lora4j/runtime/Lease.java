@@ -1,11 +1,11 @@
-package dev.lora4j.runtime.registry;
+package dev.lora4j.runtime;
 
 /**
  * A request's hold on a loaded adapter. While any lease is open the adapter's native memory stays
  * alive, even if the adapter is unloaded or evicted meanwhile: an in-flight request keeps the
  * adapter it started with. Close it when the run is done.
  */
-public final class Lease<T> implements AutoCloseable {
+final class Lease<T> implements AutoCloseable {
   private final Entry<T> entry;
   private boolean closed;
 

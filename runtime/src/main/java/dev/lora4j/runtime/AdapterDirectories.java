@@ -1,4 +1,4 @@
-package dev.lora4j.runtime.server;
+package dev.lora4j.runtime;
 
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;

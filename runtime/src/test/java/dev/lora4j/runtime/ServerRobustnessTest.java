@@ -1,15 +1,10 @@
-package dev.lora4j.runtime.server;
+package dev.lora4j.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.lora4j.runtime.AdapterInfo;
-import dev.lora4j.runtime.AdapterRuntime;
-import dev.lora4j.runtime.Device;
-import dev.lora4j.runtime.RuntimeOptions;
-import dev.lora4j.runtime.TestExports;
-import dev.lora4j.runtime.server.RawHttp.Reply;
+import dev.lora4j.runtime.RawHttp.Reply;
 import java.net.Socket;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -1,4 +1,4 @@
-package dev.lora4j.runtime.batch;
+package dev.lora4j.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

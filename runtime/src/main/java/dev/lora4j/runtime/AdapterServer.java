@@ -1,4 +1,4 @@
-package dev.lora4j.runtime.server;
+package dev.lora4j.runtime;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -11,13 +11,6 @@ import com.sun.net.httpserver.HttpServer;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.models.adapter.Provenance;
-import dev.lora4j.runtime.AdapterDescription;
-import dev.lora4j.runtime.AdapterInfo;
-import dev.lora4j.runtime.AdapterRuntime;
-import dev.lora4j.runtime.LatencyStats;
-import dev.lora4j.runtime.MixedRequest;
-import dev.lora4j.runtime.Prediction;
-import dev.lora4j.runtime.registry.AdapterRegistry;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

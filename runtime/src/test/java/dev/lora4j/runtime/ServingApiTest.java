@@ -1,4 +1,4 @@
-package dev.lora4j.runtime.server;
+package dev.lora4j.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -9,11 +9,7 @@ import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.PeftAdapters;
 import dev.lora4j.models.adapter.Provenance;
 import dev.lora4j.models.export.AdapterFiles;
-import dev.lora4j.runtime.AdapterRuntime;
-import dev.lora4j.runtime.Device;
-import dev.lora4j.runtime.RuntimeOptions;
-import dev.lora4j.runtime.TestExports;
-import dev.lora4j.runtime.server.RawHttp.Reply;
+import dev.lora4j.runtime.RawHttp.Reply;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;

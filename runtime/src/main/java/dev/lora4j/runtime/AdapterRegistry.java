@@ -1,4 +1,4 @@
-package dev.lora4j.runtime.registry;
+package dev.lora4j.runtime;
 
 import dev.lora4j.models.Lora4jException;
 import java.util.ArrayList;
@@ -22,7 +22,7 @@ import java.util.function.LongSupplier;
  *
  * @param <T> what a loaded adapter is (for the runtime: ONNX Runtime's adapter plus metadata)
  */
-public final class AdapterRegistry<T> {
+final class AdapterRegistry<T> {
   /** Builds a loaded value from its source; called outside any registry lock. */
   @FunctionalInterface
   public interface Loader<T> {

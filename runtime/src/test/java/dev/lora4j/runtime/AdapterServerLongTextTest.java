@@ -1,15 +1,10 @@
-package dev.lora4j.runtime.server;
+package dev.lora4j.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lora4j.models.testing.TinyBert;
-import dev.lora4j.runtime.AdapterRuntime;
-import dev.lora4j.runtime.Device;
-import dev.lora4j.runtime.Prediction;
-import dev.lora4j.runtime.RuntimeOptions;
-import dev.lora4j.runtime.TestExports;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

@@ -1,15 +1,10 @@
-package dev.lora4j.runtime.server;
+package dev.lora4j.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.lora4j.runtime.AdapterInfo;
-import dev.lora4j.runtime.AdapterRuntime;
-import dev.lora4j.runtime.Device;
-import dev.lora4j.runtime.RuntimeOptions;
-import dev.lora4j.runtime.TestExports;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;

@@ -1,4 +1,4 @@
-package dev.lora4j.runtime.server;
+package dev.lora4j.runtime;
 
 import com.sun.net.httpserver.Headers;
 import java.nio.charset.StandardCharsets;

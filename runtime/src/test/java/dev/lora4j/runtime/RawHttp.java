@@ -1,4 +1,4 @@
-package dev.lora4j.runtime.server;
+package dev.lora4j.runtime;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,4 +1,4 @@
-package dev.lora4j.runtime.registry;
+package dev.lora4j.runtime;
 
 import java.util.concurrent.atomic.AtomicLong;
 

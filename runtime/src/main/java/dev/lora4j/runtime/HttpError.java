@@ -1,4 +1,4 @@
-package dev.lora4j.runtime.server;
+package dev.lora4j.runtime;
 
 /** A failure with its HTTP status; the message is shown to the client, so it never holds a path or file content. */
 final class HttpError extends RuntimeException {
