@@ -19,7 +19,7 @@ import dev.lora4j.trainer.encoder.ScalarConstants;
  *
  * Scalar forms are for tests and exports; array forms are differentiable in log-alpha.
  */
-public final class HardConcrete {
+final class HardConcrete {
   public static final double BETA = 2.0 / 3.0;
   public static final double GAMMA = -0.1;
   public static final double ZETA = 1.1;

@@ -11,7 +11,7 @@ import java.util.List;
  * deterministic test-time gate for evaluation and export (so ranks whose gate is exactly 0 are pruned
  * by {@code LowRankModule.compact()}).
  */
-public final class HardConcreteGate implements BranchFactor {
+final class HardConcreteGate implements BranchFactor {
   private final NDArray logAlpha;
   private final ScalarConstants scalars;
 

@@ -26,7 +26,7 @@ import java.util.Map;
  * open or close within a run). Evaluation and export use the deterministic test-time gate; ranks whose
  * gate is exactly 0 are dropped by {@code LowRankModule.compact()}.
  */
-public final class SaloraMethod implements TrainingMethod {
+final class SaloraMethod implements TrainingMethod {
   @Override
   public String id() {
     return "salora";
