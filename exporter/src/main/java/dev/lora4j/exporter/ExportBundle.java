@@ -1,10 +1,5 @@
 package dev.lora4j.exporter;
 
-import dev.lora4j.exporter.graph.FactoredGraphWriter;
-import dev.lora4j.exporter.graph.Int8BaseWriter;
-import dev.lora4j.exporter.graph.MergedGraphWriter;
-import dev.lora4j.exporter.graph.MixedBatchGraphWriter;
-import dev.lora4j.exporter.graph.MultiAdapterGraphWriter;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.AdapterDtype;

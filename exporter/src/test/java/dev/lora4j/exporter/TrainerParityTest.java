@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import dev.lora4j.exporter.graph.FactoredGraphWriter;
-import dev.lora4j.exporter.graph.MergedGraphWriter;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.AdapterTensorNames;
 import dev.lora4j.models.adapter.BaseModelRef;

@@ -1,4 +1,4 @@
-package dev.lora4j.exporter.graph;
+package dev.lora4j.exporter;
 
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.LowRankModule;
@@ -16,7 +16,7 @@ import dev.lora4j.models.tensor.Matrix;
  * the update folded in is {@code (B'A')^T = A'^T · B'^T}, accumulated in double. A DoRA module's
  * magnitudes are folded in too: the merged weight is exactly what PEFT's merge_and_unload gives.
  */
-public final class MergedGraphWriter {
+final class MergedGraphWriter {
   private MergedGraphWriter() {}
 
   /** {@code adapter} must fit {@code base} (see AdapterFit); it is compacted here. */

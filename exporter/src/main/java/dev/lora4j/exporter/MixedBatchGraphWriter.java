@@ -1,4 +1,4 @@
-package dev.lora4j.exporter.graph;
+package dev.lora4j.exporter;
 
 import static dev.lora4j.models.adapter.AdapterTensorNames.ADAPTER_INDEX;
 import static dev.lora4j.models.adapter.AdapterTensorNames.HEAD_BIAS_STACKED;
@@ -32,7 +32,7 @@ import java.util.List;
  * {@code logits} are as wide as the widest slot's label set, padded columns hold
  * {@link AdapterTensorNames#PADDED_LABEL_LOGIT}.
  */
-public final class MixedBatchGraphWriter {
+final class MixedBatchGraphWriter {
   private MixedBatchGraphWriter() {}
 
   public static OnnxModel write(EncoderDescription base) {

@@ -1,4 +1,4 @@
-package dev.lora4j.exporter.graph;
+package dev.lora4j.exporter;
 
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.AdapterTensorNames;
@@ -17,7 +17,7 @@ import java.util.List;
  * the row renormalisation after its branch (see {@link LowRankBranches}), so the graph computes what
  * the merged one does.
  */
-public final class FactoredGraphWriter {
+final class FactoredGraphWriter {
   private FactoredGraphWriter() {}
 
   /** {@code adapter} must fit {@code base} (see AdapterFit); it is compacted here. */

@@ -1,4 +1,4 @@
-package dev.lora4j.exporter.graph;
+package dev.lora4j.exporter;
 
 import static dev.lora4j.models.onnx.OnnxBuilders.attr;
 import static dev.lora4j.models.onnx.OnnxBuilders.node;
@@ -41,7 +41,7 @@ import java.util.Set;
  * low-rank branches stay float32 whether their factors are graph inputs (multi: swappable adapters),
  * gathered stacks (mixed) or constants (factored); a merged graph quantizes the merged weights.
  */
-public final class Int8BaseWriter {
+final class Int8BaseWriter {
   static final String SCOPE = "/lora4j/int8/";
   /** Largest magnitude of a symmetric int8 weight; -128 is left out so that W_q is symmetric. */
   static final int QMAX = 127;

@@ -1,4 +1,4 @@
-package dev.lora4j.exporter.graph;
+package dev.lora4j.exporter;
 
 import static dev.lora4j.models.adapter.AdapterTensorNames.HEAD_BIAS;
 import static dev.lora4j.models.adapter.AdapterTensorNames.HEAD_CLS_POOLING;
@@ -27,7 +27,7 @@ import dev.lora4j.models.onnx.OnnxModel;
  * {@code probabilities}. Fed nothing, the graph is the plain base model with mean-pooled
  * embeddings and {@code [batch, 0]} logits.
  */
-public final class MultiAdapterGraphWriter {
+final class MultiAdapterGraphWriter {
   private MultiAdapterGraphWriter() {}
 
   public static OnnxModel write(EncoderDescription base) {

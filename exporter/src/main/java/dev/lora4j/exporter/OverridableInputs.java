@@ -1,4 +1,4 @@
-package dev.lora4j.exporter.graph;
+package dev.lora4j.exporter;
 
 import dev.lora4j.models.onnx.OnnxBuilders;
 import dev.lora4j.models.onnx.OnnxModel;
