@@ -113,7 +113,7 @@ public final class TrainResults {
       md.append("- **").append(a.name()).append("**: ").append(a.provenance().hyperParameters()).append('\n');
     }
     md.append("\n### Commands\n\n```\n").append(commands.strip()).append("\n```\n");
-    dev.lora4j.cli.bench.ResultsDoc.replaceSection(out, "training", md.toString());
+    ResultsDoc.replaceSection(out, "training", md.toString());
     System.out.print(md);
   }
 

@@ -1,4 +1,4 @@
-package dev.lora4j.cli.bench;
+package dev.lora4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

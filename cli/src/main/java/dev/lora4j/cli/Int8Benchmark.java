@@ -1,4 +1,4 @@
-package dev.lora4j.cli.bench;
+package dev.lora4j.cli;
 
 import dev.lora4j.exporter.ExportBundle;
 import dev.lora4j.exporter.ExportFormat;
@@ -31,7 +31,7 @@ import java.util.function.Consumer;
  * float, int8, ...) so that a change of load hits both sides alike, and the accuracy of each path on
  * a labelled file for every adapter given (or, without one, how often the two agree on the argmax).
  */
-public final class Int8Benchmark {
+final class Int8Benchmark {
   private static final int ROUNDS = 4;
   private static final int CHUNK = 64;
 

@@ -1,4 +1,4 @@
-package dev.lora4j.cli.bench;
+package dev.lora4j.cli;
 
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
@@ -36,7 +36,7 @@ import java.util.function.Consumer;
  * raw latency. Eight synthetic LoRA adapters (ranks 4 to 16 on query/value, two labels) stand in for
  * trained ones: speed does not depend on what the weights learned.
  */
-public final class RuntimeBenchmark {
+final class RuntimeBenchmark {
   /** One measured line: what, the value, its goal, and whether the goal was met. */
   public record Row(String what, double value, String unit, String goal, boolean met) {}
 

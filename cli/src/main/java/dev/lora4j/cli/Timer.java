@@ -1,9 +1,9 @@
-package dev.lora4j.cli.bench;
+package dev.lora4j.cli;
 
 import java.util.Arrays;
 
 /** Median wall time of a repeated action, after warm-up: robust to the odd slow run on a busy machine. */
-public final class Timer {
+final class Timer {
   @FunctionalInterface
   public interface Action {
     void run() throws Exception;

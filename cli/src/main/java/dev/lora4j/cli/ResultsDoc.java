@@ -1,4 +1,4 @@
-package dev.lora4j.cli.bench;
+package dev.lora4j.cli;
 
 import dev.lora4j.models.io.AtomicFiles;
 import java.io.IOException;
@@ -10,7 +10,7 @@ import java.nio.file.Path;
  * {@code docs/RESULTS.md} is written by several producers (training results, runtime benchmark);
  * each owns one section between markers and replaces only that, so a rerun of one keeps the others.
  */
-public final class ResultsDoc {
+final class ResultsDoc {
   private ResultsDoc() {}
 
   public static void replaceSection(Path file, String section, String markdown) {

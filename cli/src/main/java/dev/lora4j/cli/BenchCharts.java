@@ -1,4 +1,4 @@
-package dev.lora4j.cli.bench;
+package dev.lora4j.cli;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -9,7 +9,7 @@ import org.knowm.xchart.CategoryChartBuilder;
 import org.knowm.xchart.style.Styler;
 
 /** The benchmark's ratios as bars next to their goals. */
-public final class BenchCharts {
+final class BenchCharts {
   private BenchCharts() {}
 
   public static void write(Path png, List<RuntimeBenchmark.Row> rows) throws IOException {
