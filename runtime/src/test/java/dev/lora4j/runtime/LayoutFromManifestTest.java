@@ -100,16 +100,7 @@ class LayoutFromManifestTest {
     assertEquals(3, answers.size(), out);
     float[] expected = fx.expected.get("alpha").get(text);
     for (String line : answers) {
-      assertTrue(ExportFixture.maxAbsDiff(expected, floats(line)) <= TOLERANCE, line);
+      assertTrue(ExportFixture.maxAbsDiff(expected, NativeStackTest.floats(line)) <= TOLERANCE, line);
     }
-  }
-
-  private static float[] floats(String line) {
-    String[] parts = line.trim().split(" ");
-    float[] f = new float[parts.length];
-    for (int i = 0; i < parts.length; i++) {
-      f[i] = Float.parseFloat(parts[i]);
-    }
-    return f;
   }
 }

@@ -1,21 +1,10 @@
 package dev.lora4j.runtime;
 
-import dev.lora4j.models.testing.DependencyList;
-import org.junit.jupiter.api.Test;
+import dev.lora4j.models.testing.DependencyListTests;
 
 /**
  * The runtime is what a JVM application adds to its build, so its class path is a promise (README,
  * "Dependencies"): ONNX Runtime, Jackson, the SLF4J API and lora4j's own code (with the FlatBuffers
  * runtime its adapter files need), compared with {@code runtime/dependencies.allowed}.
  */
-class RuntimeDependenciesTest {
-  @Test
-  void runtimeClassPathHoldsOnlyTheAllowedArtifacts() {
-    DependencyList.requireExactlyTheAllowed();
-  }
-
-  @Test
-  void exactlyOneOnnxRuntimeJar() {
-    DependencyList.requireOneOnnxRuntime();
-  }
-}
+class RuntimeDependenciesTest implements DependencyListTests {}
