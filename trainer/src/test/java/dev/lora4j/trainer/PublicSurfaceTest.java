@@ -52,7 +52,6 @@ class PublicSurfaceTest {
         "dev.lora4j.trainer.loop.TrainingSummary",
         "dev.lora4j.trainer.method.BranchFactor",
         "dev.lora4j.trainer.method.DevScorer",
-        "dev.lora4j.trainer.method.EratSchedule",
         "dev.lora4j.trainer.method.LowRankBranch",
         "dev.lora4j.trainer.method.LowRankState",
         "dev.lora4j.trainer.method.MethodSetup",
