@@ -1,7 +1,5 @@
 package dev.lora4j.cli;
 
-import dev.lora4j.cli.bench.ResultsDoc;
-import dev.lora4j.cli.bench.RuntimeBenchmark;
 import dev.lora4j.models.base.BaseModelCatalog;
 import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.io.AtomicFiles;
@@ -104,7 +102,7 @@ final class BenchCommand implements Command {
       Files.createDirectories(docs);
       ResultsDoc.replaceSection(docs.resolve("RESULTS.md"), "runtime",
           RuntimeBenchmark.markdown(r, "./lora4j bench --runs " + runs));
-      dev.lora4j.cli.bench.BenchCharts.write(docs.resolve("bench-runtime.png"), r.rows());
+      BenchCharts.write(docs.resolve("bench-runtime.png"), r.rows());
       out.println("\nwrote " + docs.resolve("RESULTS.md") + " and " + docs.resolve("bench-runtime.png"));
       return 0;
     } finally {
@@ -120,7 +118,7 @@ final class BenchCommand implements Command {
         ? TsvDataset.readTexts(data).rows() : List.of();
     List<Path> adapters = line.hasOption("adapter")
         ? java.util.Arrays.stream(line.getOptionValues("adapter")).map(Path::of).toList() : List.of();
-    RuntimeBenchmark.Report q = new dev.lora4j.cli.bench.Int8Benchmark(sentences, labelled, adapters, runs,
+    RuntimeBenchmark.Report q = new Int8Benchmark(sentences, labelled, adapters, runs,
         s -> out.println("bench: " + s)).run(base, work);
     List<RuntimeBenchmark.Row> rows = new ArrayList<>(r.rows());
     rows.addAll(q.rows());

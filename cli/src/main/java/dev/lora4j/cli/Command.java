@@ -6,7 +6,7 @@ import org.apache.commons.cli.CommandLine;
 import org.apache.commons.cli.Options;
 
 /** One {@code lora4j <command>}: its options, its help text, and what it does. */
-public interface Command {
+interface Command {
   /** What the user types, e.g. {@code inspect}. */
   String name();
 

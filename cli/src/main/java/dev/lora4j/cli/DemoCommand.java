@@ -3,7 +3,6 @@ package dev.lora4j.cli;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
-import dev.lora4j.cli.bench.Timer;
 import dev.lora4j.exporter.ExportBundle;
 import dev.lora4j.exporter.ExportFormat;
 import dev.lora4j.exporter.ExportRequest;

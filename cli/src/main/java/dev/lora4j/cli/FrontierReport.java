@@ -181,8 +181,8 @@ public final class FrontierReport {
   }
 
   /** One point of the report: a variant of a run, over the seeds present. */
-  record Row(String series, String run, String budget, String options, Spread kib, Spread ranks, Spread dev,
-      Spread holdout) {}
+  record Row(String series, String run, String budget, String options, MeanAndSpread kib, MeanAndSpread ranks, MeanAndSpread dev,
+      MeanAndSpread holdout) {}
 
   private static List<Row> rows(List<Spec> specs, Map<String, Point> points) {
     List<Row> rows = new ArrayList<>();
@@ -195,10 +195,10 @@ public final class FrontierReport {
             continue;
           }
           rows.add(new Row(s.series(), run, v.getKey(), v.getValue(),
-              Spread.of(ps.stream().mapToDouble(p -> p.bytes() / 1024.0).toArray()),
-              Spread.of(ps.stream().mapToDouble(Point::ranks).toArray()),
-              Spread.of(ps.stream().mapToDouble(p -> 100 * p.dev()).toArray()),
-              Spread.of(ps.stream().mapToDouble(p -> 100 * p.holdout()).toArray())));
+              MeanAndSpread.of(ps.stream().mapToDouble(p -> p.bytes() / 1024.0).toArray()),
+              MeanAndSpread.of(ps.stream().mapToDouble(Point::ranks).toArray()),
+              MeanAndSpread.of(ps.stream().mapToDouble(p -> 100 * p.dev()).toArray()),
+              MeanAndSpread.of(ps.stream().mapToDouble(p -> 100 * p.holdout()).toArray())));
         }
       }
     }

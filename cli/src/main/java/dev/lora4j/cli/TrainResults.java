@@ -82,7 +82,7 @@ public final class TrainResults {
       Adapter a = adapters.get(0);
       Map<String, Object> h = a.provenance().hyperParameters();
       String label = a.provenance().method() + ("probe".equals(a.provenance().method()) ? "" : " r=" + h.get("rank"));
-      Spread acc = spread(adapters, x -> 100 * num(x.provenance().metrics(), "dev_accuracy"));
+      MeanAndSpread acc = spread(adapters, x -> 100 * num(x.provenance().metrics(), "dev_accuracy"));
       md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s / %s | %,d | %s KiB | %s | %.0f s | %.0f s | %.0f |%n",
           label, acc.meanSd(2),
           adapters.stream().map(x -> String.format(Locale.ROOT, "%.2f", 100 * num(x.provenance().metrics(),
@@ -113,7 +113,7 @@ public final class TrainResults {
       md.append("- **").append(a.name()).append("**: ").append(a.provenance().hyperParameters()).append('\n');
     }
     md.append("\n### Commands\n\n```\n").append(commands.strip()).append("\n```\n");
-    dev.lora4j.cli.bench.ResultsDoc.replaceSection(out, "training", md.toString());
+    ResultsDoc.replaceSection(out, "training", md.toString());
     System.out.print(md);
   }
 
@@ -177,8 +177,8 @@ public final class TrainResults {
     }
   }
 
-  private static Spread spread(List<Adapter> adapters, ToDoubleFunction<Adapter> value) {
-    return Spread.of(adapters.stream().mapToDouble(value).toArray());
+  private static MeanAndSpread spread(List<Adapter> adapters, ToDoubleFunction<Adapter> value) {
+    return MeanAndSpread.of(adapters.stream().mapToDouble(value).toArray());
   }
 
   private static String trainExamples(List<Adapter> adapters) {

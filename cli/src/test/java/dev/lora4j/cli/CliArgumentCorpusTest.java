@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.PeftAdapters;
-import dev.lora4j.models.adapter.SyntheticAdapters;
+import dev.lora4j.models.testing.SyntheticAdapters;
 import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.testing.TinySentiment;

@@ -284,14 +284,13 @@ final class AdapterCombiner {
     BaseModelRef known = null;
     String owner = null;
     for (Adapter a : inputs) {
-      String sha = a.base().onnxSha256();
-      if (sha == null || sha.isEmpty()) {
+      if (!a.base().recordsHash()) {
         continue;
       }
       if (known == null) {
         known = a.base();
         owner = a.name();
-      } else if (!known.onnxSha256().equals(sha)) {
+      } else if (known.differsFrom(a.base())) {
         throw new Lora4jException("--combine: '" + owner + "' and '" + a.name() + "' were trained on different base "
             + "models (" + known.id() + ", " + a.base().id() + ")");
       }

@@ -1,10 +1,5 @@
 package dev.lora4j.exporter;
 
-import dev.lora4j.exporter.graph.FactoredGraphWriter;
-import dev.lora4j.exporter.graph.Int8BaseWriter;
-import dev.lora4j.exporter.graph.MergedGraphWriter;
-import dev.lora4j.exporter.graph.MixedBatchGraphWriter;
-import dev.lora4j.exporter.graph.MultiAdapterGraphWriter;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.AdapterDtype;
@@ -229,7 +224,8 @@ public final class ExportBundle {
     ExportManifest manifest = new ExportManifest(ExportManifest.FORMAT_VERSION, Provenance.toolName(),
         Instant.now().toString(),
         new ExportManifest.Base(request.base().id(), sha, base.spec().layers(), base.spec().hidden(), opset(base.model())),
-        tokenizer, multi, mixed, mixed == null ? null : MixedBatchGraphWriter.layout(base), entries, hashes(dir),
+        tokenizer, multi, mixed, multi == null && mixed == null ? null : MixedBatchGraphWriter.layout(base), entries,
+        hashes(dir),
         int8Graphs);
     manifest.write(dir.resolve(ExportLayout.MANIFEST));
     record(dir, ExportLayout.MANIFEST);

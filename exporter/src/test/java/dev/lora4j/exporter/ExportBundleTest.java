@@ -3,6 +3,7 @@ package dev.lora4j.exporter;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,8 +11,10 @@ import dev.lora4j.exporter.TestAdapters.Kind;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.AdapterDtype;
+import dev.lora4j.models.adapter.AdapterTensorNames;
 import dev.lora4j.models.adapter.BaseModelRef;
 import dev.lora4j.models.adapter.LowRankModule;
+import dev.lora4j.models.adapter.MixedBatchStacks;
 import dev.lora4j.models.adapter.PeftAdapters;
 import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
@@ -83,6 +86,42 @@ class ExportBundleTest {
     assertEquals(AdapterDtype.FP16.served(adapter("sst2", 1).compact(), "x").modules(), onnx.modules());
   }
 
+  /**
+   * The runtime takes the modules and shapes it checks adapters against from export.json, not from
+   * the graph: the recorded layout must be what the multi graph declares (read here from its inputs,
+   * as the runtime once did), also when no mixed graph is written.
+   */
+  @Test
+  void aMultiOnlyExportRecordsTheAdapterLayoutItsGraphDeclares() throws Exception {
+    Path out = dir.resolve("export");
+    ExportBundle.export(ExportRequest.of(files, List.of(adapter("sst2", 1)), EnumSet.of(ExportFormat.MULTI), out),
+        line -> { });
+    ExportManifest m = ExportManifest.read(out);
+    assertNull(m.mixedGraph());
+    OnnxModel multi = OnnxModel.read(out.resolve(m.multiGraph()));
+    Map<String, long[]> inputs = new LinkedHashMap<>();
+    for (var v : multi.inputs()) {
+      var shape = v.getType().getTensorType().getShape();
+      long[] dims = new long[shape.getDimCount()];
+      for (int i = 0; i < dims.length; i++) {
+        dims[i] = shape.getDim(i).hasDimValue() ? shape.getDim(i).getDimValue() : -1;
+      }
+      inputs.put(v.getName(), dims);
+    }
+    List<MixedBatchStacks.ModuleShape> declared = new ArrayList<>();
+    for (String name : inputs.keySet()) {
+      String suffix = AdapterTensorNames.loraA("");
+      if (name.endsWith(suffix)) {
+        String module = name.substring(0, name.length() - suffix.length());
+        declared.add(new MixedBatchStacks.ModuleShape(module, (int) inputs.get(name)[0],
+            (int) inputs.get(AdapterTensorNames.loraB(module))[1]));
+      }
+    }
+    assertEquals(12, declared.size());
+    assertEquals(new MixedBatchStacks.Layout((int) inputs.get(AdapterTensorNames.HEAD_WEIGHT)[0], declared),
+        m.adapterLayout());
+  }
+
   @Test
   void int8WithPeftIsRefusedBeforeAnythingIsWritten() {
     Path out = dir.resolve("export");
@@ -121,7 +160,7 @@ class ExportBundleTest {
     assertEquals(sha, m.base().onnxSha256());
     assertEquals(TinyBert.HIDDEN, m.base().hidden());
     assertEquals("base.multi.onnx", m.multiGraph());
-    assertEquals(12, m.mixedLayout().modules().size());
+    assertEquals(12, m.adapterLayout().modules().size());
     assertEquals(List.of("sst2", "imdb"), m.adapters().stream().map(ExportManifest.AdapterEntry::name).toList());
     assertEquals(List.of("last_hidden_state", "logits", "probabilities"), m.adapters().get(0).outputs());
 

@@ -6,11 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnxruntime.OrtLoraAdapter;
-import dev.lora4j.exporter.graph.FactoredGraphWriter;
-import dev.lora4j.exporter.graph.Int8BaseWriter;
-import dev.lora4j.exporter.graph.MergedGraphWriter;
-import dev.lora4j.exporter.graph.MixedBatchGraphWriter;
-import dev.lora4j.exporter.graph.MultiAdapterGraphWriter;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.AdapterTensorNames;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;

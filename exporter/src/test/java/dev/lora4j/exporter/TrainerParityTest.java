@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import dev.lora4j.exporter.graph.FactoredGraphWriter;
-import dev.lora4j.exporter.graph.MergedGraphWriter;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.AdapterTensorNames;
 import dev.lora4j.models.adapter.BaseModelRef;
@@ -15,7 +13,7 @@ import dev.lora4j.models.adapter.Provenance;
 import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.testing.TinyBert;
-import dev.lora4j.trainer.Engines;
+import dev.lora4j.trainer.PyTorchEngine;
 import dev.lora4j.trainer.NestedRankConfig;
 import dev.lora4j.trainer.TrainingConfig;
 import dev.lora4j.trainer.TransformKind;
@@ -24,7 +22,7 @@ import dev.lora4j.trainer.data.Example;
 import dev.lora4j.trainer.encoder.DjlEncoder;
 import dev.lora4j.trainer.encoder.ModuleHook;
 import dev.lora4j.trainer.head.ClassifierHead;
-import dev.lora4j.trainer.loop.Forward;
+import dev.lora4j.trainer.loop.LogitsAndLoss;
 import dev.lora4j.trainer.method.BranchFactor;
 import dev.lora4j.trainer.method.LowRankBranch;
 import dev.lora4j.trainer.method.LowRankState;
@@ -54,12 +52,12 @@ class TrainerParityTest {
         "mtlora-full", TrainingConfig.builder().transform(TransformKind.FULL),
         "dylora", TrainingConfig.builder().nested(NestedRankConfig.DEFAULT.withExportRank("3")),
         "erat", TrainingConfig.builder());
-    Engines.pytorch();
+    PyTorchEngine.load();
     for (Map.Entry<String, TrainingConfig.Builder> c : cases.entrySet()) {
       String method = c.getKey().replace("-full", "");
       TrainingConfig config = c.getValue().method(method).targets("query,value,intermediate,output").rank(6)
           .alpha(9).build();
-      try (NDManager m = NDManager.newBaseManager(Device.cpu(), Engines.PYTORCH);
+      try (NDManager m = NDManager.newBaseManager(Device.cpu(), PyTorchEngine.NAME);
           DjlEncoder encoder = DjlEncoder.load(BASE, m);
           MethodState state = Methods.byId(method).start(new MethodSetup(BASE.resolveTargets(config.targets()),
               config, m, new Random(1)));
@@ -127,7 +125,7 @@ class TrainerParityTest {
     for (int i = 0; i < idx.length; i++) {
       idx[i] = i;
     }
-    NDArray logits = Forward.logits(encoder, hook, head, Batch.of(examples, idx), m, false);
+    NDArray logits = LogitsAndLoss.logits(encoder, hook, head, Batch.of(examples, idx), m, false);
     int classes = (int) logits.getShape().get(1);
     float[] flat = logits.toFloatArray();
     float[][] out = new float[sentences.size()][classes];

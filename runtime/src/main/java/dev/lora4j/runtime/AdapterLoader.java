@@ -13,7 +13,6 @@ import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
 import dev.lora4j.models.export.AdapterFiles;
 import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.models.export.ExportManifest;
-import dev.lora4j.runtime.registry.AdapterRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;

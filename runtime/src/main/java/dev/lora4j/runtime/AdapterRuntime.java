@@ -10,12 +10,8 @@ import dev.lora4j.models.adapter.MixedBatchStacks;
 import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.models.export.ExportManifest;
 import dev.lora4j.models.io.AtomicFiles;
-import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.text.Encoding;
 import dev.lora4j.models.text.Tokenizer;
-import dev.lora4j.runtime.batch.MicroBatcher;
-import dev.lora4j.runtime.registry.AdapterRegistry;
-import dev.lora4j.runtime.registry.Lease;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -104,7 +100,7 @@ public final class AdapterRuntime implements AutoCloseable {
       mixedBytes = read(mixedFile);
       manifest.requireRecordedHash(mixedFile, mixedName, mixedBytes);
     }
-    MixedBatchStacks.Layout layout = GraphLayouts.of(OnnxModel.parse(multiBytes, multiFile.toString()));
+    MixedBatchStacks.Layout layout = manifest.requireAdapterLayout(dir);
     ExecutionProviders.OpenedSession opened =
         ExecutionProviders.open(multiBytes, options.session(), multiName);
     this.multi = opened.session();
@@ -347,7 +343,7 @@ public final class AdapterRuntime implements AutoCloseable {
    * The registry's read-only view (names, residency, bytes charged, last use), for health and
    * metrics: reading it loads nothing and touches nothing.
    */
-  public List<AdapterRegistry.Status> residency() {
+  List<AdapterRegistry.Status> residency() {
     return registry.snapshot();
   }
 

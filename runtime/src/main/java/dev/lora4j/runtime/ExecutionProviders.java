@@ -28,7 +28,7 @@ public final class ExecutionProviders {
   }
 
   /** Whether this ONNX Runtime build has the CUDA provider at all (it may still find no GPU). */
-  public static boolean cudaCompiledIn() {
+  static boolean cudaCompiledIn() {
     return OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA);
   }
 
@@ -57,10 +57,10 @@ public final class ExecutionProviders {
   static volatile Cuda cuda = REAL_CUDA;
 
   /** A session plus the device it really runs on. */
-  public record OpenedSession(OrtSession session, Device device) {}
+  record OpenedSession(OrtSession session, Device device) {}
 
   /** Opens {@code modelBytes} on {@code settings.device()}, falling back to CPU for AUTO. */
-  public static OpenedSession open(byte[] modelBytes, SessionSettings settings, String what) {
+  static OpenedSession open(byte[] modelBytes, SessionSettings settings, String what) {
     OrtEnvironment env = environment();
     if (settings.device() != Device.CPU) {
       String why;

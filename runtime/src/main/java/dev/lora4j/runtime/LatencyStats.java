@@ -7,7 +7,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * Request counts and latency percentiles over the most recent requests (a fixed ring, so memory
  * stays constant however long the server runs).
  */
-public final class LatencyStats {
+final class LatencyStats {
   private final long[] ring;
   private final AtomicLong count = new AtomicLong();
   private final AtomicLong errors = new AtomicLong();

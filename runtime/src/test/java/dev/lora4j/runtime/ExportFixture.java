@@ -8,7 +8,7 @@ import dev.lora4j.exporter.ExportFormat;
 import dev.lora4j.exporter.ExportRequest;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.BaseModelRef;
-import dev.lora4j.models.adapter.SyntheticAdapters;
+import dev.lora4j.models.testing.SyntheticAdapters;
 import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.base.EncoderDescription;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import ai.onnxruntime.OrtSession;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.export.ExportLayout;
-import dev.lora4j.models.onnx.OnnxModel;
+import dev.lora4j.models.export.ExportManifest;
 import dev.lora4j.models.text.Tokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,8 +21,7 @@ class MixedBatchRunnerTest {
   @Test
   void forgettingAnAdapterDropsEveryCachedSetHoldingIt(@TempDir Path tmp) throws Exception {
     ExportFixture fx = new ExportFixture(tmp, 44);
-    byte[] multi = Files.readAllBytes(fx.dir.resolve(ExportLayout.MULTI_GRAPH));
-    var layout = GraphLayouts.of(OnnxModel.parse(multi, "multi"));
+    var layout = ExportManifest.read(fx.dir).requireAdapterLayout(fx.dir);
     OrtSession s = ExecutionProviders.open(Files.readAllBytes(fx.dir.resolve(ExportLayout.MIXED_GRAPH)),
         SessionSettings.defaults().withDevice(Device.CPU), "mixed").session();
     Adapter alpha = fx.adapters.get("alpha").compact();

@@ -119,7 +119,7 @@ class NativeStackTest {
     return s.length() <= 4_000 ? s : s.substring(s.length() - 4_000);
   }
 
-  private static float[] floats(String line) {
+  static float[] floats(String line) {
     String[] parts = line.trim().split(" ");
     float[] f = new float[parts.length];
     for (int i = 0; i < parts.length; i++) {

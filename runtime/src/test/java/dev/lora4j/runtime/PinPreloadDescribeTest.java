@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
-import dev.lora4j.runtime.registry.AdapterRegistry;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.ExecutionException;

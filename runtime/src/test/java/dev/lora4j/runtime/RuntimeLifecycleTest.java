@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lora4j.models.Lora4jException;
-import dev.lora4j.runtime.registry.AdapterRegistry;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

@@ -73,7 +73,7 @@ class SilentWrongAnswersTest {
       sha.put(f, AtomicFiles.sha256(dir.resolve(f)));
     }
     new ExportManifest(m.formatVersion(), m.tool(), m.created(), m.base(), m.tokenizer(), m.multiGraph(),
-        m.mixedGraph(), m.mixedLayout(), m.adapters(), sha).write(dir.resolve(ExportLayout.MANIFEST));
+        m.mixedGraph(), m.adapterLayout(), m.adapters(), sha).write(dir.resolve(ExportLayout.MANIFEST));
   }
 
   @Test
@@ -109,7 +109,7 @@ class SilentWrongAnswersTest {
     Path dir = copy(fx.dir, tmp.resolve("export"));
     ExportManifest m = ExportManifest.read(dir);
     new ExportManifest(m.formatVersion(), m.tool(), m.created(), m.base(), m.tokenizer(), m.multiGraph(),
-        m.mixedGraph(), m.mixedLayout(), m.adapters()).write(dir.resolve(ExportLayout.MANIFEST));
+        m.mixedGraph(), m.adapterLayout(), m.adapters()).write(dir.resolve(ExportLayout.MANIFEST));
     Lora4jException e = assertThrows(Lora4jException.class, () -> AdapterRuntime.open(dir, CPU).close());
     assertTrue(e.getMessage().contains("records no SHA-256"), e.getMessage());
   }

@@ -2,8 +2,8 @@ package dev.lora4j.trainer;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.adapter.AdapterFit;
 import dev.lora4j.models.adapter.LowRankModule;
 import dev.lora4j.models.text.Encoding;
 import dev.lora4j.models.text.Tokenizer;
@@ -36,15 +36,11 @@ public final class AdapterModel implements AutoCloseable {
 
   private AdapterModel(Adapter adapter, BaseModel base, DeviceChoice device) {
     adapter.requireNoDora("lora4j eval");
-    if (!adapter.base().onnxSha256().equals(base.ref().onnxSha256())) {
-      throw new Lora4jException("adapter '" + adapter.name() + "' was trained on base model " + adapter.base().id()
-          + " (ONNX SHA-256 " + adapter.base().onnxSha256() + "), not on " + base.ref().id() + " ("
-          + base.ref().onnxSha256() + ")");
-    }
+    AdapterFit.requireSameBase(adapter, "adapter '" + adapter.name() + "'", base.ref());
     this.adapter = adapter;
     this.base = base;
     this.maxLength = maxLength(adapter);
-    this.manager = NDManager.newBaseManager(device.resolve(), Engines.PYTORCH);
+    this.manager = NDManager.newBaseManager(device.resolve(), PyTorchEngine.NAME);
     try {
       this.encoder = DjlEncoder.load(base.description(), manager);
       for (LowRankModule m : adapter.modules().values()) {
@@ -59,7 +55,7 @@ public final class AdapterModel implements AutoCloseable {
   }
 
   public static AdapterModel load(Adapter adapter, BaseModel base, DeviceChoice device) {
-    Engines.pytorch();
+    PyTorchEngine.load();
     return new AdapterModel(adapter, base, device);
   }
 

@@ -30,7 +30,7 @@ public enum DeviceChoice {
 
   /** The DJL device for this choice on the PyTorch engine; loads the engine if needed. */
   public Device resolve() {
-    Engine engine = Engines.pytorch();
+    Engine engine = PyTorchEngine.load();
     int gpus = engine.getGpuCount();
     return switch (this) {
       case CPU -> Device.cpu();

@@ -96,19 +96,19 @@ public final class Trainer {
     // provenance and checkpoints record the precision that ran, never "auto"
     config = config.toBuilder().precision(config.precision().resolve(device)).build();
     boolean bf16 = config.precision() == Precision.BF16;
-    Engine engine = Engines.pytorch();
+    Engine engine = PyTorchEngine.load();
     Random init = new Random(config.seed());
     TrainingListener listeners = listener;
     MetricsLog metrics = null;
     Checkpoint resume = run.resume() ? Checkpoint.read(run.checkpointDirectory()) : null;
-    try (NDManager root = NDManager.newBaseManager(device, Engines.PYTORCH);
+    try (NDManager root = NDManager.newBaseManager(device, PyTorchEngine.NAME);
         DjlEncoder encoder = DjlEncoder.load(run.base().description(), root, bf16);
         MethodState state = method.start(new MethodSetup(targets, config, root, init));
         ClassifierHead head = ClassifierHead.initial(encoder.spec().hidden(), labels.names(), config.pooling(),
             config.headDropout(), init, root)) {
       if (run.metricsFile() != null) {
         metrics = new MetricsLog(run.metricsFile(), config.logEvery(), resume == null ? 0 : resume.getLong("step"));
-        listeners = Listeners.both(metrics, listener);
+        listeners = TrainingListener.both(metrics, listener);
       }
       TrainingLoop loop = new TrainingLoop(config, engine, root, encoder, state, head, trainExamples, devExamples,
           run.checkpointDirectory(), fingerprint(trainExamples, devExamples), listeners);

@@ -25,7 +25,7 @@ class TrainingThreadTest {
     TinyTask task = TinyTask.open(dir, 64, 16);
     TrainingConfig config = TrainingConfig.builder().device(DeviceChoice.CPU).targets("query,value").rank(2)
         .batchSize(16).maxLength(32).epochs(1).logEvery(1).build();
-    Engines.pytorch(); // loaded here, on the test thread
+    PyTorchEngine.load(); // loaded here, on the test thread
     Adapter here = Trainer.train(task.run(config, null, false, "t"), new TrainingListener() { }).adapter();
     ExecutorService other = Executors.newSingleThreadExecutor();
     try {

@@ -33,13 +33,7 @@ public final class AdapterFit {
    * @param who names the adapter in messages: "adapter 'x'" or the file it came from
    */
   public static void require(Adapter adapter, String who, Base base) {
-    String recorded = adapter.base().onnxSha256();
-    if (recorded != null && !recorded.isBlank() && !recorded.equalsIgnoreCase(base.onnxSha256())) {
-      throw new Lora4jException(String.format(Locale.ROOT,
-          "%s was trained on base model %s (ONNX sha256 %s), not on %s (sha256 %s); use it with the base model it "
-              + "was trained on", who, adapter.base().id(), abbreviate(recorded), base.id(),
-          abbreviate(base.onnxSha256())));
-    }
+    requireSameBase(adapter, who, new BaseModelRef(base.id(), base.onnxSha256()));
     List<String> unknown = new ArrayList<>();
     for (String name : adapter.modules().keySet()) {
       if (!base.modules().containsKey(name)) {
@@ -67,6 +61,20 @@ public final class AdapterFit {
           who, base.id(), adapter.head().weight().cols(), base.hidden()));
     }
     WeightBounds.require(adapter, who);
+  }
+
+  /**
+   * The base-model half of {@link #require}, for a consumer that checks modules its own way (the
+   * trainer's {@code eval} builds the model in DJL): refuses an adapter whose recorded base hash
+   * differs from {@code base}'s ({@link BaseModelRef#differsFrom}); one that records none passes.
+   */
+  public static void requireSameBase(Adapter adapter, String who, BaseModelRef base) {
+    if (adapter.base().differsFrom(base)) {
+      throw new Lora4jException(String.format(Locale.ROOT,
+          "%s was trained on base model %s (ONNX sha256 %s), not on %s (sha256 %s); use it with the base model it "
+              + "was trained on", who, adapter.base().id(), abbreviate(adapter.base().onnxSha256()), base.id(),
+          abbreviate(base.onnxSha256())));
+    }
   }
 
   private static String abbreviate(String sha) {

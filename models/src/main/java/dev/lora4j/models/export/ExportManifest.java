@@ -1,5 +1,6 @@
 package dev.lora4j.models.export;
 
+import com.fasterxml.jackson.annotation.JsonAlias;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.MixedBatchStacks;
 import dev.lora4j.models.io.AtomicFiles;
@@ -13,7 +14,10 @@ import java.util.List;
  * @param formatVersion {@link #FORMAT_VERSION}; a reader refuses newer major versions
  * @param multiGraph {@link ExportLayout#MULTI_GRAPH} or null
  * @param mixedGraph {@link ExportLayout#MIXED_GRAPH} or null
- * @param mixedLayout the modules and hidden size to pack stacks for the mixed graph, or null
+ * @param adapterLayout the modules (with their shapes) and the hidden size that the multi-adapter and
+ *     mixed-batch graphs take adapters for; null when neither graph was written. The runtime checks
+ *     adapters and packs mixed batches by it, so it never parses a graph itself. Exports before the
+ *     field wrote it as {@code mixed_layout}, and only with the mixed graph
  * @param sha256 SHA-256 (lower-case hex) of every file the export wrote, by name relative to the
  *     directory ({@code export.json} itself aside); the runtime checks the graphs it loads against it
  * @param int8Graphs the int8-base variant of each graph ({@code export --quantize int8}), by the
@@ -27,7 +31,7 @@ public record ExportManifest(
     String tokenizer,
     String multiGraph,
     String mixedGraph,
-    MixedBatchStacks.Layout mixedLayout,
+    @JsonAlias("mixed_layout") MixedBatchStacks.Layout adapterLayout,
     List<AdapterEntry> adapters,
     java.util.Map<String, String> sha256,
     java.util.Map<String, String> int8Graphs) {
@@ -73,9 +77,9 @@ public record ExportManifest(
 
   /** A manifest without int8 graphs. */
   public ExportManifest(int formatVersion, String tool, String created, Base base, String tokenizer,
-      String multiGraph, String mixedGraph, MixedBatchStacks.Layout mixedLayout, List<AdapterEntry> adapters,
+      String multiGraph, String mixedGraph, MixedBatchStacks.Layout adapterLayout, List<AdapterEntry> adapters,
       java.util.Map<String, String> sha256) {
-    this(formatVersion, tool, created, base, tokenizer, multiGraph, mixedGraph, mixedLayout, adapters, sha256, null);
+    this(formatVersion, tool, created, base, tokenizer, multiGraph, mixedGraph, adapterLayout, adapters, sha256, null);
   }
 
   /**
@@ -95,8 +99,8 @@ public record ExportManifest(
 
   /** A manifest without file hashes (what exports before the hashes were added hold). */
   public ExportManifest(int formatVersion, String tool, String created, Base base, String tokenizer,
-      String multiGraph, String mixedGraph, MixedBatchStacks.Layout mixedLayout, List<AdapterEntry> adapters) {
-    this(formatVersion, tool, created, base, tokenizer, multiGraph, mixedGraph, mixedLayout, adapters, null, null);
+      String multiGraph, String mixedGraph, MixedBatchStacks.Layout adapterLayout, List<AdapterEntry> adapters) {
+    this(formatVersion, tool, created, base, tokenizer, multiGraph, mixedGraph, adapterLayout, adapters, null, null);
   }
 
   /**
@@ -120,6 +124,20 @@ public record ExportManifest(
           + want.substring(0, Math.min(12, want.length())) + "… that " + ExportLayout.MANIFEST
           + " records: the file was damaged or changed after export; export again");
     }
+  }
+
+  /**
+   * {@link #adapterLayout}, refused clearly where this export does not record it: exports written
+   * before the field, with a multi graph but no mixed graph, record none.
+   */
+  public MixedBatchStacks.Layout requireAdapterLayout(Path dir) {
+    if (adapterLayout == null) {
+      throw new Lora4jException(dir.resolve(ExportLayout.MANIFEST) + ": records no adapter_layout (the modules "
+          + "and shapes the multi-adapter graph takes adapters for; exports "
+          + "written before the field record it only with the mixed graph, as mixed_layout); export again with this "
+          + "lora4j");
+    }
+    return adapterLayout;
   }
 
   public void write(Path file) {
@@ -157,9 +175,33 @@ public record ExportManifest(
       paths.check(at + "sidecar", a.sidecar(), false);
       paths.check(at + "peft", a.peft(), true);
     }
+    requireSaneLayout(file, m.adapterLayout(), m.base().hidden());
     for (java.util.Map.Entry<String, String> e : m.int8Graphs().entrySet()) {
       paths.check("int8_graphs." + e.getKey(), e.getValue(), false);
     }
     return m;
+  }
+
+  /** The layout sizes the stacks the runtime allocates: refuse what no export writes. */
+  private static void requireSaneLayout(Path file, MixedBatchStacks.Layout layout, int baseHidden) {
+    if (layout == null) {
+      return;
+    }
+    if (baseHidden > 0 && layout.hidden() != baseHidden) {
+      throw new Lora4jException(file + ": adapter_layout gives hidden size " + layout.hidden() + " but base gives "
+          + baseHidden + "; export again");
+    }
+    if (layout.hidden() < 1 || layout.modules().isEmpty()) {
+      throw new Lora4jException(file + ": adapter_layout needs a hidden size of at least 1 and at least one module,"
+          + " found hidden " + layout.hidden() + " and " + layout.modules().size() + " modules");
+    }
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    for (MixedBatchStacks.ModuleShape s : layout.modules()) {
+      if (s == null || s.name() == null || s.in() < 1 || s.out() < 1 || !seen.add(s.name())) {
+        throw new Lora4jException(file + ": adapter_layout lists " + (s == null || s.name() == null
+            ? "a module without a name" : "module " + s.name() + " (in " + s.in() + ", out " + s.out() + ")")
+            + "; each module needs a unique name and sizes of at least 1");
+      }
+    }
   }
 }

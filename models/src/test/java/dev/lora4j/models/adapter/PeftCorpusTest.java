@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.lora4j.models.adapter.safetensors.Safetensors;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.base.LinearModule;
+import dev.lora4j.models.testing.SyntheticAdapters;
 import dev.lora4j.models.testing.TinyBert;
 import dev.lora4j.models.testing.corpus.HostileCorpus;
 import dev.lora4j.models.testing.corpus.Mutation;

@@ -13,7 +13,7 @@ import dev.lora4j.models.adapter.AdapterTensorNames;
 import dev.lora4j.models.adapter.BaseModelRef;
 import dev.lora4j.models.adapter.LowRankModule;
 import dev.lora4j.models.adapter.PeftAdapters;
-import dev.lora4j.models.adapter.SyntheticAdapters;
+import dev.lora4j.models.testing.SyntheticAdapters;
 import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
 import dev.lora4j.models.adapter.ortformat.OrtAdapter;

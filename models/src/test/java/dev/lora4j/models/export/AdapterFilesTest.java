@@ -11,7 +11,7 @@ import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.BaseModelRef;
 import dev.lora4j.models.adapter.LowRankModule;
 import dev.lora4j.models.adapter.Provenance;
-import dev.lora4j.models.adapter.SyntheticAdapters;
+import dev.lora4j.models.testing.SyntheticAdapters;
 import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.adapter.WeightBounds;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;

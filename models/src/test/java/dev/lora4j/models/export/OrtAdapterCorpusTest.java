@@ -11,7 +11,7 @@ import dev.lora4j.models.testing.corpus.Mutators;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.base.LinearModule;
 import dev.lora4j.models.adapter.BaseModelRef;
-import dev.lora4j.models.adapter.SyntheticAdapters;
+import dev.lora4j.models.testing.SyntheticAdapters;
 import dev.lora4j.models.adapter.TaskHead;
 import java.nio.file.Files;
 import java.nio.file.Path;

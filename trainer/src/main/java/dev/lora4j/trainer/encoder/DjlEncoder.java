@@ -39,7 +39,7 @@ public final class DjlEncoder implements AutoCloseable {
   private final float maskConstant;
   private final NDManager manager;
   private final Map<String, NDArray> w = new LinkedHashMap<>();
-  private final Scalars scalars;
+  private final ScalarConstants scalars;
   /** bfloat16 copies of {@link #w}, or null when the encoder was loaded without them. */
   private final Map<String, NDArray> low;
   private final DtypeCast cast;
@@ -51,7 +51,7 @@ public final class DjlEncoder implements AutoCloseable {
       throw new Lora4jException(base + ": unsupported activation " + spec.activation());
     }
     this.manager = parent.newSubManager();
-    this.scalars = new Scalars(manager);
+    this.scalars = new ScalarConstants(manager);
     for (Map.Entry<String, FloatTensor> e : base.weights().entrySet()) {
       NDArray a = manager.create(e.getValue().data(), new Shape(e.getValue().shape()));
       a.setName(e.getKey());

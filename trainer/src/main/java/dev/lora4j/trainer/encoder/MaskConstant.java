@@ -15,7 +15,7 @@ import java.util.Set;
  * ({@code -3.4e38}, all-MiniLM-L6-v2). Parity with ONNX Runtime on padded batches needs the same
  * {@code c}: with -10000 a padding token keeps a tiny, non-zero weight.
  */
-public final class MaskConstant {
+final class MaskConstant {
   private MaskConstant() {}
 
   /** Follows {@code attention_mask} through Unsqueeze / Cast / Sub to the Mul by a constant. */

@@ -8,7 +8,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.Dropout;
 import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.adapter.TaskHead.Pooling;
-import dev.lora4j.trainer.Arrays2;
+import dev.lora4j.trainer.DjlMatrices;
 import dev.lora4j.trainer.method.TrainableParameter;
 import java.util.List;
 import java.util.Random;
@@ -58,7 +58,7 @@ public final class ClassifierHead implements AutoCloseable {
       throw new dev.lora4j.models.Lora4jException("the adapter has no classifier head (an embedding adapter)");
     }
     NDManager m = parent.newSubManager();
-    return new ClassifierHead(m, head.pooling(), 0, head.labels(), Arrays2.toArray(head.weight(), m),
+    return new ClassifierHead(m, head.pooling(), 0, head.labels(), DjlMatrices.toArray(head.weight(), m),
         m.create(head.bias()));
   }
 
@@ -90,7 +90,7 @@ public final class ClassifierHead implements AutoCloseable {
   }
 
   public TaskHead export() {
-    return TaskHead.classifier(pooling, Arrays2.toMatrix(weight), bias.toFloatArray(), labels);
+    return TaskHead.classifier(pooling, DjlMatrices.toMatrix(weight), bias.toFloatArray(), labels);
   }
 
   @Override

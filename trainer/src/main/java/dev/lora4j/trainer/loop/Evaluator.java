@@ -32,7 +32,7 @@ public final class Evaluator {
       Batch batch = Batch.of(examples, idx);
       try (NDManager m = parent.newSubManager(); NDScope scope = new NDScope()) {
         scope.suppressNotUsedWarning();
-        NDArray out = Forward.logits(encoder, hook, head, batch, m, false);
+        NDArray out = LogitsAndLoss.logits(encoder, hook, head, batch, m, false);
         float[] flat = out.toFloatArray();
         int classes = (int) out.getShape().get(1);
         for (int r = 0; r < idx.length; r++) {

@@ -5,7 +5,7 @@ import dev.lora4j.trainer.method.TrainableParameter;
 import java.util.List;
 
 /** Global-norm clipping over every trained parameter, as {@code torch.nn.utils.clip_grad_norm_}. */
-public final class GradientClipping {
+final class GradientClipping {
   private GradientClipping() {}
 
   /** Scales all gradients so their joint L2 norm is at most {@code maxNorm}; returns the norm before. */

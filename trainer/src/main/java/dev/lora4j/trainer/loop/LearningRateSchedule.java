@@ -4,7 +4,7 @@ package dev.lora4j.trainer.loop;
  * Linear warm-up to the peak rate over the first {@code warmupSteps}, then linear decay to zero at
  * {@code totalSteps} (the schedule BERT fine-tuning uses).
  */
-public record LearningRateSchedule(long totalSteps, long warmupSteps) {
+record LearningRateSchedule(long totalSteps, long warmupSteps) {
 
   public static LearningRateSchedule of(long totalSteps, double warmupRatio) {
     return new LearningRateSchedule(totalSteps, (long) Math.ceil(totalSteps * warmupRatio));

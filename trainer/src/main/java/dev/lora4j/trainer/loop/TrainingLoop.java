@@ -165,9 +165,9 @@ public final class TrainingLoop {
       NDArray loss;
       try (GradientCollector collector = engine.newGradientCollector()) {
         // only training steps run the base in bfloat16: evaluation, export and parity stay float32
-        NDArray logits = Forward.logits(encoder, method.hook(true), head, batch, m, true,
+        NDArray logits = LogitsAndLoss.logits(encoder, method.hook(true), head, batch, m, true,
             config.precision() == Precision.BF16);
-        loss = Forward.crossEntropy(logits, batch.labels(), m);
+        loss = LogitsAndLoss.crossEntropy(logits, batch.labels(), m);
         NDArray extra = method.extraLoss(info);
         collector.backward(extra == null ? loss : loss.add(extra));
       }

@@ -22,7 +22,7 @@ package dev.lora4j.trainer.method;
  * any truncation stays a model that was trained; a layer ends with {@code cap(l) = hi(l, 1)} ranks,
  * which is what it exports (ranks above were never used and keep B = 0).
  */
-public record EratSchedule(int rank, int layers, double depthMin, double start, double ramp, double window) {
+record EratSchedule(int rank, int layers, double depthMin, double start, double ramp, double window) {
 
   public EratSchedule {
     if (rank < 1 || layers < 1) {

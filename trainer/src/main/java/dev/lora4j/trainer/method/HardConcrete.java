@@ -2,7 +2,7 @@ package dev.lora4j.trainer.method;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Activation;
-import dev.lora4j.trainer.encoder.Scalars;
+import dev.lora4j.trainer.encoder.ScalarConstants;
 
 /**
  * The hard-concrete distribution of Louizos, Welling and Kingma, "Learning Sparse Neural Networks
@@ -19,7 +19,7 @@ import dev.lora4j.trainer.encoder.Scalars;
  *
  * Scalar forms are for tests and exports; array forms are differentiable in log-alpha.
  */
-public final class HardConcrete {
+final class HardConcrete {
   public static final double BETA = 2.0 / 3.0;
   public static final double GAMMA = -0.1;
   public static final double ZETA = 1.1;
@@ -48,10 +48,10 @@ public final class HardConcrete {
 
   /**
    * One sample per entry of {@code logAlpha}, with noise from the engine's (seeded) generator. The
-   * multipliers come from {@code scalars} because backward reads them (see {@link Scalars}); adding
+   * multipliers come from {@code scalars} because backward reads them (see {@link ScalarConstants}); adding
    * or subtracting a number is safe, its backward does not.
    */
-  public static NDArray sample(NDArray logAlpha, Scalars scalars) {
+  public static NDArray sample(NDArray logAlpha, ScalarConstants scalars) {
     NDArray u = logAlpha.getManager().randomUniform(EPS, 1 - EPS, logAlpha.getShape());
     NDArray noise = u.log().sub(u.neg().add(1f).log());
     NDArray s = Activation.sigmoid(noise.add(logAlpha).mul(scalars.of((float) (1 / BETA))));
@@ -62,7 +62,7 @@ public final class HardConcrete {
     return Activation.sigmoid(logAlpha.sub((float) (BETA * Math.log(-GAMMA / ZETA))));
   }
 
-  public static NDArray testGate(NDArray logAlpha, Scalars scalars) {
+  public static NDArray testGate(NDArray logAlpha, ScalarConstants scalars) {
     return Activation.sigmoid(logAlpha).mul(scalars.of((float) (ZETA - GAMMA))).add((float) GAMMA).clip(0f, 1f);
   }
 

@@ -3,7 +3,7 @@ package dev.lora4j.trainer.method;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import dev.lora4j.trainer.encoder.Scalars;
+import dev.lora4j.trainer.encoder.ScalarConstants;
 import java.util.List;
 
 /**
@@ -11,13 +11,13 @@ import java.util.List;
  * deterministic test-time gate for evaluation and export (so ranks whose gate is exactly 0 are pruned
  * by {@code LowRankModule.compact()}).
  */
-public final class HardConcreteGate implements BranchFactor {
+final class HardConcreteGate implements BranchFactor {
   private final NDArray logAlpha;
-  private final Scalars scalars;
+  private final ScalarConstants scalars;
 
   public HardConcreteGate(NDArray logAlpha) {
     this.logAlpha = logAlpha;
-    this.scalars = new Scalars(logAlpha.getManager());
+    this.scalars = new ScalarConstants(logAlpha.getManager());
   }
 
   /** Every log-alpha at {@code HardConcrete.logAlphaForDropRate(dropRate)}. */

@@ -1,7 +1,7 @@
 package dev.lora4j.trainer.method;
 
 /** Plain LoRA (Hu et al., 2021): {@code delta W = (alpha / r) · B A}, A and B trained by AdamW. */
-public final class LoraMethod implements TrainingMethod {
+final class LoraMethod implements TrainingMethod {
   @Override
   public String id() {
     return "lora";

@@ -7,8 +7,8 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.Dropout;
 import dev.lora4j.models.adapter.LowRankModule;
 import dev.lora4j.models.tensor.Matrix;
-import dev.lora4j.trainer.Arrays2;
-import dev.lora4j.trainer.encoder.Scalars;
+import dev.lora4j.trainer.DjlMatrices;
+import dev.lora4j.trainer.encoder.ScalarConstants;
 import java.util.Random;
 
 /**
@@ -37,8 +37,8 @@ public final class LowRankBranch {
     this.gate = gate;
     this.transform = transform;
     this.scaling = scaling;
-    // a scalar array owned by the branch, never mul(Number): see Scalars for why
-    this.scale = scaling == 1.0 ? null : new Scalars(a.getManager()).of((float) scaling);
+    // a scalar array owned by the branch, never mul(Number): see ScalarConstants for why
+    this.scale = scaling == 1.0 ? null : new ScalarConstants(a.getManager()).of((float) scaling);
     this.dropout = (float) dropout;
     this.activeRank = (int) a.getShape().get(0);
   }
@@ -62,7 +62,7 @@ public final class LowRankBranch {
   /** A fixed branch for inference from an exported module (any form: gated, transformed or compact). */
   public static LowRankBranch frozen(LowRankModule m, NDManager manager) {
     LowRankModule c = m.compact();
-    return new LowRankBranch(c.module(), Arrays2.toArray(c.a(), manager), Arrays2.toArray(c.b(), manager), null,
+    return new LowRankBranch(c.module(), DjlMatrices.toArray(c.a(), manager), DjlMatrices.toArray(c.b(), manager), null,
         null, 1.0, 0.0);
   }
 
@@ -162,8 +162,8 @@ public final class LowRankBranch {
 
   /** The branch as trained so far, all ranks, in the shared data model. */
   public LowRankModule export() {
-    Matrix am = Arrays2.toMatrix(a);
-    Matrix bm = Arrays2.toMatrix(b);
+    Matrix am = DjlMatrices.toMatrix(a);
+    Matrix bm = DjlMatrices.toMatrix(b);
     float[] g = gate == null ? null : gate.exported();
     Matrix t = transform == null ? null : new Matrix(rank(), rank(), transform.exported());
     return new LowRankModule(module, am, bm, scaling, g, t);

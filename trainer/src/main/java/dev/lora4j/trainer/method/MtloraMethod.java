@@ -8,7 +8,7 @@ import dev.lora4j.trainer.TransformKind;
  * the structures of {@link Transforms} ({@code --transform}). A, B and T learn with AdamW (T without
  * weight decay). At export T is folded into B ({@code B' = s · B T}); no rank is dropped.
  */
-public final class MtloraMethod implements TrainingMethod {
+final class MtloraMethod implements TrainingMethod {
   @Override
   public String id() {
     return "mtlora";

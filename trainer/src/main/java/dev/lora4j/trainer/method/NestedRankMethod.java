@@ -21,7 +21,7 @@ import dev.lora4j.trainer.TrainingConfig;
  * Export keeps {@code --export-rank} ranks per module, all of them, or ({@code auto}) what a
  * {@link RankSweep} over the dev set picks.
  */
-public final class NestedRankMethod implements TrainingMethod {
+final class NestedRankMethod implements TrainingMethod {
   /** Builds the schedule for a run, given the run's config and the number of layers. */
   private interface ScheduleMaker {
     EratSchedule make(TrainingConfig config, int layers);

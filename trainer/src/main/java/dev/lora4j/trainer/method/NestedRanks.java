@@ -5,7 +5,7 @@ import dev.lora4j.models.tensor.Matrix;
 import java.util.SplittableRandom;
 
 /** Helpers of the nested-rank methods: seeded draws, truncation to leading ranks, freezing rank windows. */
-public final class NestedRanks {
+final class NestedRanks {
   private NestedRanks() {}
 
   /** A generator that depends only on (seed, step, module), never on history: resumes draw the same. */

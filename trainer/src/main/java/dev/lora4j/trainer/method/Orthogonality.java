@@ -7,7 +7,7 @@ import ai.djl.ndarray.NDArray;
  * keeps the rows of A and the columns of B near-orthonormal, so each rank carries an independent
  * direction and switching a gate off removes that direction alone rather than part of its neighbours'.
  */
-public final class Orthogonality {
+final class Orthogonality {
   private Orthogonality() {}
 
   /** For {@code a (r x in)} and {@code b (out x r)}; a scalar array, differentiable in both. */

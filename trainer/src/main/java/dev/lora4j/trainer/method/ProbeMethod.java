@@ -6,7 +6,7 @@ import java.util.List;
  * No adapter at all: only the task head learns, on the frozen encoder — the linear-probe baseline
  * every adapter has to beat.
  */
-public final class ProbeMethod implements TrainingMethod {
+final class ProbeMethod implements TrainingMethod {
   @Override
   public String id() {
     return "probe";

@@ -9,7 +9,7 @@ package dev.lora4j.trainer.method;
  * A gate at zero therefore stays there unless its gradient alone moves it further than the
  * threshold ({@code |grad| > lambda}).
  */
-public final class ProximalL1 {
+final class ProximalL1 {
   private ProximalL1() {}
 
   /** Returns the updated values; {@code gates} is not modified. */

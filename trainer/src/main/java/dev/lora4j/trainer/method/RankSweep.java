@@ -13,7 +13,7 @@ import java.util.function.DoubleSupplier;
  * training aims for — so a sweep costs about {@code sum log2(cap)} evaluations instead of
  * {@code sum cap}.
  */
-public final class RankSweep {
+final class RankSweep {
   private RankSweep() {}
 
   /**

@@ -3,7 +3,7 @@ package dev.lora4j.trainer.method;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import dev.lora4j.trainer.SaloraConfig;
-import dev.lora4j.trainer.encoder.Scalars;
+import dev.lora4j.trainer.encoder.ScalarConstants;
 import dev.lora4j.trainer.loop.AdamW;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -26,7 +26,7 @@ import java.util.Map;
  * open or close within a run). Evaluation and export use the deterministic test-time gate; ranks whose
  * gate is exactly 0 are dropped by {@code LowRankModule.compact()}.
  */
-public final class SaloraMethod implements TrainingMethod {
+final class SaloraMethod implements TrainingMethod {
   @Override
   public String id() {
     return "salora";
@@ -51,14 +51,14 @@ public final class SaloraMethod implements TrainingMethod {
     private final AdamW l0Adam;
     private double lastDensity = Double.NaN;
     private double lastOrtho = Double.NaN;
-    /** Multipliers inside the loss graph (backward reads them; see Scalars). */
-    private final Scalars scalars;
+    /** Multipliers inside the loss graph (backward reads them; see ScalarConstants). */
+    private final ScalarConstants scalars;
 
     State(MethodSetup setup) {
       super(setup, (module, rank, m) -> HardConcreteGate.initial(module, rank, setup.config().salora().droprateInit(),
           m), null);
       this.config = setup.config().salora();
-      this.scalars = new Scalars(manager());
+      this.scalars = new ScalarConstants(manager());
       this.lambda1 = BranchFactor.trainable(manager().zeros(new Shape(1)), "salora.lambda1");
       this.lambda2 = BranchFactor.trainable(manager().zeros(new Shape(1)), "salora.lambda2");
       for (TrainableParameter p : super.parameters()) {

@@ -18,7 +18,7 @@ import java.util.Map;
  * gradient step is plain SGD, which keeps the threshold {@code eta · lambda} a property of the
  * options rather than of the gradient history.
  */
-public final class SoraMethod implements TrainingMethod {
+final class SoraMethod implements TrainingMethod {
   @Override
   public String id() {
     return "sora";

@@ -18,7 +18,7 @@ import java.util.List;
  * The structured forms keep the two stages distinct: two full matrices from the identity would get
  * identical gradients and collapse into one.
  */
-public final class Transforms {
+final class Transforms {
   private Transforms() {}
 
   public static BranchFactor create(TransformKind kind, String module, int rank, NDManager m) {

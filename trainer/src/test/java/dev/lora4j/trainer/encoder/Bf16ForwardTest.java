@@ -12,7 +12,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.testing.TinyBert;
-import dev.lora4j.trainer.Engines;
+import dev.lora4j.trainer.PyTorchEngine;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
@@ -39,12 +39,12 @@ class Bf16ForwardTest {
   @BeforeAll
   static void model() {
     base = EncoderDescription.of(TinyBert.model(11));
-    Engines.pytorch();
+    PyTorchEngine.load();
   }
 
   @Test
   void bf16ForwardAgreesWithFloat32WithinBfloat16RoundingAndDiffersFromIt() {
-    try (NDManager m = NDManager.newBaseManager(Device.cpu(), Engines.PYTORCH);
+    try (NDManager m = NDManager.newBaseManager(Device.cpu(), PyTorchEngine.NAME);
         DjlEncoder enc = DjlEncoder.load(base, m, true)) {
       NDArray[] in = batch(m);
       float[] fp32 = enc.forward(in[0], in[1], null, ModuleHook.NONE).toFloatArray();
@@ -59,7 +59,7 @@ class Bf16ForwardTest {
 
   @Test
   void bf16WeightsAreTheFloat32WeightsRoundedToBfloat16() {
-    try (NDManager m = NDManager.newBaseManager(Device.cpu(), Engines.PYTORCH);
+    try (NDManager m = NDManager.newBaseManager(Device.cpu(), PyTorchEngine.NAME);
         DjlEncoder enc = DjlEncoder.load(base, m, true);
         DtypeCast cast = new DtypeCast(m)) {
       String name = "encoder.layer.1.intermediate.dense.weight";
@@ -77,7 +77,7 @@ class Bf16ForwardTest {
 
   @Test
   void bf16GradientsReachAdaptersInEveryLayerAsInFloat32() {
-    try (NDManager m = NDManager.newBaseManager(Device.cpu(), Engines.PYTORCH);
+    try (NDManager m = NDManager.newBaseManager(Device.cpu(), PyTorchEngine.NAME);
         DjlEncoder enc = DjlEncoder.load(base, m, true)) {
       Map<String, float[]> fp32 = gradients(enc, m, false);
       Map<String, float[]> bf16 = gradients(enc, m, true);
@@ -117,7 +117,7 @@ class Bf16ForwardTest {
       return y.add(x.matMul(a));
     };
     NDArray[] in = batch(m);
-    try (GradientCollector gc = Engine.getEngine(Engines.PYTORCH).newGradientCollector()) {
+    try (GradientCollector gc = Engine.getEngine(PyTorchEngine.NAME).newGradientCollector()) {
       NDArray h = enc.forward(in[0], in[1], null, hook, bf16);
       gc.backward(h.mul(h).sum());
     }

@@ -10,7 +10,7 @@ import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.testing.TinyBert;
 import dev.lora4j.models.text.Encoding;
 import dev.lora4j.models.text.Tokenizer;
-import dev.lora4j.trainer.Engines;
+import dev.lora4j.trainer.PyTorchEngine;
 import dev.lora4j.trainer.OrtEncoder;
 import dev.lora4j.trainer.TestResources;
 import java.nio.file.Files;
@@ -76,8 +76,8 @@ class EncoderParityTest {
       expected = ort.lastHiddenState(ids, mask);
     }
     float[] actual;
-    Engines.pytorch();
-    try (NDManager m = NDManager.newBaseManager(Device.cpu(), Engines.PYTORCH);
+    PyTorchEngine.load();
+    try (NDManager m = NDManager.newBaseManager(Device.cpu(), PyTorchEngine.NAME);
         DjlEncoder enc = DjlEncoder.load(d, m)) {
       Shape shape = new Shape(b, s);
       actual = enc.forward(m.create(OrtEncoder.flat(ids), shape), m.create(OrtEncoder.flat(mask), shape), null,

@@ -6,7 +6,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
-import dev.lora4j.trainer.Engines;
+import dev.lora4j.trainer.PyTorchEngine;
 import dev.lora4j.trainer.method.TrainableParameter;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -15,8 +15,8 @@ class AdamWTest {
   @Test
   void followsTorchAdamWOnAQuadratic() {
     // minimise 0.5 * w^2 from w = 1: grad = w; torch.optim.AdamW(lr=0.1, weight_decay=0.01) semantics
-    var engine = Engines.pytorch();
-    try (NDManager m = NDManager.newBaseManager(Device.cpu(), Engines.PYTORCH)) {
+    var engine = PyTorchEngine.load();
+    try (NDManager m = NDManager.newBaseManager(Device.cpu(), PyTorchEngine.NAME)) {
       NDArray w = m.create(new float[] {1f});
       w.setRequiresGradient(true);
       List<TrainableParameter> p = List.of(new TrainableParameter("w", w, TrainableParameter.Updater.ADAPTER, true));

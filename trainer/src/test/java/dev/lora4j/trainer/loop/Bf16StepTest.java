@@ -12,7 +12,7 @@ import ai.djl.training.GradientCollector;
 import dev.lora4j.models.adapter.TaskHead.Pooling;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.testing.TinyBert;
-import dev.lora4j.trainer.Engines;
+import dev.lora4j.trainer.PyTorchEngine;
 import dev.lora4j.trainer.Precision;
 import dev.lora4j.trainer.TrainingConfig;
 import dev.lora4j.trainer.data.Batch;
@@ -35,8 +35,8 @@ class Bf16StepTest {
     EncoderDescription base = EncoderDescription.of(TinyBert.model(11));
     TrainingConfig config = TrainingConfig.builder().targets("all").rank(4).alpha(8).precision(Precision.BF16)
         .build();
-    Engine engine = Engines.pytorch();
-    try (NDManager root = NDManager.newBaseManager(Device.cpu(), Engines.PYTORCH);
+    Engine engine = PyTorchEngine.load();
+    try (NDManager root = NDManager.newBaseManager(Device.cpu(), PyTorchEngine.NAME);
         DjlEncoder enc = DjlEncoder.load(base, root, true);
         MethodState lora = Methods.byId("lora").start(new MethodSetup(base.resolveTargets("all"), config, root,
             new Random(1)));
@@ -58,9 +58,9 @@ class Bf16StepTest {
       Batch batch = Batch.of(examples, new int[] {0, 1, 2, 3, 4, 5, 6, 7});
       try (AdamW adam = new AdamW(params, root); NDManager m = root.newSubManager()) {
         try (GradientCollector gc = engine.newGradientCollector()) {
-          NDArray logits = Forward.logits(enc, lora.hook(true), head, batch, m, true, true);
+          NDArray logits = LogitsAndLoss.logits(enc, lora.hook(true), head, batch, m, true, true);
           assertEquals(DataType.FLOAT32, logits.getDataType());
-          gc.backward(Forward.crossEntropy(logits, batch.labels(), m));
+          gc.backward(LogitsAndLoss.crossEntropy(logits, batch.labels(), m));
         }
         adam.step(params, 1e-3, 1e-3, 0.01);
         for (TrainableParameter p : params) {

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import dev.lora4j.trainer.Engines;
-import dev.lora4j.trainer.encoder.Scalars;
+import dev.lora4j.trainer.PyTorchEngine;
+import dev.lora4j.trainer.encoder.ScalarConstants;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -53,13 +53,13 @@ class HardConcreteTest {
 
   @Test
   void arrayFormsMatchTheScalarOnes() {
-    Engines.pytorch();
-    try (NDManager m = NDManager.newBaseManager(Device.cpu(), Engines.PYTORCH)) {
+    PyTorchEngine.load();
+    try (NDManager m = NDManager.newBaseManager(Device.cpu(), PyTorchEngine.NAME)) {
       float[] la = {-4f, -1f, 0f, 0.5f, 3f};
       NDArray x = m.create(la);
       float[] e = HardConcrete.expectedL0(x).toFloatArray();
-      float[] t = HardConcrete.testGate(x, new Scalars(m)).toFloatArray();
-      float[] s = HardConcrete.sample(x, new Scalars(m)).toFloatArray();
+      float[] t = HardConcrete.testGate(x, new ScalarConstants(m)).toFloatArray();
+      float[] s = HardConcrete.sample(x, new ScalarConstants(m)).toFloatArray();
       for (int i = 0; i < la.length; i++) {
         assertEquals(HardConcrete.expectedL0(la[i]), e[i], 1e-6);
         assertEquals(HardConcrete.testGate(la[i]), t[i], 1e-6);

@@ -13,7 +13,7 @@ import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.tensor.Matrix;
 import dev.lora4j.models.testing.ReferenceEncoder;
 import dev.lora4j.models.testing.TinyBert;
-import dev.lora4j.trainer.Engines;
+import dev.lora4j.trainer.PyTorchEngine;
 import dev.lora4j.trainer.TrainingConfig;
 import dev.lora4j.trainer.encoder.DjlEncoder;
 import dev.lora4j.trainer.encoder.ModuleHook;
@@ -32,8 +32,8 @@ class LowRankBranchTest {
     EncoderDescription d = EncoderDescription.of(TinyBert.model(5));
     for (String method : new String[] {"lora", "sora"}) {
       TrainingConfig c = TrainingConfig.builder().method(method).targets("all").rank(4).build();
-      Engines.pytorch();
-      try (NDManager m = NDManager.newBaseManager(Device.cpu(), Engines.PYTORCH);
+      PyTorchEngine.load();
+      try (NDManager m = NDManager.newBaseManager(Device.cpu(), PyTorchEngine.NAME);
           DjlEncoder enc = DjlEncoder.load(d, m);
           MethodState state = Methods.byId(method).start(
               new MethodSetup(d.resolveTargets("all"), c, m, new Random(1)))) {
@@ -51,8 +51,8 @@ class LowRankBranchTest {
     TrainingConfig c = TrainingConfig.builder().method("sora").targets("query,value,intermediate").rank(4)
         .alpha(6).build();
     Random rnd = new Random(9);
-    Engines.pytorch();
-    try (NDManager m = NDManager.newBaseManager(Device.cpu(), Engines.PYTORCH);
+    PyTorchEngine.load();
+    try (NDManager m = NDManager.newBaseManager(Device.cpu(), PyTorchEngine.NAME);
         DjlEncoder enc = DjlEncoder.load(d, m);
         LowRankState state = (LowRankState) Methods.byId("sora").start(
             new MethodSetup(d.resolveTargets(c.targets()), c, m, new Random(1)))) {
@@ -81,8 +81,8 @@ class LowRankBranchTest {
 
   @Test
   void truncatedBranchUsesOnlyItsLeadingRanks() {
-    Engines.pytorch();
-    try (NDManager m = NDManager.newBaseManager(Device.cpu(), Engines.PYTORCH)) {
+    PyTorchEngine.load();
+    try (NDManager m = NDManager.newBaseManager(Device.cpu(), PyTorchEngine.NAME)) {
       LowRankBranch b = LowRankBranch.initial("x", 5, 3, 4, 1.0, 0, null, null, new Random(2), m);
       fill(b.b(), new Random(3), 1f);
       NDArray x = m.randomNormal(new Shape(2, 5));

@@ -5,14 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import dev.lora4j.trainer.Engines;
+import dev.lora4j.trainer.PyTorchEngine;
 import org.junit.jupiter.api.Test;
 
 class OrthogonalityTest {
   @Test
   void zeroForOrthonormalFactorsAndTheSquaredDefectOtherwise() {
-    Engines.pytorch();
-    try (NDManager m = NDManager.newBaseManager(Device.cpu(), Engines.PYTORCH)) {
+    PyTorchEngine.load();
+    try (NDManager m = NDManager.newBaseManager(Device.cpu(), PyTorchEngine.NAME)) {
       double c = Math.cos(0.3);
       double s = Math.sin(0.3);
       // A: two orthonormal rows in R^3 (a rotation of e1, e2); B: two orthonormal columns in R^4

@@ -12,7 +12,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import dev.lora4j.models.adapter.LowRankModule;
 import dev.lora4j.models.tensor.Matrix;
-import dev.lora4j.trainer.Engines;
+import dev.lora4j.trainer.PyTorchEngine;
 import dev.lora4j.trainer.TransformKind;
 import java.nio.FloatBuffer;
 import java.util.Random;
@@ -27,8 +27,8 @@ class StructuredBranchTest {
 
   @BeforeEach
   void open() {
-    Engines.pytorch();
-    m = NDManager.newBaseManager(Device.cpu(), Engines.PYTORCH);
+    PyTorchEngine.load();
+    m = NDManager.newBaseManager(Device.cpu(), PyTorchEngine.NAME);
     x = m.create(gaussian(new Random(5), 3 * 6, 1f), new Shape(3, 6));
   }
 
@@ -100,7 +100,7 @@ class StructuredBranchTest {
   @Test
   void frozenRanksPassNoGradient() {
     LowRankBranch b = branch(null);
-    Engine engine = Engine.getEngine(Engines.PYTORCH);
+    Engine engine = Engine.getEngine(PyTorchEngine.NAME);
     try (GradientCollector gc = engine.newGradientCollector()) {
       gc.backward(b.forward(x, true, 3, 2).sum());
     }

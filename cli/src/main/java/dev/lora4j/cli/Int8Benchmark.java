@@ -1,0 +1,188 @@
+package dev.lora4j.cli;
+
+import dev.lora4j.exporter.ExportBundle;
+import dev.lora4j.exporter.ExportFormat;
+import dev.lora4j.exporter.ExportRequest;
+import dev.lora4j.models.testing.SyntheticAdapters;
+import dev.lora4j.models.adapter.TaskHead;
+import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
+import dev.lora4j.models.base.BaseModelFiles;
+import dev.lora4j.models.base.EncoderDescription;
+import dev.lora4j.models.onnx.OnnxModel;
+import dev.lora4j.runtime.AdapterRuntime;
+import dev.lora4j.runtime.Device;
+import dev.lora4j.runtime.Prediction;
+import dev.lora4j.runtime.RuntimeOptions;
+import dev.lora4j.trainer.data.LabeledText;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * The int8 base against the float32 base, both served by the runtime from one export (written with
+ * {@code --quantize int8}): throughput at batch 1 and batch 32 taken interleaved (float, int8,
+ * float, int8, ...) so that a change of load hits both sides alike, and the accuracy of each path on
+ * a labelled file for every adapter given (or, without one, how often the two agree on the argmax).
+ */
+final class Int8Benchmark {
+  private static final int ROUNDS = 4;
+  private static final int CHUNK = 64;
+
+  private final List<String> sentences;
+  private final List<LabeledText> labelled;
+  private final List<Path> adapters;
+  private final int runs;
+  private final Consumer<String> progress;
+
+  /**
+   * @param sentences texts for timing (batch 32 takes the first 32, batch 1 cycles through them)
+   * @param labelled texts with gold labels for accuracy; may be empty
+   * @param adapters {@code .onnx_adapter} files (with their sidecars) to score; may be empty
+   */
+  public Int8Benchmark(List<String> sentences, List<LabeledText> labelled, List<Path> adapters, int runs,
+      Consumer<String> progress) {
+    this.sentences = List.copyOf(sentences);
+    this.labelled = List.copyOf(labelled);
+    this.adapters = List.copyOf(adapters);
+    this.runs = runs;
+    this.progress = progress;
+  }
+
+  /**
+   * Exports the multi-adapter graph with its int8 variant and one synthetic adapter (rank 8 on
+   * query and value) into {@code work}, untimed, then compares the two bases on it.
+   */
+  public RuntimeBenchmark.Report run(BaseModelFiles base, Path work) throws Exception {
+    EncoderDescription d = EncoderDescription.of(OnnxModel.read(base.onnx()));
+    Map<String, Integer> ranks = new LinkedHashMap<>();
+    d.resolveTargets("query,value").forEach(m -> ranks.put(m.name(), 8));
+    String synthetic = "int8-bench";
+    Path export = work.resolve("int8-export");
+    progress.accept("exporting the multi-adapter graph with --quantize int8");
+    ExportBundle.export(ExportRequest.of(base, List.of(SyntheticAdapters.classifier(d, base.ref(), synthetic, ranks, 2,
+        TaskHead.Pooling.MEAN, 3)), EnumSet.of(ExportFormat.MULTI), export).withInt8Base(true), line -> { });
+    return run(export, synthetic, base.id());
+  }
+
+  /** Rows and median timings of the comparison; {@code synthetic} names an adapter of {@code export}. */
+  RuntimeBenchmark.Report run(Path export, String synthetic, String baseId) throws Exception {
+    List<RuntimeBenchmark.Row> rows = new ArrayList<>();
+    Map<String, Double> t = new LinkedHashMap<>();
+    int batch = Math.min(32, sentences.size());
+    List<String> texts = sentences.subList(0, batch);
+    RuntimeOptions options = RuntimeOptions.defaults().withDevice(Device.AUTO).withMaxBatch(Math.max(batch, CHUNK));
+    double loadBefore = load1();
+    Device device;
+    try (AdapterRuntime f32 = AdapterRuntime.open(export, options);
+        AdapterRuntime i8 = AdapterRuntime.open(export, options.withInt8Base(true))) {
+      device = i8.device();
+      f32.load(synthetic);
+      i8.load(synthetic);
+      progress.accept("float32 vs int8 base, batch 1 and " + batch + ", " + ROUNDS + " interleaved rounds");
+      for (int b : new int[] {1, batch}) {
+        double f = 0;
+        double q = 0;
+        double lo = Double.MAX_VALUE;
+        double hi = 0;
+        int per = Math.max(3, runs / ROUNDS * (b == 1 ? 4 : 1));
+        for (int round = 0; round < ROUNDS; round++) {
+          double mf = time(f32, synthetic, texts, b, per);
+          double mq = time(i8, synthetic, texts, b, per);
+          f += mf;
+          q += mq;
+          lo = Math.min(lo, mf / mq);
+          hi = Math.max(hi, mf / mq);
+        }
+        t.put("runtime float32 base, batch " + b, f / ROUNDS);
+        t.put("runtime int8 base, batch " + b, q / ROUNDS);
+        rows.add(new RuntimeBenchmark.Row(String.format(Locale.ROOT,
+            "int8 / float32 base throughput, batch %d (rounds %.2f-%.2fx)", b, lo, hi), f / q, "x", ">= 1.8x",
+            f / q >= 1.8));
+      }
+      List<LabeledText> scored = labelled.stream().filter(r -> r.label() != null).toList();
+      if (!adapters.isEmpty() && !scored.isEmpty()) {
+        for (Path a : adapters) {
+          String name = load(f32, a);
+          load(i8, a);
+          progress.accept("accuracy of " + name + " on " + scored.size() + " labelled texts, float32 and int8");
+          Score s = score(f32, i8, name, scored);
+          rows.add(new RuntimeBenchmark.Row(String.format(Locale.ROOT,
+              "int8 - float32 accuracy, %s (%.2f%% vs %.2f%%, agree %.2f%%)", name, s.int8(), s.f32(), s.agree()),
+              s.int8() - s.f32(), "pt", ">= -0.5 pt", s.int8() - s.f32() >= -0.5));
+        }
+      } else {
+        List<LabeledText> some = scored.isEmpty()
+            ? sentences.stream().map(x -> new LabeledText(x, null, 0)).toList()
+            : scored.subList(0, Math.min(256, scored.size()));
+        Score s = score(f32, i8, synthetic, some);
+        rows.add(new RuntimeBenchmark.Row("int8 / float32 argmax agreement, synthetic adapter " + synthetic
+            + " (give --adapter for accuracy)", s.agree(), "%", "(context)", true));
+      }
+    }
+    double loadAfter = load1();
+    rows.add(new RuntimeBenchmark.Row(String.format(Locale.ROOT, "load average (1 min) before / after the int8 runs, "
+        + "%.1f / %.1f on %d cores", loadBefore, loadAfter, Runtime.getRuntime().availableProcessors()), loadAfter,
+        "", "(context)", true));
+    return new RuntimeBenchmark.Report(baseId, device, batch, rows, t);
+  }
+
+  private static String load(AdapterRuntime rt, Path adapter) {
+    String f = adapter.getFileName().toString();
+    String name = f.endsWith(OrtAdapterFile.EXTENSION) ? f.substring(0, f.length() - OrtAdapterFile.EXTENSION.length()) : f;
+    rt.load(name, adapter);
+    return name;
+  }
+
+  private double time(AdapterRuntime rt, String adapter, List<String> texts, int b, int n) throws Exception {
+    int[] next = {0};
+    return Timer.medianMs(2, n, () -> {
+      if (b == 1) {
+        rt.predict(adapter, texts.get(next[0]++ % texts.size()));
+      } else {
+        rt.predict(adapter, texts.subList(0, b));
+      }
+    });
+  }
+
+  /** Accuracy (percent) of each path, where gold labels exist, and how often the two agree. */
+  record Score(double f32, double int8, double agree) {}
+
+  private static Score score(AdapterRuntime f32, AdapterRuntime i8, String adapter, List<LabeledText> rows) {
+    int correctF = 0;
+    int correctQ = 0;
+    int same = 0;
+    int gold = 0;
+    for (int start = 0; start < rows.size(); start += CHUNK) {
+      List<LabeledText> chunk = rows.subList(start, Math.min(rows.size(), start + CHUNK));
+      List<String> texts = chunk.stream().map(LabeledText::text).toList();
+      List<Prediction> pf = f32.predict(adapter, texts);
+      List<Prediction> pq = i8.predict(adapter, texts);
+      for (int i = 0; i < chunk.size(); i++) {
+        same += pf.get(i).labelIndex() == pq.get(i).labelIndex() ? 1 : 0;
+        String g = chunk.get(i).label();
+        if (g != null) {
+          gold++;
+          correctF += pf.get(i).label().equals(g) ? 1 : 0;
+          correctQ += pq.get(i).label().equals(g) ? 1 : 0;
+        }
+      }
+    }
+    double n = Math.max(1, gold);
+    return new Score(100.0 * correctF / n, 100.0 * correctQ / n, 100.0 * same / Math.max(1, rows.size()));
+  }
+
+  private static double load1() {
+    try {
+      return Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).split(" ")[0]);
+    } catch (IOException | RuntimeException e) {
+      return Double.NaN; // not Linux: the row then says NaN rather than failing the benchmark
+    }
+  }
+}

@@ -1,0 +1,252 @@
+package dev.lora4j.cli;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtLoraAdapter;
+import ai.onnxruntime.OrtSession;
+import dev.lora4j.exporter.ExportBundle;
+import dev.lora4j.exporter.ExportFormat;
+import dev.lora4j.exporter.ExportRequest;
+import dev.lora4j.models.adapter.Adapter;
+import dev.lora4j.models.testing.SyntheticAdapters;
+import dev.lora4j.models.adapter.TaskHead;
+import dev.lora4j.models.base.BaseModelFiles;
+import dev.lora4j.models.base.EncoderDescription;
+import dev.lora4j.models.base.LinearModule;
+import dev.lora4j.models.export.ExportLayout;
+import dev.lora4j.models.onnx.OnnxModel;
+import dev.lora4j.models.text.Encoding;
+import dev.lora4j.models.text.Tokenizer;
+import dev.lora4j.runtime.AdapterRuntime;
+import dev.lora4j.runtime.Device;
+import dev.lora4j.runtime.MixedRequest;
+import dev.lora4j.runtime.RuntimeOptions;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * The runtime benchmark on a real base model: every number is a ratio of two timings taken in the
+ * same run, on the same machine, with the same inputs, so it travels between machines better than a
+ * raw latency. Eight synthetic LoRA adapters (ranks 4 to 16 on query/value, two labels) stand in for
+ * trained ones: speed does not depend on what the weights learned.
+ */
+final class RuntimeBenchmark {
+  /** One measured line: what, the value, its goal, and whether the goal was met. */
+  public record Row(String what, double value, String unit, String goal, boolean met) {}
+
+  /** Everything measured, plus context. */
+  public record Report(String base, Device device, int batch, List<Row> rows, Map<String, Double> timingsMs) {}
+
+  private static final int ADAPTERS = 8;
+  private static final java.util.Set<String> LOGITS = java.util.Set.of("logits");
+  /** What the runtime's predict fetches, so the bare session does the same work. */
+  private static final java.util.Set<String> PREDICTION = java.util.Set.of("logits", "probabilities");
+
+  private final BaseModelFiles base;
+  private final List<String> sentences;
+  private final int runs;
+  private final Consumer<String> progress;
+
+  public RuntimeBenchmark(BaseModelFiles base, List<String> sentences, int runs, Consumer<String> progress) {
+    this.base = base;
+    this.sentences = sentences;
+    this.runs = runs;
+    this.progress = progress;
+  }
+
+  public Report run(Path work) throws Exception {
+    EncoderDescription d = EncoderDescription.of(OnnxModel.read(base.onnx()));
+    List<Adapter> adapters = new ArrayList<>();
+    List<LinearModule> targets = d.resolveTargets("query,value");
+    for (int i = 0; i < ADAPTERS; i++) {
+      Map<String, Integer> ranks = new LinkedHashMap<>();
+      for (LinearModule m : targets) {
+        ranks.put(m.name(), 4 + (i * 5 + m.layer()) % 13);
+      }
+      adapters.add(SyntheticAdapters.classifier(d, base.ref(), "a" + i, ranks, 2, TaskHead.Pooling.MEAN, 7 + i));
+    }
+    Path dir = work.resolve("export");
+    progress.accept("exporting " + ADAPTERS + " adapters (merged, factored, multi, mixed)");
+    long t0 = System.nanoTime();
+    ExportBundle.export(ExportRequest.of(base, adapters, EnumSet.of(ExportFormat.MERGED, ExportFormat.FACTORED,
+        ExportFormat.MULTI, ExportFormat.MIXED), dir), line -> { });
+    double exportMs = (System.nanoTime() - t0) / 1e6;
+
+    Map<String, Double> t = new LinkedHashMap<>();
+    List<Row> rows = new ArrayList<>();
+    OrtEnvironment env = dev.lora4j.runtime.ExecutionProviders.environment(); // its start-up needs a big stack
+    int batch = Math.min(32, sentences.size());
+    List<String> texts = sentences.subList(0, batch);
+    List<String> small = texts.subList(0, Math.min(8, batch));
+    Device device;
+    try (Tokenizer tok = Tokenizer.open(dir.resolve(ExportLayout.TOKENIZER));
+        OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
+      opts.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
+      Encoding enc8 = tok.encode(small);
+      Encoding enc32 = tok.encode(texts);
+      String first = adapters.get(0).name();
+
+      progress.accept("merged vs factored");
+      try (OrtSession merged = env.createSession(dir.resolve(ExportLayout.merged(first)).toString(), opts);
+          OrtSession factored = env.createSession(dir.resolve(ExportLayout.factored(first)).toString(), opts);
+          Feed f8 = new Feed(env, enc8)) {
+        t.put("merged, batch 8", Timer.medianMs(5, runs, () -> merged.run(f8.map(), LOGITS).close()));
+        t.put("factored, batch 8", Timer.medianMs(5, runs, () -> factored.run(f8.map(), LOGITS).close()));
+        t.put("reload a merged model (create session)", Timer.medianMs(1, 5,
+            () -> env.createSession(dir.resolve(ExportLayout.merged(first)).toString(), opts).close()));
+        t.put("bare OrtSession on merged, tokenize + run, batch 8", Timer.medianMs(5, runs, () -> {
+          try (Feed f = new Feed(env, tok.encode(small))) {
+            merged.run(f.map(), PREDICTION).close();
+          }
+        }));
+        int[] one = {0};
+        t.put("bare OrtSession on merged, tokenize + run, batch 1", Timer.medianMs(5, runs, () -> {
+          try (Feed f = new Feed(env, tok.encode(List.of(small.get(one[0]++ % small.size()))))) {
+            merged.run(f.map(), PREDICTION).close();
+          }
+        }));
+      }
+      rows.add(ratio("factored / merged latency (batch 8)", t.get("factored, batch 8"), t.get("merged, batch 8"),
+          "<= 1.05x", 1.05, true));
+
+      progress.accept("adapter switching on the multi-adapter base");
+      List<OrtLoraAdapter> ort = new ArrayList<>();
+      try (OrtSession multi = env.createSession(dir.resolve(ExportLayout.MULTI_GRAPH).toString(), opts);
+          Feed f8 = new Feed(env, enc8);
+          Feed f32 = new Feed(env, enc32)) {
+        for (Adapter a : adapters) {
+          ort.add(OrtLoraAdapter.create(dir.resolve(ExportLayout.onnxAdapter(a.name())).toAbsolutePath().toString()));
+        }
+        t.put("multi, same adapter every run, batch 8", Timer.medianMs(5, runs, () -> runWith(multi, f8, ort.get(0))));
+        int[] k = {0};
+        t.put("multi, a different adapter every run, batch 8", Timer.medianMs(5, runs,
+            () -> runWith(multi, f8, ort.get(k[0]++ % ADAPTERS))));
+        t.put("activate an adapter (RunOptions + addActiveLoraAdapter)", Timer.medianMs(100, 2_000, () -> {
+          try (OrtSession.RunOptions ro = new OrtSession.RunOptions()) {
+            ro.addActiveLoraAdapter(ort.get(k[0]++ % ADAPTERS));
+          }
+        }));
+        t.put("multi, one adapter, batch 32", Timer.medianMs(3, runs, () -> runWith(multi, f32, ort.get(0))));
+        Feed[] quarters = new Feed[ADAPTERS];
+        for (int i = 0; i < ADAPTERS; i++) {
+          quarters[i] = new Feed(env, tok.encode(texts.subList(i * batch / ADAPTERS, (i + 1) * batch / ADAPTERS)));
+        }
+        t.put("multi, 8 adapters one after another, " + batch / ADAPTERS + " rows each", Timer.medianMs(3, runs, () -> {
+          for (int i = 0; i < ADAPTERS; i++) {
+            runWith(multi, quarters[i], ort.get(i));
+          }
+        }));
+        for (Feed q : quarters) {
+          q.close();
+        }
+      } finally {
+        ort.forEach(OrtLoraAdapter::close);
+      }
+      double switchMs = t.get("multi, a different adapter every run, batch 8") - t.get("multi, same adapter every run, batch 8");
+      rows.add(new Row("per-request switch cost (different minus same adapter)", Math.max(0, switchMs), "ms",
+          "< 0.1 ms", switchMs < 0.1));
+      rows.add(new Row("adapter activation per request", t.get("activate an adapter (RunOptions + addActiveLoraAdapter)"),
+          "ms", "< 0.1 ms", t.get("activate an adapter (RunOptions + addActiveLoraAdapter)") < 0.1));
+      rows.add(ratio("reload a merged model / one switched request", t.get("reload a merged model (create session)"),
+          t.get("multi, a different adapter every run, batch 8"), "(context)", 0, false));
+
+      progress.accept("mixed batches and the runtime");
+      RuntimeOptions ro = RuntimeOptions.defaults().withDevice(Device.AUTO).withMaxBatch(batch);
+      try (AdapterRuntime rt = AdapterRuntime.open(dir, ro)) {
+        device = rt.device();
+        for (Adapter a : adapters) {
+          rt.load(a.name());
+        }
+        List<MixedRequest> mixed = new ArrayList<>();
+        for (int i = 0; i < batch; i++) {
+          mixed.add(new MixedRequest(adapters.get(i * ADAPTERS / batch).name(), texts.get(i)));
+        }
+        t.put("runtime, mixed batch of " + batch + " over 8 adapters", Timer.medianMs(3, runs, () -> rt.predictMixed(mixed)));
+        t.put("runtime, predict batch 8", Timer.medianMs(5, runs, () -> rt.predict(first, small)));
+        int[] one = {0};
+        t.put("runtime, predict batch 1", Timer.medianMs(5, runs,
+            () -> rt.predict(first, small.get(one[0]++ % small.size()))));
+        t.put("runtime, one adapter, batch " + batch, Timer.medianMs(3, runs, () -> rt.predict(first, texts)));
+        t.put("runtime, 8 adapters one after another, " + batch / ADAPTERS + " rows each", Timer.medianMs(3, runs, () -> {
+          for (int i = 0; i < ADAPTERS; i++) {
+            rt.predict(adapters.get(i).name(), texts.subList(i * batch / ADAPTERS, (i + 1) * batch / ADAPTERS));
+          }
+        }));
+        long bytes = rt.adapters().stream().mapToLong(a -> a.bytes()).sum();
+        rows.add(new Row("memory per loaded adapter (weights, mean of 8)", bytes / (double) ADAPTERS / 1024, "KiB",
+            "(context)", true));
+      }
+      // runtime against runtime: all three include tokenizing and reading the outputs
+      double single = t.get("runtime, one adapter, batch " + batch);
+      double mixedMs = t.get("runtime, mixed batch of " + batch + " over 8 adapters");
+      double sequential = t.get("runtime, 8 adapters one after another, " + batch / ADAPTERS + " rows each");
+      rows.add(ratio("mixed 8-adapter batch / single-adapter batch throughput", single, mixedMs, ">= 0.9x", 0.9, false));
+      rows.add(ratio("mixed 8-adapter batch / 8 adapters one after another", sequential, mixedMs, ">= 3x", 3, false));
+      rows.add(ratio("runtime / bare OrtSession on merged (tokenize + run, batch 8)", t.get("runtime, predict batch 8"),
+          t.get("bare OrtSession on merged, tokenize + run, batch 8"), "<= 1.10x", 1.10, true));
+      rows.add(ratio("runtime / bare OrtSession on merged (tokenize + run, batch 1)", t.get("runtime, predict batch 1"),
+          t.get("bare OrtSession on merged, tokenize + run, batch 1"), "<= 1.10x", 1.10, true));
+    }
+    t.put("export 8 adapters, all formats", exportMs);
+    rows.add(new Row("export of MiniLM + 8 adapters, all formats", exportMs / 1000, "s", "< 10 s", exportMs < 10_000));
+    return new Report(base.id(), device, batch, rows, t);
+  }
+
+  private static Row ratio(String what, double a, double b, String goal, double bound, boolean atMost) {
+    double r = a / b;
+    boolean met = bound == 0 || (atMost ? r <= bound : r >= bound);
+    return new Row(what, r, "x", goal, met);
+  }
+
+  private static void runWith(OrtSession s, Feed f, OrtLoraAdapter a) throws Exception {
+    try (OrtSession.RunOptions ro = new OrtSession.RunOptions()) {
+      ro.addActiveLoraAdapter(a);
+      s.run(f.map(), LOGITS, ro).close();
+    }
+  }
+
+  /** Token inputs as ONNX Runtime tensors. */
+  private static final class Feed implements AutoCloseable {
+    private final Map<String, OnnxTensor> tensors = new LinkedHashMap<>();
+
+    Feed(OrtEnvironment env, Encoding e) throws Exception {
+      tensors.put("input_ids", OnnxTensor.createTensor(env, e.inputIdsBuffer(), e.shape()));
+      tensors.put("attention_mask", OnnxTensor.createTensor(env, e.attentionMaskBuffer(), e.shape()));
+      tensors.put("token_type_ids", OnnxTensor.createTensor(env, e.tokenTypeIdsBuffer(), e.shape()));
+    }
+
+    Map<String, OnnxTensor> map() {
+      return tensors;
+    }
+
+    @Override
+    public void close() {
+      tensors.values().forEach(OnnxTensor::close);
+    }
+  }
+
+  /** The report as a markdown section. */
+  public static String markdown(Report r, String command) {
+    StringBuilder sb = new StringBuilder();
+    sb.append("## Runtime benchmark\n\n");
+    sb.append(String.format(Locale.ROOT, "Measured %s with `%s` on base `%s`, device %s, %d available cores. "
+        + "Ratios come from timings taken in the same run (median of repeated runs after warm-up), on %d "
+        + "sentences of equal length (median-length SST-2 dev sentences when the data is there).%n%n",
+        java.time.LocalDate.now(), command, r.base(), r.device().name().toLowerCase(Locale.ROOT),
+        Runtime.getRuntime().availableProcessors(), r.batch()));
+    sb.append("| measure | value | goal | met |\n|---|---:|---|---|\n");
+    for (Row row : r.rows()) {
+      sb.append(String.format(Locale.ROOT, "| %s | %.3f %s | %s | %s |%n", row.what(), row.value(), row.unit(),
+          row.goal(), row.goal().startsWith("(") ? "" : row.met() ? "yes" : "**no**"));
+    }
+    sb.append("\n![runtime benchmark](bench-runtime.png)\n\nTimings (median ms):\n\n| run | ms |\n|---|---:|\n");
+    r.timingsMs().forEach((k, v) -> sb.append(String.format(Locale.ROOT, "| %s | %.3f |%n", k, v)));
+    return sb.toString();
+  }
+}

@@ -1,0 +1,45 @@
+package dev.lora4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lora4j.models.base.BaseModelFiles;
+import dev.lora4j.models.io.AtomicFiles;
+import dev.lora4j.models.testing.TinyBert;
+import dev.lora4j.trainer.data.LabeledText;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** What {@code bench} adds for the int8 base, on the tiny BERT (timings are not checked, only that they exist). */
+class Int8BenchmarkTest {
+  static final List<String> TEXTS = List.of("a good movie", "boring", "the plot was dull", "i loved the characters");
+
+  @Test
+  void reportsBothBatchRatiosAgreementAndPerAdapterAccuracy(@TempDir Path dir) throws Exception {
+    Path b = TinyBert.writeBaseModel(dir.resolve("tiny"), 1);
+    Path model = b.resolve("model.onnx");
+    BaseModelFiles base = new BaseModelFiles("tiny", model, b.resolve("tokenizer.json"), AtomicFiles.sha256(model));
+    List<LabeledText> gold = TEXTS.stream().map(t -> new LabeledText(t, "label0", 0)).toList();
+
+    RuntimeBenchmark.Report r = new Int8Benchmark(TEXTS, gold, List.of(), 4, s -> { }).run(base, dir.resolve("work"));
+    List<String> what = r.rows().stream().map(RuntimeBenchmark.Row::what).toList();
+    assertTrue(what.get(0).startsWith("int8 / float32 base throughput, batch 1 "), what.toString());
+    assertTrue(what.get(1).startsWith("int8 / float32 base throughput, batch 4 "), what.toString());
+    assertTrue(r.rows().get(0).value() > 0 && r.rows().get(1).value() > 0);
+    assertTrue(what.get(2).startsWith("int8 / float32 argmax agreement, synthetic adapter int8-bench"), what.toString());
+    assertTrue(what.get(3).startsWith("load average"), what.toString());
+    assertEquals(4, r.timingsMs().size(), r.timingsMs().toString());
+
+    // with an adapter file: one accuracy row for it, int8 minus float32 in points
+    Path export = dir.resolve("work/int8-export");
+    RuntimeBenchmark.Report a = new Int8Benchmark(TEXTS, gold, List.of(export.resolve("int8-bench.onnx_adapter")), 4,
+        s -> { }).run(export, "int8-bench", "tiny");
+    RuntimeBenchmark.Row acc = a.rows().get(2);
+    assertTrue(acc.what().startsWith("int8 - float32 accuracy, int8-bench ("), acc.what());
+    assertEquals("pt", acc.unit());
+    // four texts: accuracies are multiples of 25 %, so their difference is too
+    assertEquals(0, Math.IEEEremainder(acc.value(), 25), 1e-9, acc.what());
+  }
+}
