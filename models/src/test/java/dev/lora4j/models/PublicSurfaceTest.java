@@ -38,6 +38,7 @@ class PublicSurfaceTest {
         "dev.lora4j.models.base.EncoderSpec",
         "dev.lora4j.models.base.LinearModule",
         "dev.lora4j.models.base.ModuleKind",
+        "dev.lora4j.models.export.AdapterPackage",
         "dev.lora4j.models.export.AdapterFiles",
         "dev.lora4j.models.export.AdapterSidecar",
         "dev.lora4j.models.export.ExportLayout",
