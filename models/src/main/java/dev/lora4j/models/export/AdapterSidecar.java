@@ -209,7 +209,8 @@ public record AdapterSidecar(
   }
 
   /** SHA-256 of the canonical JSON of every field but {@value #CONTENT_FIELD}. */
-  private static String contentHash(JsonNode tree) {
+  /** Package-private for the hostile-input corpus, which re-hashes damaged sidecars. */
+  static String contentHash(JsonNode tree) {
     ObjectNode copy = ((ObjectNode) tree).deepCopy();
     copy.remove(CONTENT_FIELD);
     try {
