@@ -271,7 +271,7 @@ final class PeftReader {
     // which is what exports and the runtime use; a huge alpha is the only way a PEFT config gets there.
     if (module.findNonFinite() == null && module.compact().findNonFinite() != null) {
       throw new Lora4jException(configFile + ": module " + m.peftName() + " has scaling " + s + " (lora_alpha /"
-          + " alpha_pattern over rank " + rank + "), which overflows float32 once applied to its lora_B");
+          + " alpha_pattern over rank " + rank + "), which overflows float32 once folded into its lora_B");
     }
     return module;
   }

@@ -101,7 +101,8 @@ public final class MultiAdapterParameters {
    * {@code source} and the tensor or field: a tensor whose name is not one of
    * {@link AdapterTensorNames}' (a renamed tensor would otherwise be ignored and its module silently
    * dropped), a module the sidecar's ranks name that the file lacks or has at another rank, half a
-   * factor pair or half a head, and a label count that differs from the sidecar's.
+   * factor pair or half a head, a label count that differs from the sidecar's, a factor that is not
+   * finite once widened, and an int8 scale that is not a finite, non-negative FLOAT.
    */
   public static Adapter toAdapter(OrtAdapter file, AdapterSidecar sidecar, String source) {
     Map<String, OrtAdapterParameter> p = file.byName();
