@@ -266,7 +266,14 @@ final class PeftReader {
       }
       s = exact;
     }
-    return new LowRankModule(m.canonical(), am, bm, s, gate, transform, magnitude);
+    LowRankModule module = new LowRankModule(m.canonical(), am, bm, s, gate, transform, magnitude);
+    // Finite tensors and a finite scaling can still overflow once folded (B' = scaling · B · T · diag(g)),
+    // which is what exports and the runtime use; a huge alpha is the only way a PEFT config gets there.
+    if (module.findNonFinite() == null && module.compact().findNonFinite() != null) {
+      throw new Lora4jException(configFile + ": module " + m.peftName() + " has scaling " + s + " (lora_alpha /"
+          + " alpha_pattern over rank " + rank + "), which overflows float32 once folded into its lora_B");
+    }
+    return module;
   }
 
   /** The modules in the order lora4j recorded, which must name exactly the modules stored. */

@@ -208,8 +208,11 @@ public record AdapterSidecar(
     }
   }
 
-  /** SHA-256 of the canonical JSON of every field but {@value #CONTENT_FIELD}. */
-  private static String contentHash(JsonNode tree) {
+  /**
+   * SHA-256 of the canonical JSON of every field but {@value #CONTENT_FIELD}. Package-private for the
+   * hostile-input corpus, which re-hashes damaged sidecars so that the damage reaches the checks behind.
+   */
+  static String contentHash(JsonNode tree) {
     ObjectNode copy = ((ObjectNode) tree).deepCopy();
     copy.remove(CONTENT_FIELD);
     try {

@@ -101,7 +101,8 @@ public final class MultiAdapterParameters {
    * {@code source} and the tensor or field: a tensor whose name is not one of
    * {@link AdapterTensorNames}' (a renamed tensor would otherwise be ignored and its module silently
    * dropped), a module the sidecar's ranks name that the file lacks or has at another rank, half a
-   * factor pair or half a head, and a label count that differs from the sidecar's.
+   * factor pair or half a head, a label count that differs from the sidecar's, a factor that is not
+   * finite once widened, and an int8 scale that is not a finite, non-negative FLOAT.
    */
   public static Adapter toAdapter(OrtAdapter file, AdapterSidecar sidecar, String source) {
     Map<String, OrtAdapterParameter> p = file.byName();
@@ -197,7 +198,7 @@ public final class MultiAdapterParameters {
           + " but its sidecar's adapter_dtype " + dtype.id() + " means " + TensorProtos.typeName(want));
     }
     if (dtype != AdapterDtype.INT8) {
-      return matrix(t, source);
+      return requireFinite(matrix(t, source), t, source);
     }
     long[] dims = t.dims();
     if (dims.length != 2) {
@@ -207,7 +208,18 @@ public final class MultiAdapterParameters {
     if (scale == null) {
       throw new Lora4jException(source + ": INT8 tensor " + t.name() + " has no " + scaleName(t.name()) + " tensor");
     }
+    if (scale.dataType() != DataType.FLOAT_VALUE) {
+      throw new Lora4jException(source + ": tensor " + scale.name() + " is " + TensorProtos.typeName(scale.dataType())
+          + ", but int8 scales are stored as FLOAT");
+    }
     float[] s = floats(scale, source).data();
+    for (int i = 0; i < s.length; i++) {
+      // max|row| / 127 is never negative: a negative scale is damage, not a sign flip to apply
+      if (!(Float.isFinite(s[i]) && s[i] >= 0)) {
+        throw new Lora4jException(source + ": tensor " + scale.name() + " holds " + s[i] + " at rank " + i
+            + "; an int8 scale is finite and not negative");
+      }
+    }
     int rows = Math.toIntExact(dims[0]);
     int cols = Math.toIntExact(dims[1]);
     boolean rankIsColumn = t.name().endsWith(A_SUFFIX); // A^T [in, r]; B^T is [r, out]
@@ -225,7 +237,17 @@ public final class MultiAdapterParameters {
         v[r * cols + c] = q[r * cols + c] * s[rankIsColumn ? c : r];
       }
     }
-    return new Matrix(rows, cols, v);
+    return requireFinite(new Matrix(rows, cols, v), t, source);
+  }
+
+  /** Names the tensor and the value: a float16 0x7C00 or a huge scale would otherwise surface as its module's. */
+  private static Matrix requireFinite(Matrix m, OrtAdapterParameter t, String source) {
+    int i = m.firstNonFinite();
+    if (i >= 0) {
+      throw new Lora4jException(source + ": tensor " + t.name() + " (" + TensorProtos.typeName(t.dataType())
+          + ") holds " + m.data()[i] + " at index " + i + "; adapter values must be finite");
+    }
+    return m;
   }
 
   private static FloatTensor floats(OrtAdapterParameter t, String source) {

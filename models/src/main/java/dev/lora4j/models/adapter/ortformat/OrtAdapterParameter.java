@@ -26,6 +26,11 @@ public record OrtAdapterParameter(String name, long[] dims, int dataType, byte[]
       if (d < 0) {
         throw new IllegalArgumentException(name + ": negative dimension in " + Arrays.toString(dims));
       }
+      // Readers index with ints; beside a 0 (no data to check it against) a larger one would wrap.
+      if (d > Integer.MAX_VALUE) {
+        throw new IllegalArgumentException(name + ": dimension " + d + " in " + Arrays.toString(dims)
+            + " is beyond 2^31-1");
+      }
       n = Math.multiplyExact(n, d);
     }
     int size = elementSize(dataType);
