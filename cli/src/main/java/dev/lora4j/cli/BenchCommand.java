@@ -63,6 +63,12 @@ final class BenchCommand implements Command {
     o.addOption(Option.builder().longOpt("adapter").hasArg().argName("file")
         .desc("Trained .onnx_adapter (exported for the same base) whose --data accuracy is compared on the float32 and "
             + "int8 bases; repeat for several.").get());
+    o.addOption(Option.builder().longOpt("overhead")
+        .desc("Only break the runtime's batch-1 time down against a bare OrtSession (interleaved runs; "
+            + "--runs rounds, default 200) and print it; RESULTS.md is left alone.").get());
+    o.addOption(Option.builder().longOpt("threads").hasArg().argName("n")
+        .desc("With --overhead: ONNX Runtime intra-op threads for every session (default: ONNX Runtime's own "
+            + "choice); 1 makes the CPU-time column free of spinning threads.").get());
     o.addOption(Option.builder().longOpt("docs").hasArg().argName("dir")
         .desc("Where RESULTS.md and the chart go (default docs).").get());
     return o;
@@ -90,9 +96,14 @@ final class BenchCommand implements Command {
         sentences.addAll(FALLBACK_SENTENCES);
       }
     }
-    int runs = OptionValues.integer(line, "runs", 30);
     Path work = Files.createTempDirectory("lora4j-bench");
     try {
+      if (line.hasOption("overhead")) {
+        new dev.lora4j.cli.bench.BatchOneOverhead(base, sentences, OptionValues.integer(line, "runs", 200),
+            OptionValues.integer(line, "threads", 0), out).run(work);
+        return 0;
+      }
+      int runs = OptionValues.integer(line, "runs", 30);
       RuntimeBenchmark.Report r = new RuntimeBenchmark(base, sentences, runs, s -> out.println("bench: " + s)).run(work);
       r = withInt8(r, base, data, line, sentences, runs, work, out);
       out.printf(Locale.ROOT, "%n%-62s %12s  %-9s %s%n", "measure", "value", "goal", "met");

@@ -62,15 +62,7 @@ public final class RuntimeBenchmark {
 
   public Report run(Path work) throws Exception {
     EncoderDescription d = EncoderDescription.of(OnnxModel.read(base.onnx()));
-    List<Adapter> adapters = new ArrayList<>();
-    List<LinearModule> targets = d.resolveTargets("query,value");
-    for (int i = 0; i < ADAPTERS; i++) {
-      Map<String, Integer> ranks = new LinkedHashMap<>();
-      for (LinearModule m : targets) {
-        ranks.put(m.name(), 4 + (i * 5 + m.layer()) % 13);
-      }
-      adapters.add(SyntheticAdapters.classifier(d, base.ref(), "a" + i, ranks, 2, TaskHead.Pooling.MEAN, 7 + i));
-    }
+    List<Adapter> adapters = syntheticAdapters(d, base, ADAPTERS);
     Path dir = work.resolve("export");
     progress.accept("exporting " + ADAPTERS + " adapters (merged, factored, multi, mixed)");
     long t0 = System.nanoTime();
@@ -198,6 +190,20 @@ public final class RuntimeBenchmark {
     return new Report(base.id(), device, batch, rows, t);
   }
 
+  /** {@code n} synthetic two-label LoRA adapters, ranks 4 to 16 on query/value, named a0, a1, ... */
+  static List<Adapter> syntheticAdapters(EncoderDescription d, BaseModelFiles base, int n) {
+    List<Adapter> adapters = new ArrayList<>();
+    List<LinearModule> targets = d.resolveTargets("query,value");
+    for (int i = 0; i < n; i++) {
+      Map<String, Integer> ranks = new LinkedHashMap<>();
+      for (LinearModule m : targets) {
+        ranks.put(m.name(), 4 + (i * 5 + m.layer()) % 13);
+      }
+      adapters.add(SyntheticAdapters.classifier(d, base.ref(), "a" + i, ranks, 2, TaskHead.Pooling.MEAN, 7 + i));
+    }
+    return adapters;
+  }
+
   private static Row ratio(String what, double a, double b, String goal, double bound, boolean atMost) {
     double r = a / b;
     boolean met = bound == 0 || (atMost ? r <= bound : r >= bound);
@@ -212,7 +218,7 @@ public final class RuntimeBenchmark {
   }
 
   /** Token inputs as ONNX Runtime tensors. */
-  private static final class Feed implements AutoCloseable {
+  static final class Feed implements AutoCloseable {
     private final Map<String, OnnxTensor> tensors = new LinkedHashMap<>();
 
     Feed(OrtEnvironment env, Encoding e) throws Exception {
