@@ -30,8 +30,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -44,8 +44,6 @@ import java.util.concurrent.TimeUnit;
  * diagnosis, printed, not a goal: the bench's ratio table carries the goal.
  */
 public final class BatchOneOverhead {
-  private static final Set<String> PREDICTION = Set.of("logits", "probabilities");
-  private static final String[] OUTPUTS = {"logits", "probabilities"};
 
   private final BaseModelFiles base;
   private final List<String> sentences;
@@ -75,6 +73,7 @@ public final class BatchOneOverhead {
         EnumSet.of(ExportFormat.MERGED, ExportFormat.FACTORED, ExportFormat.MULTI), dir), line -> { });
     OrtEnvironment env = ExecutionProviders.environment();
     ExecutorService pool = bigStackPool();
+    ExecutorService own = Executors.newSingleThreadExecutor(AdapterRuntime.threadFactory("overhead-own"));
     String before = loadavg();
     Map<String, Interleaved.Median> macro;
     Map<String, Interleaved.Median> micro;
@@ -93,18 +92,27 @@ public final class BatchOneOverhead {
           OrtLoraAdapter lora = OrtLoraAdapter.create(dir.resolve(ExportLayout.onnxAdapter(name)).toString());
           AdapterRuntime rt = AdapterRuntime.open(dir, cpu.withSession(cpu.session().withThreads(threads)))) {
         rt.load(name);
-        Map<String, Timer.Action> runs = new LinkedHashMap<>();
+        Map<String, Interleaved.Timed> runs = new LinkedHashMap<>();
         Texts m = new Texts();
         Texts h = new Texts();
         Texts f = new Texts();
         Texts u = new Texts();
         Texts r = new Texts();
-        runs.put("bare merged: tokenize + tensors + run + read outputs", () -> bare(env, tok, merged, null, m.next()));
+        Texts p = new Texts();
+        runs.put("bare merged: tokenize + tensors + run + read outputs",
+            Interleaved.here(() -> RuntimeBenchmark.bare(env, tok, merged, null, m.next())));
         runs.put("  the same through a thread hop (8 MB-stack pool, as NativeThreads)",
-            () -> pool.submit(() -> bare(env, tok, merged, null, h.next())).get());
-        runs.put("bare factored graph", () -> bare(env, tok, factored, null, f.next()));
-        runs.put("bare multi graph, adapter active (RunOptions per call)", () -> bare(env, tok, multi, lora, u.next()));
-        runs.put("runtime.predict(adapter, text)", () -> rt.predict(name, r.next()));
+            Interleaved.here(() -> pool.submit(() -> {
+              RuntimeBenchmark.bare(env, tok, merged, null, h.next());
+              return null;
+            }).get()));
+        runs.put("bare factored graph",
+            Interleaved.here(() -> RuntimeBenchmark.bare(env, tok, factored, null, f.next())));
+        runs.put("bare multi graph, adapter active (RunOptions per call)",
+            Interleaved.here(() -> RuntimeBenchmark.bare(env, tok, multi, lora, u.next())));
+        runs.put("runtime.predict(adapter, text)", Interleaved.here(() -> rt.predict(name, r.next())));
+        runs.put("runtime.predict on an AdapterRuntime.threadFactory thread (in place)",
+            Interleaved.on(own, () -> rt.predict(name, p.next())));
         out.printf(Locale.ROOT, "bench: batch 1, %d interleaved rounds of %d runs%n", rounds, runs.size());
         macro = Interleaved.medians(runs, 10, rounds, 1);
 
@@ -115,26 +123,27 @@ public final class BatchOneOverhead {
         float[][] logits = {{0.25f, -0.5f}};
         float[][] probs = {{0.6f, 0.4f}};
         List<String> labels = List.of("0", "1");
-        Map<String, Timer.Action> steps = new LinkedHashMap<>();
+        Map<String, Interleaved.Timed> steps = new LinkedHashMap<>();
         Texts t = new Texts();
-        steps.put("tokenize one text", () -> tok.encode(List.of(t.next())));
-        steps.put("input tensors: create 3 + close", () -> {
+        steps.put("tokenize one text", Interleaved.here(() -> tok.encode(List.of(t.next()))));
+        steps.put("input tensors: create 3 + close", Interleaved.here(() -> {
           try (RuntimeBenchmark.Feed in = new RuntimeBenchmark.Feed(env, enc)) {
             in.map();
           }
-        });
-        steps.put("RunOptions: create + activate adapter + close", () -> {
+        }));
+        steps.put("RunOptions: create + activate adapter + close", Interleaved.here(() -> {
           try (OrtSession.RunOptions ro = new OrtSession.RunOptions()) {
             ro.addActiveLoraAdapter(lora);
           }
-        });
-        steps.put("registry: acquire + close a lease", () -> {
+        }));
+        steps.put("registry: acquire + close a lease", Interleaved.here(() -> {
           try (Lease<String> l = registry.acquire(name)) {
             l.value();
           }
-        });
-        steps.put("thread hop of an empty call (submit + get)", () -> pool.submit(() -> 0).get());
-        steps.put("outputs: finite check + Prediction (2 labels)", () -> {
+        }));
+        steps.put("thread hop of an empty call (submit + get)",
+            Interleaved.here(() -> pool.submit(() -> 0).get()));
+        steps.put("outputs: finite check + Prediction (2 labels)", Interleaved.here(() -> {
           for (float[][] o : new float[][][] {logits, probs}) {
             for (float v : o[0]) {
               if (!Float.isFinite(v)) {
@@ -143,16 +152,18 @@ public final class BatchOneOverhead {
             }
           }
           new Prediction(name, labels, logits[0], probs[0]).label();
-        });
+        }));
         micro = Interleaved.medians(steps, 5, Math.max(11, rounds / 4), 200);
       }
     } finally {
       pool.shutdown();
+      own.shutdown();
     }
     String after = loadavg();
     Interleaved.Median bare = macro.values().iterator().next();
-    out.printf(Locale.ROOT, "%nbatch 1, %s, %d cores, ONNX Runtime intra-op threads %s; load average before %s, after %s%n",
-        base.id(), Runtime.getRuntime().availableProcessors(), threads == 0 ? "default" : threads, before, after);
+    out.printf(Locale.ROOT,
+        "%nbatch 1, %s, %d cores, ONNX Runtime intra-op threads %s; load average before %s, after %s%n", base.id(),
+        Runtime.getRuntime().availableProcessors(), threads == 0 ? "default" : threads, before, after);
     out.printf(Locale.ROOT, "%-70s %9s %8s %9s %8s%n", "end to end (interleaved, median)", "wall ms", "/ bare",
         "CPU ms", "/ bare");
     macro.forEach((k, v) -> out.printf(Locale.ROOT, "%-70s %9.3f %7.3fx %9.3f %7.3fx%n", k, v.wallMs(),
@@ -161,24 +172,6 @@ public final class BatchOneOverhead {
         "wall ms", "% bare", "CPU ms", "% bare");
     micro.forEach((k, v) -> out.printf(Locale.ROOT, "%-70s %9.4f %7.2f%% %9.4f %7.2f%%%n", k, v.wallMs(),
         100 * v.wallMs() / bare.wallMs(), v.cpuMs(), 100 * v.cpuMs() / bare.cpuMs()));
-  }
-
-  /** What a caller of bare ONNX Runtime does at batch 1: tokenize, make tensors, run, read both outputs. */
-  private static float[][][] bare(OrtEnvironment env, Tokenizer tok, OrtSession s, OrtLoraAdapter lora, String text)
-      throws Exception {
-    try (RuntimeBenchmark.Feed in = new RuntimeBenchmark.Feed(env, tok.encode(List.of(text)));
-        OrtSession.RunOptions ro = new OrtSession.RunOptions()) {
-      if (lora != null) {
-        ro.addActiveLoraAdapter(lora);
-      }
-      try (OrtSession.Result r = s.run(in.map(), PREDICTION, ro)) {
-        float[][][] res = new float[OUTPUTS.length][][];
-        for (int i = 0; i < OUTPUTS.length; i++) {
-          res[i] = (float[][]) r.get(OUTPUTS[i]).orElseThrow().getValue();
-        }
-        return res;
-      }
-    }
   }
 
   /** One pool thread per core with 8 MB stacks, the shape of the runtime's native threads. */
