@@ -181,10 +181,10 @@ public final class RuntimeBenchmark {
       double bareOne = t.get("bare OrtSession on merged, tokenize + run, batch 1");
       rows.add(ratio("runtime / bare OrtSession on merged (tokenize + run, batch 1)", t.get("runtime, predict batch 1"),
           bareOne, "<= 1.10x", 1.10, true));
-      rows.add(ratio("runtime on a runtime thread (in place) / bare OrtSession on merged (batch 1)",
+      rows.add(ratio("runtime, in place on a runtime thread / bare (batch 1)",
           t.get("runtime, predict batch 1, on an AdapterRuntime.threadFactory thread"), bareOne, "<= 1.10x", 1.10,
           true));
-      rows.add(ratio("bare multi-adapter graph / bare merged graph (batch 1: the LoRA branches' share)",
+      rows.add(ratio("multi graph / merged graph, bare (batch 1: LoRA branches)",
           t.get("bare OrtSession on multi, adapter active, tokenize + run, batch 1"), bareOne, "(context)", 0, true));
     }
     t.put("export 8 adapters, all formats", exportMs);
