@@ -49,6 +49,9 @@ final class BenchCommand implements Command {
         otherwise idle machine.
         Then the float32 base against the int8 base (export --quantize int8) in the runtime:
         throughput at batch 1 and 32, interleaved, and accuracy on --data for each --adapter.
+        With --overhead it only breaks the runtime's batch-1 time down, interleaved in one run: bare
+        merged graph, the same through a thread hop, factored and multi graphs, predict from a plain
+        thread and from a runtime thread, then tokenizing, tensors, RunOptions, leases, outputs alone.
         Example: lora4j bench --base minilm-l6""";
   }
 
@@ -68,7 +71,7 @@ final class BenchCommand implements Command {
             + "--runs rounds, default 200) and print it; RESULTS.md is left alone.").get());
     o.addOption(Option.builder().longOpt("threads").hasArg().argName("n")
         .desc("With --overhead: ONNX Runtime intra-op threads for every session (default: ONNX Runtime's own "
-            + "choice); 1 makes the CPU-time column free of spinning threads.").get());
+            + "choice); with 1 the whole run is on Java threads, so the CPU-time column covers it.").get());
     o.addOption(Option.builder().longOpt("docs").hasArg().argName("dir")
         .desc("Where RESULTS.md and the chart go (default docs).").get());
     return o;
