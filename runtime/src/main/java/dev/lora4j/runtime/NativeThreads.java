@@ -31,9 +31,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * No graph or session option of lora4j drives it; {@code ORT_DISABLE_TELEMETRY=1} avoids it but a
  * library cannot set its host's environment. So the environment is created once, on a thread whose
  * stack is sized from the command line ({@link #environment()}); everything else native runs on
- * the pool here. Once the environment exists, session creation plus runs of 512-token texts (the
- * model's maximum; batches of three, mixed-batch graph included) passed with 160 KB of stack and
- * failed with a Java StackOverflowError (not a crash) at 144 KB; the pool's threads get
+ * the pool here, or in place on threads from {@link #threadFactory}, which have the same stack.
+ * Once the environment exists, session creation plus runs of 512-token texts (the model's maximum;
+ * batches of three, mixed-batch graph included) passed with 160 KB of stack and failed with a Java
+ * StackOverflowError (not a crash) at 144 KB; the pool's threads get
  * {@value #STACK_BYTES} bytes, a wide margin for other CPUs' kernels and execution providers.
  */
 final class NativeThreads implements AutoCloseable {
