@@ -47,6 +47,9 @@ final class BenchCommand implements Command {
         otherwise idle machine.
         Then the float32 base against the int8 base (export --quantize int8) in the runtime:
         throughput at batch 1 and 32, interleaved, and accuracy on --data for each --adapter.
+        With --overhead it only breaks the runtime's batch-1 time down, interleaved in one run: bare
+        merged graph, the same through a thread hop, factored and multi graphs, predict from a plain
+        thread and from a runtime thread, then tokenizing, tensors, RunOptions, leases, outputs alone.
         Example: lora4j bench --base minilm-l6""";
   }
 
@@ -61,6 +64,12 @@ final class BenchCommand implements Command {
     o.addOption(Option.builder().longOpt("adapter").hasArg().argName("file")
         .desc("Trained .onnx_adapter (exported for the same base) whose --data accuracy is compared on the float32 and "
             + "int8 bases; repeat for several.").get());
+    o.addOption(Option.builder().longOpt("overhead")
+        .desc("Only break the runtime's batch-1 time down against a bare OrtSession (interleaved runs; "
+            + "--runs rounds, default 200) and print it; RESULTS.md is left alone.").get());
+    o.addOption(Option.builder().longOpt("threads").hasArg().argName("n")
+        .desc("With --overhead: ONNX Runtime intra-op threads for every session (default: ONNX Runtime's own "
+            + "choice); with 1 the whole run is on Java threads, so the CPU-time column covers it.").get());
     o.addOption(Option.builder().longOpt("docs").hasArg().argName("dir")
         .desc("Where RESULTS.md and the chart go (default docs).").get());
     return o;
@@ -88,9 +97,14 @@ final class BenchCommand implements Command {
         sentences.addAll(FALLBACK_SENTENCES);
       }
     }
-    int runs = OptionValues.integer(line, "runs", 30);
     Path work = Files.createTempDirectory("lora4j-bench");
     try {
+      if (line.hasOption("overhead")) {
+        new BatchOneOverhead(base, sentences, OptionValues.integer(line, "runs", 200),
+            OptionValues.integer(line, "threads", 0), out).run(work);
+        return 0;
+      }
+      int runs = OptionValues.integer(line, "runs", 30);
       RuntimeBenchmark.Report r = new RuntimeBenchmark(base, sentences, runs, s -> out.println("bench: " + s)).run(work);
       r = withInt8(r, base, data, line, sentences, runs, work, out);
       out.printf(Locale.ROOT, "%n%-62s %12s  %-9s %s%n", "measure", "value", "goal", "met");

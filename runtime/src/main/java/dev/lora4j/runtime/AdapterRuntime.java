@@ -117,8 +117,9 @@ public final class AdapterRuntime implements AutoCloseable {
     this.tokenizer = Tokenizer.open(tok, options.maxTokens());
     this.loader = new AdapterLoader(dir, manifest, layout);
     this.registry = new AdapterRegistry<>(this::loadAdapter, options.adapterBudgetBytes());
+    // the batcher's thread runs each batch in place, with no hop to the native pool
     this.batcher = new MicroBatcher<>(this::runSingles, options.batchRows(), options.batchWindow(),
-        options.queueCapacity());
+        options.queueCapacity(), NativeThreads.threadFactory("lora4j-micro-batcher"));
   }
 
   private String graphName(Path dir, String graph) {
@@ -177,6 +178,18 @@ public final class AdapterRuntime implements AutoCloseable {
       natives.close();
       throw e;
     }
+  }
+
+  /**
+   * Threads on which requests skip a hop: their stacks are sized for ONNX Runtime (8 MB), so a
+   * request made on one runs there in place. On any other thread a request hands its ONNX Runtime
+   * work to the runtime's own big-stack threads and waits, since native stack use must not meet a
+   * host's small stack (see docs/RELIABILITY.md); that hand-off costs a few microseconds on an idle
+   * machine and up to milliseconds on a loaded one. For request pools that call the runtime:
+   * {@code Executors.newFixedThreadPool(n, AdapterRuntime.threadFactory("work"))}.
+   */
+  public static java.util.concurrent.ThreadFactory threadFactory(String namePrefix) {
+    return NativeThreads.threadFactory(namePrefix);
   }
 
   private static byte[] read(Path file) {

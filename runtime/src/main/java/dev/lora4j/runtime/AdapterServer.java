@@ -28,7 +28,6 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
 
@@ -86,10 +85,11 @@ public final class AdapterServer implements AutoCloseable {
     this.http = HttpServer.create(new InetSocketAddress(settings.host(), settings.port()), 64);
     this.access = new AccessPolicy(settings.host(), http.getAddress().getPort(), settings.adminToken());
     this.connections = new ConnectionPool(settings.ioThreads(), 4 * settings.ioThreads(), settings.ioTimeout());
-    AtomicInteger n = new AtomicInteger();
+    // the runtime's big-stack threads: a request runs on its work thread, with no hop to another
+    java.util.concurrent.ThreadFactory threads = AdapterRuntime.threadFactory("lora4j-http-work");
     this.work = new ThreadPoolExecutor(settings.threads(), settings.threads(), 0, TimeUnit.SECONDS,
         new ArrayBlockingQueue<>(settings.queue()), r -> {
-          Thread t = new Thread(r, "lora4j-http-work-" + n.incrementAndGet());
+          Thread t = threads.newThread(r);
           t.setDaemon(true);
           return t;
         });

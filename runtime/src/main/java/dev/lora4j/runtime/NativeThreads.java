@@ -31,9 +31,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * No graph or session option of lora4j drives it; {@code ORT_DISABLE_TELEMETRY=1} avoids it but a
  * library cannot set its host's environment. So the environment is created once, on a thread whose
  * stack is sized from the command line ({@link #environment()}); everything else native runs on
- * the pool here. Once the environment exists, session creation plus runs of 512-token texts (the
- * model's maximum; batches of three, mixed-batch graph included) passed with 160 KB of stack and
- * failed with a Java StackOverflowError (not a crash) at 144 KB; the pool's threads get
+ * the pool here, or in place on threads from {@link #threadFactory}, which have the same stack.
+ * Once the environment exists, session creation plus runs of 512-token texts (the model's maximum;
+ * batches of three, mixed-batch graph included) passed with 160 KB of stack and failed with a Java
+ * StackOverflowError (not a crash) at 144 KB; the pool's threads get
  * {@value #STACK_BYTES} bytes, a wide margin for other CPUs' kernels and execution providers.
  */
 final class NativeThreads implements AutoCloseable {
@@ -53,12 +54,18 @@ final class NativeThreads implements AutoCloseable {
   }
 
   private final ThreadPoolExecutor pool;
+  /**
+   * Calls running in place on threads from {@link #threadFactory} (not this pool's): the pool cannot
+   * see them, so {@link #shutdown} waits for this count to reach zero before sessions may close.
+   */
+  private final AtomicInteger inPlace = new AtomicInteger();
+  private volatile boolean stopping;
 
   /** @param threads most native calls running at once; ONNX Runtime spreads each run over the cores */
   NativeThreads(String name, int threads) {
     AtomicInteger n = new AtomicInteger();
     ThreadFactory f = r -> {
-      Thread t = new Worker(r, name + "-" + n.incrementAndGet());
+      Thread t = new Worker(r, name + "-" + n.incrementAndGet(), this);
       t.setDaemon(true);
       return t;
     };
@@ -67,8 +74,12 @@ final class NativeThreads implements AutoCloseable {
   }
 
   private static final class Worker extends Thread {
-    Worker(Runnable r, String name) {
+    /** The pool it serves; null for a thread from {@link #threadFactory}, which may call any runtime. */
+    private final NativeThreads owner;
+
+    Worker(Runnable r, String name, NativeThreads owner) {
       super(null, r, name, STACK_BYTES);
+      this.owner = owner;
     }
   }
 
@@ -78,14 +89,27 @@ final class NativeThreads implements AutoCloseable {
   }
 
   /**
+   * Makes threads with the pool's stack ({@link #STACK_BYTES}), named {@code prefix-1, -2, ...}:
+   * {@link #call} runs in place on them. A caller's own thread cannot be trusted the same way (Java
+   * does not tell a thread's stack size, and a host may make small ones), so there each call hops to
+   * the pool and back: two wake-ups, a few microseconds on an idle machine, up to milliseconds when
+   * other processes hold every core (issue 16). Threads made here skip that.
+   */
+  static ThreadFactory threadFactory(String prefix) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> new Worker(r, prefix + "-" + n.incrementAndGet(), null);
+  }
+
+  /**
    * Runs {@code c} on a native thread and returns its result; the caller waits. Exceptions come
    * back unchanged. An interrupt while the call waits in the queue cancels it; once it runs it
    * cannot be stopped (the caller's tensors and adapter leases are in use until it ends), so the
    * caller waits for it and keeps its interrupt status set.
    */
   <T> T call(NativeCall<T> c) throws OrtException {
-    if (onNativeThread()) {
-      return c.call();
+    if (Thread.currentThread() instanceof Worker w) {
+      // on this pool: a call nested in one of its tasks, which the pool already tracks
+      return w.owner == this ? c.call() : callInPlace(c);
     }
     // whoever claims first decides: the worker runs the call, or the interrupted caller cancels it
     // (Future.cancel alone also "succeeds" on a call that is already running)
@@ -134,6 +158,24 @@ final class NativeThreads implements AutoCloseable {
     }
   }
 
+  /** A call on a big-stack thread that is not this pool's: runs here, counted for {@link #shutdown}. */
+  private <T> T callInPlace(NativeCall<T> c) throws OrtException {
+    inPlace.incrementAndGet();
+    try {
+      // read after counting ourselves: shutdown sets the flag before it reads the count
+      if (stopping) {
+        throw new Lora4jException("the runtime is closed");
+      }
+      return c.call();
+    } finally {
+      if (inPlace.decrementAndGet() == 0 && stopping) {
+        synchronized (inPlace) {
+          inPlace.notifyAll();
+        }
+      }
+    }
+  }
+
   /** {@link #call} for steps that throw no checked exception. */
   <T> T run(java.util.function.Supplier<T> s) {
     try {
@@ -148,12 +190,24 @@ final class NativeThreads implements AutoCloseable {
    * returns whether they all finished (only then may the sessions they use be closed).
    */
   boolean shutdown(long timeoutMillis) {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+    stopping = true;
     pool.shutdown();
     try {
-      return pool.awaitTermination(timeoutMillis, TimeUnit.MILLISECONDS);
+      boolean poolDone = pool.awaitTermination(timeoutMillis, TimeUnit.MILLISECONDS);
+      synchronized (inPlace) {
+        while (inPlace.get() > 0) {
+          long left = deadline - System.nanoTime();
+          if (left <= 0) {
+            return false;
+          }
+          inPlace.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+        }
+      }
+      return poolDone;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return pool.isTerminated();
+      return pool.isTerminated() && inPlace.get() == 0;
     }
   }
 

@@ -57,6 +57,48 @@ class AdapterRuntimeTest {
         + Arrays.toString(want) + " (diff " + diff + ")");
   }
 
+  /**
+   * A request on a thread from {@link AdapterRuntime#threadFactory} runs in place, skipping the hop
+   * to the runtime's pool: it must give bit-for-bit the answers of the hopping path (same session,
+   * same inputs), for single texts, batches, embeddings and queued requests alike.
+   */
+  @Test
+  void requestsOnRuntimeThreadsRunInPlaceWithTheSameAnswers() throws Exception {
+    String n = ExportFixture.NAMES.get(1);
+    List<Prediction> hopped = rt.predict(n, ExportFixture.TEXTS);
+    Prediction hoppedOne = rt.predict(n, ExportFixture.TEXTS.get(0));
+    List<float[]> hoppedEmb = rt.embed(n, ExportFixture.TEXTS);
+    Object[] inPlace = new Object[5];
+    Thread t = AdapterRuntime.threadFactory("test-caller").newThread(() -> {
+      try {
+        inPlace[0] = rt.predict(n, ExportFixture.TEXTS);
+        inPlace[1] = rt.predict(n, ExportFixture.TEXTS.get(0));
+        inPlace[2] = rt.embed(n, ExportFixture.TEXTS);
+        inPlace[3] = rt.submit(n, ExportFixture.TEXTS.get(0)).get(30, TimeUnit.SECONDS);
+        inPlace[4] = NativeThreads.onNativeThread();
+      } catch (Throwable e) {
+        inPlace[0] = e;
+      }
+    });
+    t.start();
+    t.join(60_000);
+    assertFalse(inPlace[0] instanceof Throwable, String.valueOf(inPlace[0]));
+    assertEquals(Boolean.TRUE, inPlace[4], "a factory thread counts as a native thread");
+    @SuppressWarnings("unchecked")
+    List<Prediction> ps = (List<Prediction>) inPlace[0];
+    for (int i = 0; i < ps.size(); i++) {
+      assertTrue(Arrays.equals(hopped.get(i).logits(), ps.get(i).logits()), "text " + i);
+      assertTrue(Arrays.equals(hopped.get(i).probabilities(), ps.get(i).probabilities()), "text " + i);
+    }
+    assertTrue(Arrays.equals(hoppedOne.logits(), ((Prediction) inPlace[1]).logits()));
+    @SuppressWarnings("unchecked")
+    List<float[]> emb = (List<float[]>) inPlace[2];
+    for (int i = 0; i < emb.size(); i++) {
+      assertTrue(Arrays.equals(hoppedEmb.get(i), emb.get(i)), "embedding " + i);
+    }
+    assertMatches(n, ExportFixture.TEXTS.get(0), (Prediction) inPlace[3]);
+  }
+
   @Test
   void batchesMatchEachAdaptersMergedModel() {
     for (String n : ExportFixture.NAMES) {

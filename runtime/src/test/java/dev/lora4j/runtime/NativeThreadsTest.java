@@ -2,6 +2,7 @@ package dev.lora4j.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -21,6 +22,58 @@ class NativeThreadsTest {
       assertEquals(Boolean.TRUE, n.call(NativeThreads::onNativeThread));
       assertEquals("nested", n.call(() -> n.call(() -> "nested")), "a nested call runs in place, no deadlock");
     }
+  }
+
+  @Test
+  void callsOnFactoryThreadsRunInPlaceAndOthersHop() throws Exception {
+    try (NativeThreads n = new NativeThreads("t", 2)) {
+      Thread plain = Thread.currentThread();
+      assertNotSame(plain, n.call(Thread::currentThread), "a plain thread's call runs on the pool");
+      Object[] seen = new Object[2];
+      Thread own = NativeThreads.threadFactory("own").newThread(() -> {
+        try {
+          seen[0] = n.call(Thread::currentThread);
+          seen[1] = Thread.currentThread();
+        } catch (Throwable e) {
+          seen[0] = e;
+        }
+      });
+      own.start();
+      own.join(10_000);
+      assertSame(seen[1], seen[0], "a factory thread's call runs in place");
+      assertEquals("own-1", own.getName());
+    }
+  }
+
+  /**
+   * The pool cannot see calls running in place on factory threads, so shutdown must count them:
+   * otherwise close() would free the sessions under a run (a crash, not an error).
+   */
+  @Test
+  void shutdownWaitsForCallsInPlaceAndThenRefusesThem() throws Exception {
+    NativeThreads n = new NativeThreads("t", 1);
+    CountDownLatch started = new CountDownLatch(1);
+    CountDownLatch finish = new CountDownLatch(1);
+    AtomicReference<Object> late = new AtomicReference<>();
+    Thread own = NativeThreads.threadFactory("own").newThread(() -> {
+      try {
+        n.call(() -> {
+          started.countDown();
+          await(finish);
+          return null;
+        });
+        n.call(() -> "late");
+      } catch (Throwable e) {
+        late.set(e.getMessage());
+      }
+    });
+    own.start();
+    assertTrue(started.await(10, TimeUnit.SECONDS));
+    assertFalse(n.shutdown(100), "a call runs in place on a factory thread");
+    finish.countDown();
+    assertTrue(n.shutdown(10_000));
+    own.join(10_000);
+    assertEquals("the runtime is closed", late.get());
   }
 
   @Test
