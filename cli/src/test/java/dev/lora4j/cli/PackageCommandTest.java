@@ -375,6 +375,31 @@ class PackageCommandTest {
     }
   }
 
+  /**
+   * serve on a packaged base: it opens from the class path and loads the --adapter files (a packaged
+   * base holds no adapters, so there is no directory of them to default to); the failing preload
+   * stops it before it listens, so the test need not stop a server.
+   */
+  @Test
+  void serveOpensAClasspathBaseAndLoadsItsAdaptersBeforeItListens() throws Exception {
+    Path out = tmp.resolve("dist9");
+    assertEquals(0, packBase(export, out).code());
+    ClassLoader before = Thread.currentThread().getContextClassLoader();
+    try (URLClassLoader cl = new URLClassLoader(new URL[] {out.resolve("tiny-sst2-2.0.0.jar").toUri().toURL()},
+        before)) {
+      Thread.currentThread().setContextClassLoader(cl);
+      MainTest.Run r = withCache(tmp.resolve("cache9"), () -> MainTest.run("serve", "--base", "classpath:tiny-sst2",
+          "--device", "cpu", "--port", "0", "--adapter", adapterFile().toString(), "--preload", "sst2,ghost"));
+      assertEquals(Main.USAGE, r.code(), r.out() + r.err());
+      assertTrue(r.out().contains("loaded sst2 "), r.out());
+      assertTrue(r.err().contains("--preload: ") && r.err().contains("ghost.onnx_adapter: no such adapter file"),
+          r.err());
+      assertFalse(r.out().contains("serving"), "it never listened: " + r.out());
+    } finally {
+      Thread.currentThread().setContextClassLoader(before);
+    }
+  }
+
   @Test
   void aDamagedOrAdapterlessExportIsNotPackaged() throws Exception {
     Path out = tmp.resolve("dist8");
