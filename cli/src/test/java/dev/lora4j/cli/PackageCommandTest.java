@@ -375,6 +375,37 @@ class PackageCommandTest {
     }
   }
 
+  /** Every serving file of a fuller export goes in: the mixed-batch graph and both int8 variants. */
+  @Test
+  void aBaseJarOfAMixedInt8ExportHoldsEveryGraphAndServesTheInt8Base() throws Exception {
+    Path base = TinyBert.writeBaseModel(tmp.resolve("tiny8"), 3);
+    Path adapter = ExportCommandTest.writeAdapter(tmp.resolve("in8"), "sst2",
+        AtomicFiles.sha256(base.resolve("model.onnx")), new float[] {0.45f, -0.1f});
+    Path full = tmp.resolve("export8");
+    MainTest.Run e = MainTest.run("export", "--base", base.toString(), "--adapter", adapter.toString(), "--out",
+        full.toString(), "--format", "multi,mixed", "--quantize", "int8");
+    assertEquals(0, e.code(), e.err());
+    Path out = tmp.resolve("dist10");
+    assertEquals(0, packBase(full, out).code());
+    try (JarFile jar = new JarFile(out.resolve("tiny-sst2-2.0.0.jar").toFile())) {
+      assertEquals("[\"tokenizer.json\",\"base.multi.onnx\",\"base.multi.int8.onnx\",\"base.mixed.onnx\","
+          + "\"base.mixed.int8.onnx\"]", new ObjectMapper().readTree(bytes(jar,
+          "META-INF/lora4j/bases/tiny-sst2/lora4j-base.json")).get("files").toString());
+    }
+    RuntimeOptions int8 = RuntimeOptions.defaults().withDevice(Device.CPU).withInt8Base(true);
+    try (URLClassLoader cl = new URLClassLoader(new URL[] {out.resolve("tiny-sst2-2.0.0.jar").toUri().toURL()}, null);
+        AdapterRuntime fromJar = withCache(tmp.resolve("cache10"), () -> AdapterRuntime.openFromClasspath("tiny-sst2",
+            int8, cl));
+        AdapterRuntime fromDir = AdapterRuntime.open(full, int8)) {
+      assertEquals("base.multi.int8.onnx", fromJar.baseGraph());
+      fromJar.load("sst2", full.resolve("sst2.onnx_adapter"));
+      fromDir.load("sst2", full.resolve("sst2.onnx_adapter"));
+      for (String t : TEXTS) {
+        assertArrayEquals(fromDir.predict("sst2", t).logits(), fromJar.predict("sst2", t).logits(), t);
+      }
+    }
+  }
+
   /**
    * serve on a packaged base: it opens from the class path and loads the --adapter files (a packaged
    * base holds no adapters, so there is no directory of them to default to); the failing preload
