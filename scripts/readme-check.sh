@@ -30,7 +30,8 @@ kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 
 step "adapters as Maven artifacts (the mvn install line is left out: it would write to ~/.m2; MavenConsumerTest runs it)"
 run ./lora4j package --adapter export/sst2/sst2-sora.onnx_adapter --group-id com.example --version 1.0.0 --out export/maven
-LORA4J_CLASSPATH=export/maven/sst2-sora-1.0.0.jar ./lora4j run --base export/sst2 --adapter classpath:sst2-sora "a gripping , funny film"
+run ./lora4j package --base export/sst2 --name minilm-sst2 --group-id com.example --version 1.0.0 --out export/maven
+LORA4J_CLASSPATH=export/maven/sst2-sora-1.0.0.jar:export/maven/minilm-sst2-1.0.0.jar ./lora4j run --base classpath:minilm-sst2 --adapter classpath:sst2-sora "a gripping , funny film"
 
 step "serving many adapters"
 ./lora4j serve --base export/sst2 --port 8081 --adapter-budget 64 --pin sst2-sora > "$WORK/serve-pin.log" 2>&1 &

@@ -19,8 +19,6 @@ import dev.lora4j.runtime.Device;
 import dev.lora4j.runtime.ExecutionProviders;
 import dev.lora4j.runtime.Prediction;
 import dev.lora4j.runtime.RuntimeOptions;
-import dev.lora4j.runtime.registry.AdapterRegistry;
-import dev.lora4j.runtime.registry.Lease;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -117,9 +115,6 @@ final class BatchOneOverhead {
         macro = Interleaved.medians(runs, 10, rounds, 1);
 
         Encoding enc = tok.encode(List.of(sentences.get(0)));
-        AdapterRegistry<String> registry = new AdapterRegistry<>((n, s) -> new AdapterRegistry.Loaded<>(n, () -> { },
-            1), 1L << 20);
-        registry.load(name, "none");
         float[][] logits = {{0.25f, -0.5f}};
         float[][] probs = {{0.6f, 0.4f}};
         List<String> labels = List.of("0", "1");
@@ -134,11 +129,6 @@ final class BatchOneOverhead {
         steps.put("RunOptions: create + activate adapter + close", Interleaved.here(() -> {
           try (OrtSession.RunOptions ro = new OrtSession.RunOptions()) {
             ro.addActiveLoraAdapter(lora);
-          }
-        }));
-        steps.put("registry: acquire + close a lease", Interleaved.here(() -> {
-          try (Lease<String> l = registry.acquire(name)) {
-            l.value();
           }
         }));
         steps.put("thread hop of an empty call (submit + get)",

@@ -61,11 +61,13 @@ final class RunCommand implements Command {
 
   @Override
   public int run(CommandLine line, PrintStream out) {
-    Path base = RuntimeOptionsCli.requireBase(line);
+    if (RuntimeOptionsCli.classpathBase(line) == null) {
+      RuntimeOptionsCli.requireBase(line);
+    }
     if (!line.hasOption("adapter")) {
       throw new IllegalArgumentException("--adapter is required");
     }
-    try (AdapterRuntime rt = AdapterRuntime.open(base, RuntimeOptionsCli.parse(line))) {
+    try (AdapterRuntime rt = RuntimeOptionsCli.open(line, RuntimeOptionsCli.parse(line))) {
       String name = load(rt, line.getOptionValue("adapter"));
       if (line.hasOption("input")) {
         evaluate(rt, name, Path.of(line.getOptionValue("input")), out);

@@ -12,7 +12,9 @@ final class RuntimeOptionsCli {
 
   static void add(Options o) {
     o.addOption(Option.builder().longOpt("base").hasArg().argName("dir")
-        .desc("Export directory with base.multi.onnx (what 'lora4j export --format multi' writes).").get());
+        .desc("Export directory with base.multi.onnx (what 'lora4j export --format multi' writes), or"
+            + " classpath:<name> (a jar from 'lora4j package --base' on the class path; ./lora4j adds"
+            + " LORA4J_CLASSPATH).").get());
     o.addOption(Option.builder().longOpt("device").hasArg().argName("auto|cpu|cuda")
         .desc("Where to run: auto (CUDA if available, else CPU; default), cpu, or cuda (fail without a GPU).").get());
     o.addOption(Option.builder().longOpt("threads").hasArg().argName("n")
@@ -37,6 +39,26 @@ final class RuntimeOptionsCli {
     }
     return new RuntimeOptions(o.session(), o.adapterBudgetBytes(), tokens, o.maxTextChars(), o.maxBatch(),
         o.batchWindow(), o.batchRows(), o.queueCapacity(), line.hasOption("int8"));
+  }
+
+  /** The runtime on {@code --base}: an export directory, or a packaged base on the class path. */
+  static dev.lora4j.runtime.AdapterRuntime open(CommandLine line, RuntimeOptions options) {
+    String name = classpathBase(line);
+    if (name == null) {
+      return dev.lora4j.runtime.AdapterRuntime.open(requireBase(line), options);
+    }
+    try {
+      return dev.lora4j.runtime.AdapterRuntime.openFromClasspath(name, options);
+    } catch (dev.lora4j.models.Lora4jException e) {
+      throw new dev.lora4j.models.Lora4jException("--base " + line.getOptionValue("base") + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** The name in {@code --base classpath:<name>}; null when --base is a directory. */
+  static String classpathBase(CommandLine line) {
+    String base = line.getOptionValue("base");
+    return base != null && base.startsWith(RunCommand.CLASSPATH) ? base.substring(RunCommand.CLASSPATH.length())
+        : null;
   }
 
   static java.nio.file.Path requireBase(CommandLine line) {

@@ -111,14 +111,20 @@ final class ServeCommand implements Command {
 
   @Override
   public int run(CommandLine line, PrintStream out) throws Exception {
-    Path base = RuntimeOptionsCli.requireBase(line);
-    Path adapters = Path.of(line.getOptionValue("adapters", base.toString()));
+    // a packaged base (classpath:<name>) holds no adapters: they come from the options that name them
+    Path base = RuntimeOptionsCli.classpathBase(line) == null ? RuntimeOptionsCli.requireBase(line) : null;
+    Path adapters = line.hasOption("adapters") ? Path.of(line.getOptionValue("adapters")) : base;
     ServerSettings d = ServerSettings.defaults();
     int timeoutMs = OptionValues.integer(line, "timeout", (int) d.timeout().toMillis());
     if (timeoutMs < 1) {
       throw new Lora4jException("--timeout must be at least 1 ms, not " + timeoutMs);
     }
-    List<Path> dirs = new ArrayList<>(List.of(base, adapters));
+    List<Path> dirs = new ArrayList<>();
+    for (Path p : new Path[] {base, adapters}) {
+      if (p != null) {
+        dirs.add(p);
+      }
+    }
     if (line.hasOption("adapter-dir")) {
       for (String dir : line.getOptionValue("adapter-dir").split(",")) {
         Path p = Path.of(dir.trim());
@@ -144,7 +150,7 @@ final class ServeCommand implements Command {
       }
       options = options.withAdapterBudget((long) mib << 20);
     }
-    AdapterRuntime rt = AdapterRuntime.open(base, options);
+    AdapterRuntime rt = RuntimeOptionsCli.open(line, options);
     AdapterServer server;
     try {
       loadAdapters(rt, adapters, line.hasOption("adapter") ? List.of(line.getOptionValues("adapter")) : List.of(),
@@ -160,7 +166,8 @@ final class ServeCommand implements Command {
       rt.close();
       stopped.countDown();
     }, "lora4j-shutdown"));
-    out.printf(Locale.ROOT, "lora4j serving %s (base %s on %s) at %s%n", base, rt.base().id(),
+    out.printf(Locale.ROOT, "lora4j serving %s (base %s on %s) at %s%n",
+        base != null ? base : line.getOptionValue("base"), rt.base().id(),
         rt.device().name().toLowerCase(Locale.ROOT), server.url());
     out.printf(Locale.ROOT, "admin routes (load / unload): %s%n",
         server.adminEnabled() ? "on, with the admin token" : "off (no admin token)");
@@ -183,7 +190,7 @@ final class ServeCommand implements Command {
   /** As above, loading the {@code --adapter} ones (files or {@code classpath:<name>}) after {@code dir}'s. */
   static void loadAdapters(AdapterRuntime rt, Path dir, List<String> extra, List<String> preload, List<String> pin,
       PrintStream out) throws IOException {
-    for (Path f : adapterFiles(dir)) {
+    for (Path f : dir == null ? List.<Path>of() : adapterFiles(dir)) {
       String file = f.getFileName().toString();
       AdapterInfo i = rt.load(file.substring(0, file.length() - OrtAdapterFile.EXTENSION.length()), f);
       printLoaded(i, out);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.runtime.AdapterRuntime;
 import dev.lora4j.runtime.Device;
 import dev.lora4j.runtime.Prediction;
@@ -26,9 +27,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The issue's "done when": a JVM project adds lora4j-runtime and an adapter artifact as plain Maven
- * dependencies and predicts. The adapter jar from {@code lora4j package} is installed with the
- * command README gives into a temporary local repository, with this build's own lora4j jars (made
+ * The issue's "done when": a JVM project adds lora4j-runtime, a base artifact and an adapter
+ * artifact as plain Maven dependencies and predicts, naming no file. The base and adapter jars from
+ * {@code lora4j package} are installed with the command README gives into a temporary local repository, with this build's own lora4j jars (made
  * from the reactor's classes: they are in no repository), and a tiny consumer project is built
  * against it by a real Maven and run.
  *
@@ -42,13 +43,18 @@ class MavenConsumerTest {
   private static final long MAVEN_TIMEOUT_S = 240;
 
   @Test
-  void aConsumerProjectResolvesThePackagedAdapterAndPredictsLikeTheFile(@TempDir Path tmp) throws Exception {
+  void aConsumerProjectResolvesThePackagedBaseAndAdapterAndPredictsLikeTheFiles(@TempDir Path tmp)
+      throws Exception {
     Path export = PackageCommandTest.exportTiny(tmp);
     Path dist = tmp.resolve("dist");
     MainTest.Run packed = MainTest.run("package", "--adapter", export.resolve("sst2.onnx_adapter").toString(),
         "--group-id", "com.example.adapters", "--artifact-id", "sst2-adapter", "--version", "1.0.0", "--out",
         dist.toString());
     assertEquals(0, packed.code(), packed.err());
+    MainTest.Run packedBase = MainTest.run("package", "--base", export.toString(), "--name", "tiny-sst2",
+        "--group-id", "com.example.bases", "--artifact-id", "tiny-base", "--version", "1.0.0", "--out",
+        dist.toString());
+    assertEquals(0, packedBase.code(), packedBase.err());
 
     String rootPom = Files.readString(ROOT.resolve("pom.xml"));
     String version = group(rootPom, "<artifactId>lora4j-parent</artifactId>\\s*<version>([^<]+)</version>");
@@ -82,13 +88,17 @@ class MavenConsumerTest {
     mvn(tmp, maven, "org.apache.maven.plugins:maven-install-plugin:" + property(rootPom, "install-plugin.version")
         + ":install-file", "-Dfile=" + dist.resolve("sst2-adapter-1.0.0.jar"),
         "-DpomFile=" + dist.resolve("sst2-adapter-1.0.0.pom"));
+    mvn(tmp, maven, "org.apache.maven.plugins:maven-install-plugin:" + property(rootPom, "install-plugin.version")
+        + ":install-file", "-Dfile=" + dist.resolve("tiny-base-1.0.0.jar"),
+        "-DpomFile=" + dist.resolve("tiny-base-1.0.0.pom"));
 
     Path consumer = tmp.resolve("consumer");
     copyTree(Path.of(getClass().getResource("/consumer").toURI()), consumer);
     Path pom = consumer.resolve("pom.xml");
     Files.writeString(pom, Files.readString(pom).replace("@LORA4J_VERSION@", version)
         .replace("@ADAPTER_GROUP@", "com.example.adapters").replace("@ADAPTER_ARTIFACT@", "sst2-adapter")
-        .replace("@ADAPTER_VERSION@", "1.0.0").replace("@COMPILER_PLUGIN@", property(rootPom, "compiler-plugin.version"))
+        .replace("@ADAPTER_VERSION@", "1.0.0").replace("@BASE_GROUP@", "com.example.bases")
+        .replace("@BASE_ARTIFACT@", "tiny-base").replace("@BASE_VERSION@", "1.0.0").replace("@COMPILER_PLUGIN@", property(rootPom, "compiler-plugin.version"))
         .replace("@RESOURCES_PLUGIN@", property(rootPom, "resources-plugin.version")));
     Path cpFile = tmp.resolve("consumer.classpath");
     mvn(consumer, maven, "compile", "org.apache.maven.plugins:maven-dependency-plugin:"
@@ -99,16 +109,22 @@ class MavenConsumerTest {
     assertTrue(cp.stream().allMatch(e -> Path.of(e).startsWith(repo)), "not from " + repo + ": " + cp);
     assertTrue(cp.contains(repo.resolve("com/example/adapters/sst2-adapter/1.0.0/sst2-adapter-1.0.0.jar").toString()),
         cp.toString());
+    assertTrue(cp.contains(repo.resolve("com/example/bases/tiny-base/1.0.0/tiny-base-1.0.0.jar").toString()),
+        cp.toString());
     assertTrue(cp.stream().anyMatch(e -> e.endsWith("lora4j-runtime-" + version + ".jar")), cp.toString());
 
     List<String> texts = PackageCommandTest.TEXTS;
+    // the base is extracted into a cache of the test's own, not the user's
+    Path cache = tmp.resolve("cache");
     List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", consumer.resolve("target/classes") + java.io.File.pathSeparator + String.join(java.io.File.pathSeparator,
-            cp), "consumer.Main", export.toString(), "sst2"));
+        "-Dlora4j.cache=" + cache, "-cp", consumer.resolve("target/classes") + java.io.File.pathSeparator
+            + String.join(java.io.File.pathSeparator, cp), "consumer.Main", "tiny-sst2", "sst2"));
     command.addAll(texts);
     String out = run(tmp, command);
     List<String> lines = out.lines().filter(l -> !l.isBlank()).toList();
     assertEquals(texts.size(), lines.size(), out);
+    assertTrue(Files.isRegularFile(cache.resolve("bases").resolve(AtomicFiles.sha256(export.resolve("export.json")))
+        .resolve("base.multi.onnx")), "the base was not extracted into " + cache);
 
     // the reference: the same adapter loaded from its file, in this JVM
     try (AdapterRuntime rt = AdapterRuntime.open(export, RuntimeOptions.defaults().withDevice(Device.CPU))) {

@@ -229,7 +229,8 @@ class PackageCommandTest {
         {"--adapter", tampered.toString(), "--group-id", "g", "--version", "1", "--out", out.toString()},
     };
     String[] want = {
-        "lora4j package: --adapter is required (see lora4j package --help)",
+        "lora4j package: give exactly one of --adapter <file.onnx_adapter> and --base <export dir> (see lora4j package"
+            + " --help)",
         "lora4j package: " + tmp.resolve("nowhere.onnx_adapter")
             + ": no such adapter (expected a PEFT directory or an .onnx_adapter file)",
         "lora4j package: --adapter " + peft + ": not an .onnx_adapter file; package takes an exported adapter (lora4j"
@@ -268,6 +269,191 @@ class PackageCommandTest {
       assertEquals(0, pack(out, "--overwrite").code());
       assertArrayEquals(was, Files.readAllBytes(mine));
     }
+  }
+
+  MainTest.Run packBase(Path exportDir, Path out, String... more) {
+    List<String> args = new ArrayList<>(List.of("package", "--base", exportDir.toString(), "--name", "tiny-sst2",
+        "--group-id", "com.example.bases", "--version", "2.0.0", "--out", out.toString()));
+    args.addAll(List.of(more));
+    return MainTest.run(args.toArray(String[]::new));
+  }
+
+  /** Runs {@code body} with the base-model cache in {@code cache} (as -Dlora4j.cache), restoring it after. */
+  static <T> T withCache(Path cache, java.util.concurrent.Callable<T> body) throws Exception {
+    String before = System.getProperty("lora4j.cache");
+    System.setProperty("lora4j.cache", cache.toString());
+    try {
+      return body.call();
+    } finally {
+      if (before == null) {
+        System.clearProperty("lora4j.cache");
+      } else {
+        System.setProperty("lora4j.cache", before);
+      }
+    }
+  }
+
+  @Test
+  void aBaseJarHoldsTheServingFilesButNoAdapterAndOpensLikeTheExport() throws Exception {
+    Path out = tmp.resolve("dist6");
+    MainTest.Run r = packBase(export, out);
+    assertEquals(0, r.code(), r.err());
+    Path jarFile = out.resolve("tiny-sst2-2.0.0.jar");
+    String dir = "META-INF/lora4j/bases/tiny-sst2/";
+    String maven = "META-INF/maven/com.example.bases/tiny-sst2/";
+    List<String> serving = List.of("tokenizer.json", "base.multi.onnx"); // exportTiny wrote --format multi only
+    try (JarFile jar = new JarFile(jarFile.toFile())) {
+      List<String> names = Collections.list(jar.entries()).stream().map(JarEntry::getName).toList();
+      assertEquals(List.of("META-INF/", "META-INF/MANIFEST.MF", "META-INF/lora4j/", "META-INF/lora4j/bases/", dir,
+          dir + "lora4j-base.json", dir + "export.json", dir + "tokenizer.json", dir + "base.multi.onnx",
+          "META-INF/maven/", "META-INF/maven/com.example.bases/", maven, maven + "pom.xml", maven + "pom.properties"),
+          names, "the serving files only: no sst2.* adapter file");
+      long total = 0;
+      for (String f : List.of("export.json", "tokenizer.json", "base.multi.onnx")) {
+        assertArrayEquals(Files.readAllBytes(export.resolve(f)), bytes(jar, dir + f), f + ", byte for byte");
+        total += Files.size(export.resolve(f));
+      }
+      JsonNode m = new ObjectMapper().readTree(bytes(jar, dir + "lora4j-base.json"));
+      assertEquals(1, m.get("format").asInt());
+      assertEquals("tiny-sst2", m.get("name").asText());
+      assertEquals(AtomicFiles.sha256(export.resolve("export.json")), m.get("export_sha256").asText());
+      assertEquals("[\"tokenizer.json\",\"base.multi.onnx\"]", m.get("files").toString());
+      assertEquals(baseSha, m.get("base_onnx_sha256").asText());
+      assertEquals(total, m.get("bytes").asLong());
+      assertTrue(serving.stream().allMatch(f -> m.get("files").toString().contains(f)));
+    }
+    assertTrue(Files.readString(out.resolve("tiny-sst2-2.0.0.pom")).contains("<name>lora4j base tiny-sst2</name>"));
+    assertTrue(r.out().contains("AdapterRuntime.openFromClasspath(\"tiny-sst2\"), or --base classpath:tiny-sst2"),
+        r.out());
+    // the same export packages to the same bytes, and an earlier base jar is replaced unasked
+    byte[] first = Files.readAllBytes(jarFile);
+    assertEquals(0, packBase(export, out).code());
+    assertArrayEquals(first, Files.readAllBytes(jarFile));
+
+    Path cache = tmp.resolve("cache6");
+    try (URLClassLoader cl = new URLClassLoader(new URL[] {jarFile.toUri().toURL()}, null);
+        AdapterRuntime fromJar = withCache(cache, () -> AdapterRuntime.openFromClasspath("tiny-sst2",
+            RuntimeOptions.defaults().withDevice(Device.CPU), cl));
+        AdapterRuntime fromDir = AdapterRuntime.open(export, RuntimeOptions.defaults().withDevice(Device.CPU))) {
+      fromJar.load("sst2", adapterFile());
+      fromDir.load("sst2", adapterFile());
+      List<Prediction> got = fromJar.predict("sst2", TEXTS);
+      List<Prediction> want = fromDir.predict("sst2", TEXTS);
+      for (int i = 0; i < TEXTS.size(); i++) {
+        assertArrayEquals(want.get(i).logits(), got.get(i).logits(), TEXTS.get(i)); // same graph bytes: exact
+      }
+      assertEquals(2, got.stream().map(Prediction::label).distinct().count(), "a constant answer proves little");
+    }
+    try (var s = Files.list(cache.resolve("bases"))) {
+      assertEquals(List.of(cache.resolve("bases").resolve(AtomicFiles.sha256(export.resolve("export.json")))),
+          s.toList(), "extracted under its export.json's hash, in the configured cache");
+    }
+  }
+
+  @Test
+  void runTakesAClasspathBase() throws Exception {
+    Path out = tmp.resolve("dist7");
+    assertEquals(0, packBase(export, out).code());
+    MainTest.Run fromDir = MainTest.run("run", "--base", export.toString(), "--device", "cpu", "--adapter",
+        adapterFile().toString(), TEXTS.get(0), TEXTS.get(1));
+    assertEquals(0, fromDir.code(), fromDir.err());
+    ClassLoader before = Thread.currentThread().getContextClassLoader();
+    try (URLClassLoader cl = new URLClassLoader(new URL[] {out.resolve("tiny-sst2-2.0.0.jar").toUri().toURL()},
+        before)) {
+      Thread.currentThread().setContextClassLoader(cl); // what LORA4J_CLASSPATH gives the launcher's JVM
+      MainTest.Run fromJar = withCache(tmp.resolve("cache7"), () -> MainTest.run("run", "--base",
+          "classpath:tiny-sst2", "--device", "cpu", "--adapter", adapterFile().toString(), TEXTS.get(0), TEXTS.get(1)));
+      assertEquals(0, fromJar.code(), fromJar.err());
+      assertEquals(fromDir.out(), fromJar.out());
+      MainTest.Run missing = withCache(tmp.resolve("cache7"), () -> MainTest.run("run", "--base", "classpath:nope",
+          "--device", "cpu", "--adapter", adapterFile().toString(), "x"));
+      assertEquals(2, missing.code());
+      assertEquals("lora4j run: --base classpath:nope: no base 'nope' on the class path (no"
+          + " META-INF/lora4j/bases/nope/lora4j-base.json); packaged bases there: tiny-sst2", missing.err().strip());
+    } finally {
+      Thread.currentThread().setContextClassLoader(before);
+    }
+  }
+
+  /** Every serving file of a fuller export goes in: the mixed-batch graph and both int8 variants. */
+  @Test
+  void aBaseJarOfAMixedInt8ExportHoldsEveryGraphAndServesTheInt8Base() throws Exception {
+    Path base = TinyBert.writeBaseModel(tmp.resolve("tiny8"), 3);
+    Path adapter = ExportCommandTest.writeAdapter(tmp.resolve("in8"), "sst2",
+        AtomicFiles.sha256(base.resolve("model.onnx")), new float[] {0.45f, -0.1f});
+    Path full = tmp.resolve("export8");
+    MainTest.Run e = MainTest.run("export", "--base", base.toString(), "--adapter", adapter.toString(), "--out",
+        full.toString(), "--format", "multi,mixed", "--quantize", "int8");
+    assertEquals(0, e.code(), e.err());
+    Path out = tmp.resolve("dist10");
+    assertEquals(0, packBase(full, out).code());
+    try (JarFile jar = new JarFile(out.resolve("tiny-sst2-2.0.0.jar").toFile())) {
+      assertEquals("[\"tokenizer.json\",\"base.multi.onnx\",\"base.multi.int8.onnx\",\"base.mixed.onnx\","
+          + "\"base.mixed.int8.onnx\"]", new ObjectMapper().readTree(bytes(jar,
+          "META-INF/lora4j/bases/tiny-sst2/lora4j-base.json")).get("files").toString());
+    }
+    RuntimeOptions int8 = RuntimeOptions.defaults().withDevice(Device.CPU).withInt8Base(true);
+    try (URLClassLoader cl = new URLClassLoader(new URL[] {out.resolve("tiny-sst2-2.0.0.jar").toUri().toURL()}, null);
+        AdapterRuntime fromJar = withCache(tmp.resolve("cache10"), () -> AdapterRuntime.openFromClasspath("tiny-sst2",
+            int8, cl));
+        AdapterRuntime fromDir = AdapterRuntime.open(full, int8)) {
+      assertEquals("base.multi.int8.onnx", fromJar.baseGraph());
+      fromJar.load("sst2", full.resolve("sst2.onnx_adapter"));
+      fromDir.load("sst2", full.resolve("sst2.onnx_adapter"));
+      for (String t : TEXTS) {
+        assertArrayEquals(fromDir.predict("sst2", t).logits(), fromJar.predict("sst2", t).logits(), t);
+      }
+    }
+  }
+
+  /**
+   * serve on a packaged base: it opens from the class path and loads the --adapter files (a packaged
+   * base holds no adapters, so there is no directory of them to default to); the failing preload
+   * stops it before it listens, so the test need not stop a server.
+   */
+  @Test
+  void serveOpensAClasspathBaseAndLoadsItsAdaptersBeforeItListens() throws Exception {
+    Path out = tmp.resolve("dist9");
+    assertEquals(0, packBase(export, out).code());
+    ClassLoader before = Thread.currentThread().getContextClassLoader();
+    try (URLClassLoader cl = new URLClassLoader(new URL[] {out.resolve("tiny-sst2-2.0.0.jar").toUri().toURL()},
+        before)) {
+      Thread.currentThread().setContextClassLoader(cl);
+      MainTest.Run r = withCache(tmp.resolve("cache9"), () -> MainTest.run("serve", "--base", "classpath:tiny-sst2",
+          "--device", "cpu", "--port", "0", "--adapter", adapterFile().toString(), "--preload", "sst2,ghost"));
+      assertEquals(Main.USAGE, r.code(), r.out() + r.err());
+      assertTrue(r.out().contains("loaded sst2 "), r.out());
+      assertTrue(r.err().contains("--preload: ") && r.err().contains("ghost.onnx_adapter: no such adapter file"),
+          r.err());
+      assertFalse(r.out().contains("serving"), "it never listened: " + r.out());
+    } finally {
+      Thread.currentThread().setContextClassLoader(before);
+    }
+  }
+
+  @Test
+  void aDamagedOrAdapterlessExportIsNotPackaged() throws Exception {
+    Path out = tmp.resolve("dist8");
+    Path damaged = tmp.resolve("damaged-export");
+    Files.createDirectories(damaged);
+    for (String f : List.of("export.json", "tokenizer.json", "base.multi.onnx")) {
+      Files.copy(export.resolve(f), damaged.resolve(f));
+    }
+    byte[] g = Files.readAllBytes(damaged.resolve("base.multi.onnx"));
+    g[g.length - 50] ^= 0x10;
+    Files.write(damaged.resolve("base.multi.onnx"), g);
+    MainTest.Run r = packBase(damaged, out);
+    assertEquals(2, r.code());
+    assertTrue(r.err().startsWith("lora4j package: " + damaged.resolve("base.multi.onnx") + ": its SHA-256 "), r.err());
+    assertFalse(Files.exists(out) && Files.list(out).findAny().isPresent(), "a damaged export wrote into " + out);
+
+    Files.delete(damaged.resolve("tokenizer.json"));
+    r = packBase(damaged, out);
+    assertEquals("lora4j package: " + damaged + ": the export has no tokenizer.json, which a packaged base serves",
+        r.err().strip());
+    MainTest.Run both = packBase(export, out, "--adapter", adapterFile().toString());
+    assertEquals(2, both.code());
+    assertTrue(both.err().startsWith("lora4j package: give exactly one of --adapter"), both.err());
   }
 
   static byte[] bytes(JarFile jar, String entry) throws IOException {

@@ -41,6 +41,7 @@ class PublicSurfaceTest {
         "dev.lora4j.models.export.AdapterPackage",
         "dev.lora4j.models.export.AdapterFiles",
         "dev.lora4j.models.export.AdapterSidecar",
+        "dev.lora4j.models.export.BasePackage",
         "dev.lora4j.models.export.ExportLayout",
         "dev.lora4j.models.export.ExportManifest",
         "dev.lora4j.models.io.AtomicFiles",

@@ -192,6 +192,48 @@ public final class AdapterRuntime implements AutoCloseable {
     return NativeThreads.threadFactory(namePrefix);
   }
 
+  /**
+   * Opens the base packaged as {@code name} by {@code lora4j package --base} from the class path
+   * (the context class loader's, else this library's): a jar added as a plain Maven dependency, so
+   * an application names no file at all. See {@link #openFromClasspath(String, RuntimeOptions, ClassLoader)}.
+   */
+  public static AdapterRuntime openFromClasspath(String name) {
+    return openFromClasspath(name, RuntimeOptions.defaults());
+  }
+
+  /** As {@link #openFromClasspath(String)}, with {@code options}. */
+  public static AdapterRuntime openFromClasspath(String name, RuntimeOptions options) {
+    ClassLoader context = Thread.currentThread().getContextClassLoader();
+    return openFromClasspath(name, options, context != null ? context : AdapterRuntime.class.getClassLoader());
+  }
+
+  /**
+   * Opens the packaged base {@code name} from {@code classLoader}'s class path. Its files are
+   * extracted once into the base-model cache ({@code LORA4J_CACHE}, {@code -Dlora4j.cache}, else
+   * {@code ~/.cache/lora4j}), under {@code bases/<SHA-256 of its export.json>/}, and opened there as by
+   * {@link #open(Path, RuntimeOptions)}, which checks every file against export.json: a changed cache
+   * is refused, naming the directory to delete. Refused when no jar or two jars on the class path
+   * hold the name.
+   */
+  public static AdapterRuntime openFromClasspath(String name, RuntimeOptions options, ClassLoader classLoader) {
+    return openFromClasspath(name, options, classLoader, dev.lora4j.models.base.BaseModelCatalog.defaultCacheRoot());
+  }
+
+  static AdapterRuntime openFromClasspath(String name, RuntimeOptions options, ClassLoader classLoader,
+      Path cacheRoot) {
+    ClasspathBases.Source source = ClasspathBases.find(name, classLoader);
+    Path dir = ClasspathBases.extract(source, cacheRoot).dir();
+    try {
+      return open(dir, options);
+    } catch (Lora4jException e) {
+      if (!e.getMessage().contains(dir.toString())) {
+        throw e;
+      }
+      throw new Lora4jException(source + ", extracted to " + dir + ": " + e.getMessage() + "; "
+          + ClasspathBases.deleteHint(dir), e);
+    }
+  }
+
   private static byte[] read(Path file) {
     return dev.lora4j.models.io.InputFiles.readAll(file, dev.lora4j.models.io.InputFiles.ARRAY_LIMIT, "ONNX graph");
   }

@@ -142,7 +142,7 @@ final class ClasspathAdapters {
     }
   }
 
-  private static byte[] read(URL url, long limit, String what) {
+  static byte[] read(URL url, long limit, String what) {
     try (InputStream in = open(url)) {
       byte[] bytes = in.readNBytes((int) limit);
       if (in.read() >= 0) {
@@ -155,7 +155,7 @@ final class ClasspathAdapters {
   }
 
   /** Uncached: a jar replaced on disk must not be read through a stale cached handle. */
-  private static InputStream open(URL url) throws IOException {
+  static InputStream open(URL url) throws IOException {
     var c = url.openConnection();
     c.setUseCaches(false);
     return c.getInputStream();
@@ -163,19 +163,24 @@ final class ClasspathAdapters {
 
   /** The packaged adapter names {@code loader} can see, sorted: for the message that one is not there. */
   static List<String> names(ClassLoader loader) {
+    return names(loader, AdapterPackage.ROOT, AdapterPackage.MANIFEST);
+  }
+
+  /** The names of packages under {@code rootDir} (each a directory holding {@code manifest}), sorted. */
+  static List<String> names(ClassLoader loader, String rootDir, String manifest) {
     TreeSet<String> names = new TreeSet<>();
     try {
-      for (URL root : Collections.list(loader.getResources(AdapterPackage.ROOT))) {
+      for (URL root : Collections.list(loader.getResources(rootDir))) {
         if (root.getProtocol().equals("jar")) {
           JarURLConnection c = (JarURLConnection) root.openConnection();
           c.setUseCaches(false);
           try (JarFile jar = c.getJarFile()) {
-            jar.stream().map(e -> e.getName()).forEach(n -> addName(names, n));
+            jar.stream().map(e -> e.getName()).forEach(n -> addName(names, n, rootDir, manifest));
           }
         } else if (root.getProtocol().equals("file")) {
           Path dir = Path.of(root.toURI());
           try (Stream<Path> s = Files.list(dir)) {
-            s.filter(p -> Files.isRegularFile(p.resolve(AdapterPackage.MANIFEST)))
+            s.filter(p -> Files.isRegularFile(p.resolve(manifest)))
                 .forEach(p -> names.add(p.getFileName().toString()));
           }
         }
@@ -186,9 +191,9 @@ final class ClasspathAdapters {
     return new ArrayList<>(names);
   }
 
-  private static void addName(TreeSet<String> names, String entry) {
-    if (entry.startsWith(AdapterPackage.ROOT) && entry.endsWith("/" + AdapterPackage.MANIFEST)) {
-      String rest = entry.substring(AdapterPackage.ROOT.length(), entry.length() - AdapterPackage.MANIFEST.length() - 1);
+  private static void addName(TreeSet<String> names, String entry, String rootDir, String manifest) {
+    if (entry.startsWith(rootDir) && entry.endsWith("/" + manifest)) {
+      String rest = entry.substring(rootDir.length(), entry.length() - manifest.length() - 1);
       if (!rest.contains("/")) {
         names.add(rest);
       }

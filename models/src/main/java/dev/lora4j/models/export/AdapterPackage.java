@@ -88,16 +88,16 @@ public record AdapterPackage(
       throw new Lora4jException(where + ": the manifest names adapter '" + p.name() + "', but it lies in the directory"
           + " of '" + expectedName + "'");
     }
-    requireFileName(p.adapterFile(), "adapter_file", where);
-    requireFileName(p.sidecarFile(), "sidecar_file", where);
+    requireFileName(p.adapterFile(), "adapter_file", where, "adapter");
+    requireFileName(p.sidecarFile(), "sidecar_file", where, "adapter");
     return p;
   }
 
   /** A plain file name: a manifest must not point at another adapter's files, or out of its jar directory. */
-  private static void requireFileName(String file, String field, String where) {
+  static void requireFileName(String file, String field, String where, String kind) {
     if (file.isEmpty() || file.contains("/") || file.contains("\\") || file.equals(".") || file.equals("..")
         || !ExportLayout.isValidAdapterName(file)) {
-      throw new Lora4jException(where + ": field '" + field + "' is '" + file + "', not a file name in the adapter's"
+      throw new Lora4jException(where + ": field '" + field + "' is '" + file + "', not a file name in the " + kind + "'s"
           + " directory");
     }
   }
