@@ -49,7 +49,7 @@ final class BenchCommand implements Command {
         throughput at batch 1 and 32, interleaved, and accuracy on --data for each --adapter.
         With --overhead it only breaks the runtime's batch-1 time down, interleaved in one run: bare
         merged graph, the same through a thread hop, factored and multi graphs, predict from a plain
-        thread and from a runtime thread, then tokenizing, tensors, RunOptions, leases, outputs alone.
+        thread and from a runtime thread, then tokenizing, tensors, RunOptions and outputs alone.
         Example: lora4j bench --base minilm-l6""";
   }
 
