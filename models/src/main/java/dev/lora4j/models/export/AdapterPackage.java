@@ -1,10 +1,6 @@
 package dev.lora4j.models.export;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Provenance;
-import java.io.IOException;
 import java.util.List;
 import java.util.Map;
 
@@ -49,11 +45,7 @@ public record AdapterPackage(
   }
 
   public byte[] toJson() {
-    try {
-      return ExportJson.MAPPER.writeValueAsBytes(this);
-    } catch (JsonProcessingException e) {
-      throw new Lora4jException("could not write the manifest of adapter '" + name + "': " + e.getMessage(), e);
-    }
+    return PackageManifests.toJson(this, "adapter", name);
   }
 
   /**
@@ -63,42 +55,10 @@ public record AdapterPackage(
    * @param where names the manifest in messages (its class-path URL)
    */
   public static AdapterPackage parse(byte[] json, String where, String expectedName) {
-    JsonNode tree;
-    AdapterPackage p;
-    try {
-      tree = ExportJson.MAPPER.readTree(json);
-      if (tree == null || !tree.isObject()) {
-        throw new Lora4jException(where + ": not an adapter package manifest (expected a JSON object)");
-      }
-      p = ExportJson.MAPPER.treeToValue(tree, AdapterPackage.class);
-    } catch (IOException e) {
-      throw new Lora4jException(where + ": not a valid adapter package manifest ("
-          + e.getMessage().lines().findFirst().orElse("") + ")", e);
-    }
-    for (String field : List.of("format", "name", "adapter_file", "sidecar_file")) {
-      if (!tree.hasNonNull(field)) {
-        throw new Lora4jException(where + ": field '" + field + "' is missing");
-      }
-    }
-    if (p.format() != FORMAT) {
-      throw new Lora4jException(where + ": package format " + p.format() + " is not one this lora4j reads (" + FORMAT
-          + "); use the lora4j version that packaged it, or package the adapter again");
-    }
-    if (!p.name().equals(expectedName)) {
-      throw new Lora4jException(where + ": the manifest names adapter '" + p.name() + "', but it lies in the directory"
-          + " of '" + expectedName + "'");
-    }
-    requireFileName(p.adapterFile(), "adapter_file", where, "adapter");
-    requireFileName(p.sidecarFile(), "sidecar_file", where, "adapter");
+    AdapterPackage p = PackageManifests.parse(json, where, "adapter", AdapterPackage.class,
+        List.of("format", "name", "adapter_file", "sidecar_file"), FORMAT, expectedName);
+    PackageManifests.requireFileName(p.adapterFile(), "adapter_file", where, "adapter");
+    PackageManifests.requireFileName(p.sidecarFile(), "sidecar_file", where, "adapter");
     return p;
-  }
-
-  /** A plain file name: a manifest must not point at another adapter's files, or out of its jar directory. */
-  static void requireFileName(String file, String field, String where, String kind) {
-    if (file.isEmpty() || file.contains("/") || file.contains("\\") || file.equals(".") || file.equals("..")
-        || !ExportLayout.isValidAdapterName(file)) {
-      throw new Lora4jException(where + ": field '" + field + "' is '" + file + "', not a file name in the " + kind + "'s"
-          + " directory");
-    }
   }
 }

@@ -1,9 +1,6 @@
 package dev.lora4j.models.export;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.lora4j.models.Lora4jException;
-import java.io.IOException;
 import java.util.List;
 
 /**
@@ -49,11 +46,7 @@ public record BasePackage(
   }
 
   public byte[] toJson() {
-    try {
-      return ExportJson.MAPPER.writeValueAsBytes(this);
-    } catch (JsonProcessingException e) {
-      throw new Lora4jException("could not write the manifest of base '" + name + "': " + e.getMessage(), e);
-    }
+    return PackageManifests.toJson(this, "base", name);
   }
 
   /**
@@ -63,36 +56,13 @@ public record BasePackage(
    * @param where names the manifest in messages (its class-path URL)
    */
   public static BasePackage parse(byte[] json, String where, String expectedName) {
-    JsonNode tree;
-    BasePackage p;
-    try {
-      tree = ExportJson.MAPPER.readTree(json);
-      if (tree == null || !tree.isObject()) {
-        throw new Lora4jException(where + ": not a base package manifest (expected a JSON object)");
-      }
-      p = ExportJson.MAPPER.treeToValue(tree, BasePackage.class);
-    } catch (IOException e) {
-      throw new Lora4jException(where + ": not a valid base package manifest ("
-          + e.getMessage().lines().findFirst().orElse("") + ")", e);
-    }
-    for (String field : List.of("format", "name", "files")) {
-      if (!tree.hasNonNull(field)) {
-        throw new Lora4jException(where + ": field '" + field + "' is missing");
-      }
-    }
-    if (p.format() != FORMAT) {
-      throw new Lora4jException(where + ": package format " + p.format() + " is not one this lora4j reads (" + FORMAT
-          + "); use the lora4j version that packaged it, or package the base again");
-    }
-    if (!p.name().equals(expectedName)) {
-      throw new Lora4jException(where + ": the manifest names base '" + p.name() + "', but it lies in the directory"
-          + " of '" + expectedName + "'");
-    }
+    BasePackage p = PackageManifests.parse(json, where, "base", BasePackage.class, List.of("format", "name", "files"),
+        FORMAT, expectedName);
     for (String f : p.files()) {
       if (f == null || f.equals(ExportLayout.MANIFEST) || f.equals(MANIFEST)) {
         throw new Lora4jException(where + ": field 'files' lists '" + f + "', not a serving file of the export");
       }
-      AdapterPackage.requireFileName(f, "files", where, "base");
+      PackageManifests.requireFileName(f, "files", where, "base");
     }
     return p;
   }
