@@ -15,6 +15,7 @@ import dev.lora4j.exporter.ExportRequest;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.BaseModelRef;
 import dev.lora4j.models.adapter.Provenance;
+import dev.lora4j.models.testing.ReadmeExamples;
 import dev.lora4j.models.testing.SyntheticAdapters;
 import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.base.BaseModelFiles;
@@ -166,33 +167,12 @@ class Lora4jTranslatorFactoryTest {
   /** The example above is README's DJL block, line for line (spacing aside). */
   @Test
   void theReadmeExampleIsTheTestWordForWord() throws Exception {
-    List<String> readme = Files.readAllLines(Path.of("..", "README.md"));
-    int heading = indexOf(readme, "## DJL", 0);
-    int open = indexOf(readme, "```java", heading);
-    int close = indexOf(readme, "```", open + 1);
-    List<String> want = readme.subList(open + 1, close).stream()
-        .map(l -> l.replace("Path.of(\"export/", "export.resolve(\"")).map(Lora4jTranslatorFactoryTest::normalise)
-        .toList();
-    List<String> test = Files.readAllLines(Path.of("src/test/java/dev/lora4j/djl/Lora4jTranslatorFactoryTest.java"));
-    int from = indexOf(test, "// --- README DJL example starts", 0) + 1;
-    int to = indexOf(test, "// --- README DJL example ends", from);
-    List<String> have = new java.util.ArrayList<>(test.subList(from, to).stream()
-        .map(Lora4jTranslatorFactoryTest::normalise).toList());
+    List<String> want = ReadmeExamples.block("## DJL").stream()
+        .map(l -> l.replace("Path.of(\"export/", "export.resolve(\"")).toList();
+    List<String> have = new java.util.ArrayList<>(ReadmeExamples.region(
+        Path.of("src/test/java/dev/lora4j/djl/Lora4jTranslatorFactoryTest.java"), "README DJL example"));
     have.add("}"); // the test keeps the predictor open for its checks; README closes the block
-    assertEquals(String.join("\n", want), String.join("\n", have));
-  }
-
-  private static int indexOf(List<String> lines, String prefix, int from) {
-    for (int i = from; i < lines.size(); i++) {
-      if (lines.get(i).strip().startsWith(prefix)) {
-        return i;
-      }
-    }
-    throw new AssertionError("no line starts with " + prefix + " after line " + from);
-  }
-
-  private static String normalise(String line) {
-    return line.strip().replaceAll("\\s+", " ");
+    assertEquals(ReadmeExamples.normalised(want), ReadmeExamples.normalised(have));
   }
 
   /** A merged graph copied out alone (no sidecar): labels must come from the argument, never be guessed. */

@@ -32,6 +32,7 @@ import dev.lora4j.models.base.LinearModule;
 import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.tensor.Matrix;
+import dev.lora4j.models.testing.ReadmeExamples;
 import dev.lora4j.models.text.Tokenizer;
 import dev.lora4j.runtime.AdapterRuntime;
 import dev.lora4j.runtime.RuntimeOptions;
@@ -229,33 +230,12 @@ class Lora4jEmbeddingModelTest {
   /** The example above is README's langchain4j block, line for line (spacing aside). */
   @Test
   void theReadmeExampleIsTheTestWordForWord() throws Exception {
-    List<String> readme = Files.readAllLines(Path.of("..", "README.md"));
-    int heading = indexOf(readme, "## langchain4j", 0);
-    int open = indexOf(readme, "```java", heading);
-    int close = indexOf(readme, "```", open + 1);
-    List<String> want = readme.subList(open + 1, close).stream()
-        .map(l -> l.replace("Path.of(\"export\")", "export")).map(Lora4jEmbeddingModelTest::normalise).toList();
-    List<String> test =
-        Files.readAllLines(Path.of("src/test/java/dev/lora4j/langchain4j/Lora4jEmbeddingModelTest.java"));
-    int from = indexOf(test, "// --- README langchain4j example starts", 0) + 1;
-    int to = indexOf(test, "// --- README langchain4j example ends", from);
-    List<String> have =
-        new ArrayList<>(test.subList(from, to).stream().map(Lora4jEmbeddingModelTest::normalise).toList());
+    List<String> want = ReadmeExamples.block("## langchain4j").stream()
+        .map(l -> l.replace("Path.of(\"export\")", "export")).toList();
+    List<String> have = new ArrayList<>(ReadmeExamples.region(
+        Path.of("src/test/java/dev/lora4j/langchain4j/Lora4jEmbeddingModelTest.java"), "README langchain4j example"));
     have.add("}"); // the test keeps the runtime open for its checks; README closes the block
-    assertEquals(String.join("\n", want), String.join("\n", have));
-  }
-
-  private static int indexOf(List<String> lines, String prefix, int from) {
-    for (int i = from; i < lines.size(); i++) {
-      if (lines.get(i).strip().startsWith(prefix)) {
-        return i;
-      }
-    }
-    throw new AssertionError("no line starts with " + prefix + " after line " + from);
-  }
-
-  private static String normalise(String line) {
-    return line.strip().replaceAll("\\s+", " ");
+    assertEquals(ReadmeExamples.normalised(want), ReadmeExamples.normalised(have));
   }
 
   private static double dot(float[] a, float[] b) {

@@ -16,6 +16,7 @@ import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.onnx.OnnxModel;
+import dev.lora4j.models.testing.ReadmeExamples;
 import dev.lora4j.models.testing.SyntheticAdapters;
 import dev.lora4j.models.testing.TinyBert;
 import dev.lora4j.runtime.AdapterRuntime;
@@ -253,28 +254,8 @@ class Lora4jSparkTest {
   /** The example above is README's Spark block, line for line (spacing aside). */
   @Test
   void theReadmeJobIsTheTestWordForWord() throws Exception {
-    List<String> readme = Files.readAllLines(Path.of("..", "README.md"));
-    int heading = indexOf(readme, "## Spark", 0);
-    int open = indexOf(readme, "```java", heading);
-    int close = indexOf(readme, "```", open + 1);
-    List<String> want = readme.subList(open + 1, close).stream().map(Lora4jSparkTest::normalise).toList();
-    List<String> test = Files.readAllLines(Path.of("src/test/java/dev/lora4j/spark/Lora4jSparkTest.java"));
-    int from = indexOf(test, "// --- README Spark example starts", 0) + 1;
-    int to = indexOf(test, "// --- README Spark example ends", from);
-    List<String> have = test.subList(from, to).stream().map(Lora4jSparkTest::normalise).toList();
-    assertEquals(String.join("\n", want), String.join("\n", have));
+    assertEquals(ReadmeExamples.normalised(ReadmeExamples.block("## Spark")), ReadmeExamples.normalised(
+        ReadmeExamples.region(Path.of("src/test/java/dev/lora4j/spark/Lora4jSparkTest.java"), "README Spark example")));
   }
 
-  private static int indexOf(List<String> lines, String prefix, int from) {
-    for (int i = from; i < lines.size(); i++) {
-      if (lines.get(i).strip().startsWith(prefix)) {
-        return i;
-      }
-    }
-    throw new AssertionError("no line starts with " + prefix + " after line " + from);
-  }
-
-  private static String normalise(String line) {
-    return line.strip().replaceAll("\\s+", " ");
-  }
 }
