@@ -7,6 +7,8 @@
 #   OUT  the frontier directory (default lora4j-out/frontier)
 #   SPEC_ONLY  a file of spec lines to score instead of the list below (e.g. a few series first)
 #   NO_SCORE=1 write the report from the points already scored
+#   RUNS   frontier (default) or tune: the recipe search's runs (frontier-train.sh RUNS=tune), written
+#          to RESULTS.md's tune table with held-out accuracy only (settings are chosen on it)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -28,8 +30,32 @@ DyLoRA r=8 / ERAT r=8, all ranks | dylora-r8 erat-r8 | |
 DyLoRA r=8, truncated by SVD budget | dylora-r8 | --rank-budget {} | 12 24 48 96
 ERAT r=8, truncated by SVD budget | erat-r8 | --rank-budget {} | 12 24 48 96
 SPECS
+TABLE="frontier"; CHART="docs/results-frontier.png"
+if [ "${RUNS:-frontier}" = tune ]; then
+  TABLE="tune"; CHART="-"; SPEC="$OUT/spec-tune.txt"
+  cat > "$SPEC" <<'SPECS'
+SoRA r=8, lambda 1e-3 | sora-r8-l1e-3 | |
+SoRA r=16, lambda 5e-4 | sora-r16-l5e-4 | |
+SoRA r=16, lambda 1e-3, linear schedule (frontier run) | sora-r16-l1e-3 | |
+SoRA r=16, lambda 1e-3, constant schedule | sora-r16-l1e-3-constant | |
+SoRA r=16, lambda 1e-3, cosine schedule | sora-r16-l1e-3-cosine | |
+SoRA r=16, lambda 1e-3, gate step 30 | sora-r16-l1e-3-gate30 | |
+SoRA r=16, lambda 1e-3, gate step 300 | sora-r16-l1e-3-gate300 | |
+SoRA r=16, lambda 1e-3, lr 2e-3 | sora-r16-l1e-3-lr2e-3 | |
+SoRA r=8 on all 36 modules, lambda 2e-3 | sora-r8-all-l2e-3 | |
+SaLoRA r=8, target 0.5 | salora-r8-s0.5 | |
+SaLoRA r=16, target 0.7 (frontier run) | salora-r16-s0.7 | |
+SaLoRA r=16, target 0.7, reached at 25 % | salora-r16-s0.7-warmup0.25 | |
+SaLoRA r=16, target 0.7, gate step 0.3 | salora-r16-s0.7-l0lr0.3 | |
+LoRA r=8 (frontier run) | lora-r8 | |
+3 epochs: LoRA r=8 | lora-r8-e3 | |
+3 epochs: SoRA r=16, lambda 1e-3 | sora-r16-l1e-3-e3 | |
+3 epochs: ERAT r=8, cut to 24 ranks | erat-r8-e3 | --rank-budget 24 |
+1 epoch: ERAT r=8, cut to 24 ranks (frontier run) | erat-r8 | --rank-budget 24 |
+SPECS
+fi
 [ -n "${SPEC_ONLY:-}" ] && SPEC="$SPEC_ONLY"
 ./lora4j --help > /dev/null # builds the report's classes too when sources changed since the last build
 java ${LORA4J_JAVA_OPTS:--Xmx8g} -Dfrontier.noScore="${NO_SCORE:+true}" -Dai.djl.offline=true -Djava.awt.headless=true \
   -cp "$ROOT/cli/target/classes:$(cat "$ROOT/cli/target/lora4j.classpath")" \
-  dev.lora4j.cli.FrontierReport "$OUT" "$SPEC" docs/RESULTS.md docs/results-frontier.png
+  dev.lora4j.cli.FrontierReport "$OUT" "$SPEC" docs/RESULTS.md "$CHART" "$TABLE"

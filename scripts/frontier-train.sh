@@ -9,12 +9,15 @@
 #   OUT    where runs go (default lora4j-out/frontier)
 #   SEEDS  seeds to train (default "42 43 44")
 #   ONLY   space-separated run names (default: all); runs already finished are skipped
+#   RUNS   frontier (default): the runs of the chart; tune: the recipe search of issue 13 item 4
+#          (gated-method settings and a three-epoch budget, scored on the held-out slice only)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 OUT="${OUT:-lora4j-out/frontier}"
 SEEDS="${SEEDS:-42 43 44}"
 ONLY="${ONLY:-}"
+RUNS="${RUNS:-frontier}"
 DATA="../shared/data/sst2"
 SPLIT="$OUT/split"
 mkdir -p "$SPLIT"
@@ -37,7 +40,11 @@ train() { # name, options...
   if { [ -n "$ONLY" ] && [[ " $ONLY " != *" $name "* ]]; } || [ -s "$dir/adapter_config.json" ]; then
     return 0
   fi
-  local cmd="./lora4j train --base minilm-l6 --train $SPLIT/train90.tsv --dev $SPLIT/holdout.tsv --max-length 64 --batch-size 32 --epochs 1 --lr 1e-3 --precision fp32 --seed $SEED --quiet --overwrite --out $dir $*"
+  # the budget's epochs and learning rate unless the run names its own (an option given twice is refused)
+  local budget=""
+  [[ " $* " == *" --epochs "* ]] || budget="--epochs 1"
+  [[ " $* " == *" --lr "* ]] || budget="$budget --lr 1e-3"
+  local cmd="./lora4j train --base minilm-l6 --train $SPLIT/train90.tsv --dev $SPLIT/holdout.tsv --max-length 64 --batch-size 32 $budget --precision fp32 --seed $SEED --quiet --overwrite --out $dir $*"
   grep -v -- "--out $dir " "$COMMANDS" > "$COMMANDS.tmp" || true
   mv "$COMMANDS.tmp" "$COMMANDS"
   echo "$cmd" >> "$COMMANDS"
@@ -47,7 +54,28 @@ train() { # name, options...
   tail -n 2 "$dir.log"
 }
 
+tune() {
+  # SoRA: rank to start from, strength, schedule, gate step, learning rate, every module as candidates
+  train "sora-r8-l1e-3" --method sora --rank 8 --alpha 16 --sparsity-lambda 1e-3 --lambda-schedule linear
+  train "sora-r16-l5e-4" --method sora --rank 16 --alpha 32 --sparsity-lambda 5e-4 --lambda-schedule linear
+  train "sora-r16-l1e-3-constant" --method sora --rank 16 --alpha 32 --sparsity-lambda 1e-3 --lambda-schedule constant
+  train "sora-r16-l1e-3-cosine" --method sora --rank 16 --alpha 32 --sparsity-lambda 1e-3 --lambda-schedule cosine
+  train "sora-r16-l1e-3-gate30" --method sora --rank 16 --alpha 32 --sparsity-lambda 1e-3 --gate-lr 30
+  train "sora-r16-l1e-3-gate300" --method sora --rank 16 --alpha 32 --sparsity-lambda 1e-3 --gate-lr 300
+  train "sora-r16-l1e-3-lr2e-3" --method sora --rank 16 --alpha 32 --sparsity-lambda 1e-3 --lr 2e-3
+  train "sora-r8-all-l2e-3" --method sora --rank 8 --alpha 16 --sparsity-lambda 2e-3 --targets all
+  # SaLoRA: rank to start from, how fast the target is reached, gate step
+  train "salora-r8-s0.5" --method salora --rank 8 --alpha 16 --target-sparsity 0.5
+  train "salora-r16-s0.7-warmup0.25" --method salora --rank 16 --alpha 32 --target-sparsity 0.7 --sparsity-warmup 0.25
+  train "salora-r16-s0.7-l0lr0.3" --method salora --rank 16 --alpha 32 --target-sparsity 0.7 --l0-lr 0.3
+  # the three-epoch budget, LoRA r=8 included: a gated method is only compared with LoRA at the same budget
+  train "lora-r8-e3" --method lora --rank 8 --alpha 16 --epochs 3
+  train "sora-r16-l1e-3-e3" --method sora --rank 16 --alpha 32 --sparsity-lambda 1e-3 --epochs 3
+  train "erat-r8-e3" --method erat --rank 8 --alpha 16 --export-rank full --epochs 3
+}
+
 for SEED in $SEEDS; do
+  if [ "$RUNS" = tune ]; then tune; continue; fi
   for r in 1 2 4 8 16; do
     train "lora-r$r" --method lora --rank "$r" --alpha "$((2 * r))"
   done

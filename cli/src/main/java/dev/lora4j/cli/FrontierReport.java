@@ -37,7 +37,10 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  * ({@code -Dfrontier.noScore=true}: none, the report is written from the cache alone).
  * Not a test: it reads real runs.
  *
- * <p>Usage: {@code FrontierReport <frontier-dir> <spec-file> <out.md> <chart.png>}. Each spec line is
+ * <p>Usage: {@code FrontierReport <frontier-dir> <spec-file> <out.md> <chart.png|-> [frontier|tune]}. The
+ * {@code frontier} table (the default) gives dev and held-out accuracy and goes with the chart; the
+ * {@code tune} table is the recipe search, which may only look at the held-out slice, so it shows
+ * nothing else (and no chart: {@code -}). Each spec line is
  * {@code series | run run ... | export options | budgets}: the runs (names under {@code s<seed>/}) are
  * exported with those options, once per budget when budgets are given ({@code {}} in the options is
  * replaced by the budget), and every result is a point of the series.
@@ -94,7 +97,8 @@ public final class FrontierReport {
     List<Spec> specs = Files.readAllLines(Path.of(args[1])).stream().map(String::strip)
         .filter(l -> !l.isEmpty() && !l.startsWith("#")).map(Spec::parse).toList();
     Path md = Path.of(args[2]);
-    Path chart = Path.of(args[3]);
+    String chart = args[3];
+    boolean tune = args.length > 4 && args[4].equals("tune");
     Path cache = dir.resolve("points.tsv");
     Map<String, Point> points = new LinkedHashMap<>();
     if (Files.exists(cache)) {
@@ -127,8 +131,14 @@ public final class FrontierReport {
       }
     }
     List<Row> rows = rows(specs, points);
-    write(md, table(rows, seeds(dir)));
-    chart(chart, rows);
+    if (tune) {
+      write(md, "tune", tuneTable(rows));
+    } else {
+      write(md, "frontier", table(rows, seeds(dir)));
+    }
+    if (!chart.equals("-")) {
+      chart(Path.of(chart), rows);
+    }
   }
 
   /** Exports {@code runs} of one seed with {@code options} (multi format only) and scores each adapter. */
@@ -219,9 +229,23 @@ public final class FrontierReport {
     return md.toString();
   }
 
-  private static void write(Path md, String table) throws IOException {
-    String begin = "<!-- begin frontier table -->\n";
-    String end = "<!-- end frontier table -->\n";
+  /** The recipe search: held-out accuracy only, since settings are chosen on it and the dev set is reported. */
+  private static String tuneTable(List<Row> rows) {
+    StringBuilder md = new StringBuilder();
+    md.append("| settings | run | export options | adapter KiB | ranks kept | held-out accuracy (%) | seeds |\n"
+        + "|---|---|---|---|---|---|---|\n");
+    for (Row r : rows) {
+      md.append("| ").append(r.series()).append(" | ").append(r.run()).append(" | ")
+          .append(r.options().isBlank() ? "(as trained)" : "`" + r.options() + "`").append(" | ")
+          .append(r.kib().meanRange(1)).append(" | ").append(r.ranks().meanRange(0)).append(" | ")
+          .append(r.holdout().meanSd(2)).append(" | ").append(r.holdout().n()).append(" |\n");
+    }
+    return md.toString();
+  }
+
+  private static void write(Path md, String name, String table) throws IOException {
+    String begin = "<!-- begin " + name + " table -->\n";
+    String end = "<!-- end " + name + " table -->\n";
     String doc = Files.exists(md) ? Files.readString(md) : "";
     int b = doc.indexOf(begin);
     int e = doc.indexOf(end);

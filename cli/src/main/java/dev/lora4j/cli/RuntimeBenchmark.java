@@ -167,8 +167,8 @@ final class RuntimeBenchmark {
           }
         }));
         long bytes = rt.adapters().stream().mapToLong(a -> a.bytes()).sum();
-        rows.add(new Row("memory per loaded adapter (weights, mean of 8)", bytes / (double) ADAPTERS / 1024, "KiB",
-            "(context)", true));
+        rows.add(new Row("memory per loaded adapter (every resident copy: ONNX Runtime's, the Java factors, "
+            + "the mixed-batch stacks; mean of 8)", bytes / (double) ADAPTERS / 1024, "KiB", "(context)", true));
       }
       // runtime against runtime: all three include tokenizing and reading the outputs
       double single = t.get("runtime, one adapter, batch " + batch);

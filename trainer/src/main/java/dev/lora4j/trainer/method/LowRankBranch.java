@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
-import ai.djl.nn.norm.Dropout;
 import dev.lora4j.models.adapter.LowRankModule;
 import dev.lora4j.models.tensor.Matrix;
 import dev.lora4j.trainer.DjlMatrices;
@@ -129,7 +128,7 @@ public final class LowRankBranch {
     }
     boolean cut = ranks < rank();
     String r = "0:" + ranks;
-    NDArray h = training && dropout > 0 ? Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
+    NDArray h = training && dropout > 0 ? InputDropout.apply(x, dropout) : x;
     NDArray av = cut ? a.get(r) : a;
     NDArray bv = cut ? b.get(":," + r) : b;
     if (firstTrained > 0) {
