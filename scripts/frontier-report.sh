@@ -18,7 +18,7 @@ cat > "$SPEC" <<'SPECS'
 # series | runs | export options | budgets
 LoRA (plain, fp32) | lora-r1 lora-r2 lora-r4 lora-r8 lora-r16 | |
 LoRA fp16 | lora-r1 lora-r2 lora-r4 lora-r8 lora-r16 | --adapter-dtype fp16 |
-LoRA int8 | lora-r4 lora-r8 lora-r16 | --adapter-dtype int8 |
+LoRA int8 | lora-r1 lora-r2 lora-r4 lora-r8 lora-r16 | --adapter-dtype int8 |
 LoRA r=8, SVD rank budget | lora-r8 | --rank-budget {} | 24 48 72
 LoRA r=16, SVD rank budget | lora-r16 | --rank-budget {} | 48 96 144
 LoRA r=8, SVD rank budget, fp16 | lora-r8 | --rank-budget {} --adapter-dtype fp16 | 48 72
@@ -29,6 +29,8 @@ MTLoRA r=4 / 8 | mtlora-r4 mtlora-r8 | |
 DyLoRA r=8 / ERAT r=8, all ranks | dylora-r8 erat-r8 | |
 DyLoRA r=8, truncated by SVD budget | dylora-r8 | --rank-budget {} | 12 24 48 96
 ERAT r=8, truncated by SVD budget | erat-r8 | --rank-budget {} | 12 24 48 96
+ERAT r=8, truncated by SVD budget, int8 | erat-r8 | --rank-budget {} --adapter-dtype int8 | 12 24
+LoRA r=8, SVD rank budget, int8 | lora-r8 | --rank-budget {} --adapter-dtype int8 | 24 48
 SPECS
 TABLE="frontier"; CHART="docs/results-frontier.png"
 if [ "${RUNS:-frontier}" = tune ]; then
@@ -46,7 +48,6 @@ SoRA r=8 on all 36 modules, lambda 2e-3 | sora-r8-all-l2e-3 | |
 SaLoRA r=8, target 0.5 | salora-r8-s0.5 | |
 SaLoRA r=16, target 0.7 (frontier run) | salora-r16-s0.7 | |
 SaLoRA r=16, target 0.7, reached at 25 % | salora-r16-s0.7-warmup0.25 | |
-SaLoRA r=16, target 0.7, gate step 0.3 | salora-r16-s0.7-l0lr0.3 | |
 LoRA r=8 (frontier run) | lora-r8 | |
 3 epochs: LoRA r=8 | lora-r8-e3 | |
 3 epochs: SoRA r=16, lambda 1e-3 | sora-r16-l1e-3-e3 | |

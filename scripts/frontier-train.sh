@@ -55,7 +55,11 @@ train() { # name, options...
 }
 
 tune() {
-  # SoRA: rank to start from, strength, schedule, gate step, learning rate, every module as candidates
+  # the three-epoch budget first, LoRA r=8 included: a gated method is only compared with LoRA at the same budget
+  train "lora-r8-e3" --method lora --rank 8 --alpha 16 --epochs 3
+  train "sora-r16-l1e-3-e3" --method sora --rank 16 --alpha 32 --sparsity-lambda 1e-3 --epochs 3
+  train "erat-r8-e3" --method erat --rank 8 --alpha 16 --export-rank full --epochs 3
+  # SoRA at one epoch: rank to start from, strength, schedule, gate step, learning rate, all 36 modules as candidates
   train "sora-r8-l1e-3" --method sora --rank 8 --alpha 16 --sparsity-lambda 1e-3 --lambda-schedule linear
   train "sora-r16-l5e-4" --method sora --rank 16 --alpha 32 --sparsity-lambda 5e-4 --lambda-schedule linear
   train "sora-r16-l1e-3-constant" --method sora --rank 16 --alpha 32 --sparsity-lambda 1e-3 --lambda-schedule constant
@@ -64,14 +68,9 @@ tune() {
   train "sora-r16-l1e-3-gate300" --method sora --rank 16 --alpha 32 --sparsity-lambda 1e-3 --gate-lr 300
   train "sora-r16-l1e-3-lr2e-3" --method sora --rank 16 --alpha 32 --sparsity-lambda 1e-3 --lr 2e-3
   train "sora-r8-all-l2e-3" --method sora --rank 8 --alpha 16 --sparsity-lambda 2e-3 --targets all
-  # SaLoRA: rank to start from, how fast the target is reached, gate step
+  # SaLoRA at one epoch: rank to start from, how fast the target is reached
   train "salora-r8-s0.5" --method salora --rank 8 --alpha 16 --target-sparsity 0.5
   train "salora-r16-s0.7-warmup0.25" --method salora --rank 16 --alpha 32 --target-sparsity 0.7 --sparsity-warmup 0.25
-  train "salora-r16-s0.7-l0lr0.3" --method salora --rank 16 --alpha 32 --target-sparsity 0.7 --l0-lr 0.3
-  # the three-epoch budget, LoRA r=8 included: a gated method is only compared with LoRA at the same budget
-  train "lora-r8-e3" --method lora --rank 8 --alpha 16 --epochs 3
-  train "sora-r16-l1e-3-e3" --method sora --rank 16 --alpha 32 --sparsity-lambda 1e-3 --epochs 3
-  train "erat-r8-e3" --method erat --rank 8 --alpha 16 --export-rank full --epochs 3
 }
 
 for SEED in $SEEDS; do
