@@ -95,6 +95,11 @@ final class ExportCommand implements Command {
     o.addOption(Option.builder().longOpt("quantize").hasArg().argName("int8")
         .desc("Also write an int8-base variant of each graph (*.int8.onnx): the base's MatMuls dynamically "
             + "quantized, adapters and head float32; serve it with --int8.").get());
+    o.addOption(Option.builder().longOpt("adapter-modules").hasArg().argName("used|all|list")
+        .desc("Modules the multi / mixed graphs get a low-rank branch on: used (default: those the exported "
+            + "adapters change; fewest kernels, fastest at batch 1), all (any adapter of the base model loads later), "
+            + "or a list as train --targets takes it (e.g. query,key,value). The runtime refuses an adapter on "
+            + "a module without a branch.").get());
     o.addOption(Option.builder().longOpt("name").hasArg().argName("name")
         .desc("Name for the exported adapter (one adapter only); default: its own name.").get());
     o.addOption(Option.builder().longOpt("combine").hasArg().argName("new=a:w,b:w")
@@ -168,7 +173,8 @@ final class ExportCommand implements Command {
           : RankPlot.png(a.name(), layers, a.ranks(), budget.apply(a, dtype).adapter().ranks(), "rank after budget"));
     }
     ExportRequest request = new ExportRequest(base, adapters, formats, line.hasOption("embeddings"), dir, plots,
-        line.hasOption("overwrite"), budget).withAdapterDtype(dtype).withInt8Base(int8(line.getOptionValue("quantize")));
+        line.hasOption("overwrite"), budget).withAdapterDtype(dtype).withInt8Base(int8(line.getOptionValue("quantize")))
+        .withAdapterModules(line.getOptionValue("adapter-modules"));
     ExportResult r = ExportBundle.export(request, out::println);
     summary(out, r, layers, sourceBytes, budget != null);
     return 0;

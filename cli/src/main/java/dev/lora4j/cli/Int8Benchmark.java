@@ -3,6 +3,7 @@ package dev.lora4j.cli;
 import dev.lora4j.exporter.ExportBundle;
 import dev.lora4j.exporter.ExportFormat;
 import dev.lora4j.exporter.ExportRequest;
+import dev.lora4j.models.export.AdapterFiles;
 import dev.lora4j.models.testing.SyntheticAdapters;
 import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
@@ -57,7 +58,8 @@ final class Int8Benchmark {
 
   /**
    * Exports the multi-adapter graph with its int8 variant and one synthetic adapter (rank 8 on
-   * query and value) into {@code work}, untimed, then compares the two bases on it.
+   * query and value) into {@code work}, untimed, then compares the two bases on it. The graphs branch
+   * on the modules the synthetic adapter and the scored adapters change.
    */
   public RuntimeBenchmark.Report run(BaseModelFiles base, Path work) throws Exception {
     EncoderDescription d = EncoderDescription.of(OnnxModel.read(base.onnx()));
@@ -65,9 +67,18 @@ final class Int8Benchmark {
     d.resolveTargets("query,value").forEach(m -> ranks.put(m.name(), 8));
     String synthetic = "int8-bench";
     Path export = work.resolve("int8-export");
-    progress.accept("exporting the multi-adapter graph with --quantize int8");
+    // branches where the synthetic adapter and every --adapter scored below need them, no more:
+    // what an export of these adapters serves with (export --adapter-modules used)
+    java.util.Set<String> modules = new java.util.LinkedHashSet<>(ranks.keySet());
+    for (Path a : adapters) {
+      AdapterFiles.read(a).compact().modules().keySet().stream()
+          .filter(m -> d.modules().stream().anyMatch(x -> x.name().equals(m))).forEach(modules::add);
+    }
+    progress.accept("exporting the multi-adapter graph with --quantize int8 (branches on " + modules.size() + " of "
+        + d.modules().size() + " modules)");
     ExportBundle.export(ExportRequest.of(base, List.of(SyntheticAdapters.classifier(d, base.ref(), synthetic, ranks, 2,
-        TaskHead.Pooling.MEAN, 3)), EnumSet.of(ExportFormat.MULTI), export).withInt8Base(true), line -> { });
+        TaskHead.Pooling.MEAN, 3)), EnumSet.of(ExportFormat.MULTI), export).withInt8Base(true)
+        .withAdapterModules(String.join(",", modules)), line -> { });
     return run(export, synthetic, base.id());
   }
 

@@ -42,4 +42,28 @@ class Int8BenchmarkTest {
     // four texts: accuracies are multiples of 25 %, so their difference is too
     assertEquals(0, Math.IEEEremainder(acc.value(), 25), 1e-9, acc.what());
   }
+
+  /**
+   * The bench's export branches only where adapters need it (export --adapter-modules used): a scored
+   * adapter on modules the synthetic one leaves alone must get branches too, not a refusal at load.
+   */
+  @Test
+  void anAdapterOnOtherModulesThanTheSyntheticOneIsScored(@TempDir Path dir) throws Exception {
+    Path b = TinyBert.writeBaseModel(dir.resolve("tiny"), 1);
+    Path model = b.resolve("model.onnx");
+    BaseModelFiles base = new BaseModelFiles("tiny", model, b.resolve("tokenizer.json"), AtomicFiles.sha256(model));
+    java.util.Map<String, Integer> ranks = new java.util.LinkedHashMap<>();
+    ranks.put("encoder.layer.0.intermediate.dense", 4);
+    ranks.put("encoder.layer.1.attention.output.dense", 2);
+    Path file = dir.resolve("other.onnx_adapter");
+    dev.lora4j.models.export.AdapterFiles.writeOnnxAdapter(file, dev.lora4j.models.testing.SyntheticAdapters.classifier(
+        dev.lora4j.models.base.EncoderDescription.of(dev.lora4j.models.onnx.OnnxModel.read(model)), base.ref(), "other",
+        ranks, 2, dev.lora4j.models.adapter.TaskHead.Pooling.MEAN, 5), "tiny", base.onnxSha256());
+    List<LabeledText> gold = TEXTS.stream().map(t -> new LabeledText(t, "label0", 0)).toList();
+    RuntimeBenchmark.Report r = new Int8Benchmark(TEXTS, gold, List.of(file), 4, s -> { }).run(base, dir.resolve("work"));
+    assertTrue(r.rows().get(2).what().startsWith("int8 - float32 accuracy, other ("), r.rows().get(2).what());
+    // q and v of both layers for the synthetic adapter, plus the two modules of the scored one
+    assertEquals(6, dev.lora4j.models.export.ExportManifest.read(dir.resolve("work/int8-export")).adapterLayout()
+        .modules().size());
+  }
 }

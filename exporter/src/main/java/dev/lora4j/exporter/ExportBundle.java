@@ -139,8 +139,17 @@ public final class ExportBundle {
           served.parameterCount()));
     }
 
+    List<LinearModule> branches = null;
+    if (request.formats().contains(ExportFormat.MULTI) || request.formats().contains(ExportFormat.MIXED)) {
+      // from the adapters as written (compacted, budgeted): a module pruned to rank 0 needs no branch
+      branches = BranchModules.resolve(base, request.adapterModules(), compact);
+      stage("branches", String.format(Locale.ROOT, "multi / mixed graphs: low-rank branches on %d of %d modules "
+          + "(--adapter-modules %s)", branches.size(), base.modules().size(), BranchModules.recorded(request.adapterModules())));
+    }
+    List<LinearModule> branchModules = branches;
     try {
-      AtomicFiles.writeDirectory(request.out(), kind, request.overwrite(), dir -> write(dir, base, sha, compact));
+      AtomicFiles.writeDirectory(request.out(), kind, request.overwrite(),
+          dir -> write(dir, base, sha, compact, branchModules));
     } catch (Lora4jException e) {
       // the cause names a file in the hidden temporary directory; say what it means for the user
       throw new Lora4jException("export to " + request.out() + " failed, nothing was changed there: "
@@ -170,7 +179,8 @@ public final class ExportBundle {
     return new AdapterFit.Base(id, sha, base.spec().hidden(), modules);
   }
 
-  private void write(Path dir, EncoderDescription base, String sha, List<Adapter> compact) throws IOException {
+  private void write(Path dir, EncoderDescription base, String sha, List<Adapter> compact,
+      List<LinearModule> branches) throws IOException {
     boolean adapterFiles = request.formats().contains(ExportFormat.MULTI) || request.formats().contains(ExportFormat.MIXED);
     List<ExportManifest.AdapterEntry> entries = new ArrayList<>();
     for (Adapter a : compact) {
@@ -207,11 +217,11 @@ public final class ExportBundle {
     }
     String multi = null;
     if (request.formats().contains(ExportFormat.MULTI)) {
-      multi = saveGraph(dir, ExportLayout.MULTI_GRAPH, MultiAdapterGraphWriter.write(base), "multi", null, sha, base);
+      multi = saveGraph(dir, ExportLayout.MULTI_GRAPH, MultiAdapterGraphWriter.write(base, branches), "multi", null, sha, base);
     }
     String mixed = null;
     if (request.formats().contains(ExportFormat.MIXED)) {
-      mixed = saveGraph(dir, ExportLayout.MIXED_GRAPH, MixedBatchGraphWriter.write(base), "mixed", null, sha, base);
+      mixed = saveGraph(dir, ExportLayout.MIXED_GRAPH, MixedBatchGraphWriter.write(base, branches), "mixed", null, sha, base);
     }
     String tokenizer = ExportLayout.TOKENIZER;
     // streamed, not Files.copy, which would carry the cached file's permissions over
@@ -224,9 +234,9 @@ public final class ExportBundle {
     ExportManifest manifest = new ExportManifest(ExportManifest.FORMAT_VERSION, Provenance.toolName(),
         Instant.now().toString(),
         new ExportManifest.Base(request.base().id(), sha, base.spec().layers(), base.spec().hidden(), opset(base.model())),
-        tokenizer, multi, mixed, multi == null && mixed == null ? null : MixedBatchGraphWriter.layout(base), entries,
+        tokenizer, multi, mixed, branches == null ? null : MixedBatchGraphWriter.layout(base, branches), entries,
         hashes(dir),
-        int8Graphs);
+        int8Graphs, branches == null ? null : BranchModules.recorded(request.adapterModules()));
     manifest.write(dir.resolve(ExportLayout.MANIFEST));
     record(dir, ExportLayout.MANIFEST);
     stage("manifest", ExportLayout.MANIFEST);

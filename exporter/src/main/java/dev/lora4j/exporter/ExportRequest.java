@@ -27,6 +27,10 @@ import java.util.Set;
  *     graphs are built from the values that dtype holds ({@link AdapterDtype#served})
  * @param int8Base also write each graph with the base's MatMuls dynamically quantized to int8
  *     ({@code *.int8.onnx}); adapters and head stay float32
+ * @param adapterModules which modules the multi and mixed graphs get a branch on
+ *     ({@code --adapter-modules}): {@code used} (the default, also for null) the union of the
+ *     exported adapters' modules, {@code all} every adaptable module, or a list as {@code train
+ *     --targets} takes it; see {@link BranchModules}
  */
 public record ExportRequest(
     BaseModelFiles base,
@@ -38,7 +42,8 @@ public record ExportRequest(
     boolean overwrite,
     RankBudget budget,
     AdapterDtype adapterDtype,
-    boolean int8Base) {
+    boolean int8Base,
+    String adapterModules) {
 
   public ExportRequest(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, boolean embeddings,
       Path out, Map<String, byte[]> extraFiles) {
@@ -47,12 +52,12 @@ public record ExportRequest(
 
   public ExportRequest(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, boolean embeddings,
       Path out, Map<String, byte[]> extraFiles, boolean overwrite) {
-    this(base, adapters, formats, embeddings, out, extraFiles, overwrite, null, AdapterDtype.FP32, false);
+    this(base, adapters, formats, embeddings, out, extraFiles, overwrite, null, AdapterDtype.FP32, false, null);
   }
 
   public ExportRequest(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, boolean embeddings,
       Path out, Map<String, byte[]> extraFiles, boolean overwrite, RankBudget budget) {
-    this(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, AdapterDtype.FP32, false);
+    this(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, AdapterDtype.FP32, false, null);
   }
 
   public ExportRequest {
@@ -62,6 +67,7 @@ public record ExportRequest(
     formats = formats.isEmpty() ? EnumSet.noneOf(ExportFormat.class) : EnumSet.copyOf(formats);
     extraFiles = extraFiles == null ? Map.of() : Map.copyOf(extraFiles);
     adapterDtype = adapterDtype == null ? AdapterDtype.FP32 : adapterDtype;
+    adapterModules = adapterModules == null ? BranchModules.USED : adapterModules;
   }
 
   public static ExportRequest of(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, Path out) {
@@ -69,26 +75,31 @@ public record ExportRequest(
   }
 
   public ExportRequest withEmbeddings(boolean value) {
-    return new ExportRequest(base, adapters, formats, value, out, extraFiles, overwrite, budget, adapterDtype, int8Base);
+    return new ExportRequest(base, adapters, formats, value, out, extraFiles, overwrite, budget, adapterDtype, int8Base, adapterModules);
   }
 
   public ExportRequest withExtraFiles(Map<String, byte[]> files) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, files, overwrite, budget, adapterDtype, int8Base);
+    return new ExportRequest(base, adapters, formats, embeddings, out, files, overwrite, budget, adapterDtype, int8Base, adapterModules);
   }
 
   public ExportRequest withOverwrite(boolean value) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, value, budget, adapterDtype, int8Base);
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, value, budget, adapterDtype, int8Base, adapterModules);
   }
 
   public ExportRequest withBudget(RankBudget value) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, value, adapterDtype, int8Base);
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, value, adapterDtype, int8Base, adapterModules);
   }
 
   public ExportRequest withInt8Base(boolean value) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, adapterDtype, value);
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, adapterDtype, value, adapterModules);
   }
 
   public ExportRequest withAdapterDtype(AdapterDtype value) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, value, int8Base);
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, value, int8Base, adapterModules);
+  }
+
+  public ExportRequest withAdapterModules(String value) {
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, adapterDtype, int8Base,
+        value);
   }
 }

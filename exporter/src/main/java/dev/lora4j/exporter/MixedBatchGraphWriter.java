@@ -36,14 +36,19 @@ final class MixedBatchGraphWriter {
   private MixedBatchGraphWriter() {}
 
   public static OnnxModel write(EncoderDescription base) {
+    return write(base, base.modules());
+  }
+
+  /** The graph with branches on {@code modules} only (see {@link BranchModules}). */
+  static OnnxModel write(EncoderDescription base, List<LinearModule> modules) {
     OnnxModel model = base.model().copy();
     model.addInput(int64Value(ADAPTER_INDEX, HeadNodes.batchDim(model)));
-    for (LinearModule m : base.modules()) {
+    for (LinearModule m : modules) {
       String r = AdapterTensorNames.rankDim(m.name());
       model.addInput(floatValue(AdapterTensorNames.stackedA(m.name()), SLOTS_DIM, (long) m.inFeatures(), r));
       model.addInput(floatValue(AdapterTensorNames.stackedB(m.name()), SLOTS_DIM, r, (long) m.outFeatures()));
     }
-    LowRankBranches.addAll(model, base.modules(), (ops, m) -> new LowRankBranches.Factors(
+    LowRankBranches.addAll(model, modules, (ops, m) -> new LowRankBranches.Factors(
         ops.op("Gather", List.of(AdapterTensorNames.stackedA(m.name()), ADAPTER_INDEX), attr("axis", 0L)),
         ops.op("Gather", List.of(AdapterTensorNames.stackedB(m.name()), ADAPTER_INDEX), attr("axis", 0L))));
 
@@ -66,11 +71,16 @@ final class MixedBatchGraphWriter {
 
   /**
    * What {@link MixedBatchStacks#pack} needs to shape stacks for this base model, and the modules the
-   * multi-adapter graph takes factors for (the same: both graphs adapt every module); export.json
-   * records it as {@code adapter_layout}.
+   * multi-adapter graph takes factors for (the same: both graphs get branches on the same modules);
+   * export.json records it as {@code adapter_layout}.
    */
   public static MixedBatchStacks.Layout layout(EncoderDescription base) {
-    return new MixedBatchStacks.Layout(base.spec().hidden(), base.modules().stream()
+    return layout(base, base.modules());
+  }
+
+  /** The layout of graphs with branches on {@code modules} only. */
+  static MixedBatchStacks.Layout layout(EncoderDescription base, List<LinearModule> modules) {
+    return new MixedBatchStacks.Layout(base.spec().hidden(), modules.stream()
         .map(m -> new MixedBatchStacks.ModuleShape(m.name(), m.inFeatures(), m.outFeatures())).toList());
   }
 }

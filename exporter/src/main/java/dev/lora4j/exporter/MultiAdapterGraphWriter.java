@@ -9,15 +9,17 @@ import dev.lora4j.models.adapter.AdapterTensorNames;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.base.LinearModule;
 import dev.lora4j.models.onnx.OnnxModel;
+import java.util.List;
 
 /**
  * The multi-adapter base graph: one graph for every adapter of the base model, the adapter chosen
  * per run by feeding its tensors (ONNX Runtime: {@code RunOptions.addActiveLoraAdapter}).
  *
- * <p>Every adaptable module gets a branch whose factors are graph inputs
+ * <p>Each module given ({@link BranchModules}: by default those the exported adapters change, or
+ * every adaptable module) gets a branch whose factors are graph inputs
  * {@code <module>.lora_A [in, r.<module>]} and {@code <module>.lora_B [r.<module>, out]}, each rank
- * its own symbolic dimension because pruning leaves different ranks per module. All modules, not
- * just one adapter's, so the graph is independent of the adapters: one file per base model, and an
+ * its own symbolic dimension because pruning leaves different ranks per module. The set is the
+ * union over adapters, so the graph serves each of them and any later adapter on those modules; an
  * adapter that leaves a module alone simply does not feed it (rank-0 default, branch adds zero).
  *
  * <p>The head is inputs too: {@code head.weight [hidden, labels]}, {@code head.bias [labels]}
@@ -31,15 +33,20 @@ final class MultiAdapterGraphWriter {
   private MultiAdapterGraphWriter() {}
 
   public static OnnxModel write(EncoderDescription base) {
+    return write(base, base.modules());
+  }
+
+  /** The graph with branches on {@code modules} only (the base model's, in its order). */
+  static OnnxModel write(EncoderDescription base, List<LinearModule> modules) {
     OnnxModel model = base.model().copy();
-    for (LinearModule m : base.modules()) {
+    for (LinearModule m : modules) {
       String r = AdapterTensorNames.rankDim(m.name());
       OverridableInputs.addFloat(model, AdapterTensorNames.loraA(m.name()),
           new Object[] {(long) m.inFeatures(), r}, new long[] {m.inFeatures(), 0});
       OverridableInputs.addFloat(model, AdapterTensorNames.loraB(m.name()),
           new Object[] {r, (long) m.outFeatures()}, new long[] {0, m.outFeatures()});
     }
-    LowRankBranches.addAll(model, base.modules(), (ops, m) ->
+    LowRankBranches.addAll(model, modules, (ops, m) ->
         new LowRankBranches.Factors(AdapterTensorNames.loraA(m.name()), AdapterTensorNames.loraB(m.name())));
 
     long hidden = base.spec().hidden();

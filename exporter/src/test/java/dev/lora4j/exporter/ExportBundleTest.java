@@ -89,14 +89,22 @@ class ExportBundleTest {
   /**
    * The runtime takes the modules and shapes it checks adapters against from export.json, not from
    * the graph: the recorded layout must be what the multi graph declares (read here from its inputs,
-   * as the runtime once did), also when no mixed graph is written.
+   * as the runtime once did), also when no mixed graph is written; with branches on the adapter's two
+   * modules (the default) and on all twelve.
    */
   @Test
   void aMultiOnlyExportRecordsTheAdapterLayoutItsGraphDeclares() throws Exception {
-    Path out = dir.resolve("export");
-    ExportBundle.export(ExportRequest.of(files, List.of(adapter("sst2", 1)), EnumSet.of(ExportFormat.MULTI), out),
-        line -> { });
-    ExportManifest m = ExportManifest.read(out);
+    for (String modules : List.of("used", "all")) {
+      Path out = dir.resolve("export-" + modules);
+      ExportBundle.export(ExportRequest.of(files, List.of(adapter("sst2", 1)), EnumSet.of(ExportFormat.MULTI), out)
+          .withAdapterModules(modules), line -> { });
+      ExportManifest m = ExportManifest.read(out);
+      assertEquals(modules, m.adapterModules());
+      assertEquals(modules.equals("all") ? 12 : 2, declaredLayout(out, m), modules);
+    }
+  }
+
+  private static int declaredLayout(Path out, ExportManifest m) throws Exception {
     assertNull(m.mixedGraph());
     OnnxModel multi = OnnxModel.read(out.resolve(m.multiGraph()));
     Map<String, long[]> inputs = new LinkedHashMap<>();
@@ -117,9 +125,9 @@ class ExportBundleTest {
             (int) inputs.get(AdapterTensorNames.loraB(module))[1]));
       }
     }
-    assertEquals(12, declared.size());
     assertEquals(new MixedBatchStacks.Layout((int) inputs.get(AdapterTensorNames.HEAD_WEIGHT)[0], declared),
         m.adapterLayout());
+    return declared.size();
   }
 
   @Test
@@ -160,7 +168,10 @@ class ExportBundleTest {
     assertEquals(sha, m.base().onnxSha256());
     assertEquals(TinyBert.HIDDEN, m.base().hidden());
     assertEquals("base.multi.onnx", m.multiGraph());
-    assertEquals(12, m.adapterLayout().modules().size());
+    // both adapters change the same two modules: the multi and mixed graphs branch there only
+    assertEquals(List.of("encoder.layer.0.attention.self.query", "encoder.layer.1.attention.self.value"),
+        m.adapterLayout().modules().stream().map(MixedBatchStacks.ModuleShape::name).toList());
+    assertEquals("used", m.adapterModules());
     assertEquals(List.of("sst2", "imdb"), m.adapters().stream().map(ExportManifest.AdapterEntry::name).toList());
     assertEquals(List.of("last_hidden_state", "logits", "probabilities"), m.adapters().get(0).outputs());
 

@@ -5,6 +5,7 @@ import ai.onnxruntime.OrtLoraAdapter;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.AdapterFit;
+import dev.lora4j.models.adapter.BaseModelRef;
 import dev.lora4j.models.adapter.MixedBatchStacks;
 import dev.lora4j.models.adapter.WeightBounds;
 import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
@@ -16,6 +17,8 @@ import dev.lora4j.models.export.ExportManifest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -41,6 +44,28 @@ final class AdapterLoader implements AdapterRegistry.Loader<ResidentAdapter> {
     this.base = new AdapterFit.Base(manifest.base().id(), manifest.base().onnxSha256(), layout.hidden(), modules);
   }
 
+  /**
+   * Refuses an adapter that changes a module the graphs have no branch on: exported with
+   * {@code --adapter-modules used} (or a list), the graphs take factors for the layout's modules
+   * only, and ONNX Runtime would serve the adapter with that module's update silently missing.
+   * Before {@link AdapterFit#require}, whose "module the base model does not have" would be wrong here.
+   */
+  private void requireBranches(Adapter adapter, String who) {
+    if (!manifest.branchesOnSomeModules()) {
+      return;
+    }
+    List<String> missing = adapter.modules().keySet().stream().filter(m -> !base.modules().containsKey(m)).toList();
+    if (!missing.isEmpty()) {
+      throw new Lora4jException(String.format(Locale.ROOT,
+          "%s: adapter '%s' changes %s %s, but the export in %s has low-rank branches only on the %d modules its %s "
+              + "adapter_layout lists (exported with --adapter-modules %s); serving the adapter would drop its update "
+              + "there. Export again with --adapter-modules all (or a list that includes %s)",
+          who, adapter.name(), missing.size() == 1 ? "module" : missing.size() + " modules", String.join(", ", missing),
+          exportDir, base.modules().size(), ExportLayout.MANIFEST, manifest.adapterModules(),
+          missing.size() == 1 ? "it" : "them"));
+    }
+  }
+
   /** Where the adapter named {@code name} lives when the caller gives no path. */
   Path defaultSource(String name) {
     return exportDir.resolve(ExportLayout.onnxAdapter(name));
@@ -49,12 +74,18 @@ final class AdapterLoader implements AdapterRegistry.Loader<ResidentAdapter> {
   @Override
   public AdapterRegistry.Loaded<ResidentAdapter> load(String name, Object source) {
     if (source instanceof ClasspathAdapters.Source packaged) {
-      AdapterRegistry.Loaded<ResidentAdapter> l = ClasspathAdapters.load(packaged, file -> load(name, file));
+      AdapterRegistry.Loaded<ResidentAdapter> l =
+          ClasspathAdapters.load(packaged, file -> load(name, file, packaged.toString()));
       ResidentAdapter r = l.value(); // its source is the copy, deleted by now: show the resource
       return new AdapterRegistry.Loaded<>(new ResidentAdapter(r.adapter(), r.ort(), r.bytes(), packaged.toString()),
           l.resource(), l.bytes());
     }
-    Path file = ((Path) source).toAbsolutePath();
+    return load(name, (Path) source, null);
+  }
+
+  /** @param shownAs what messages call the adapter when {@code source} is a temporary copy, else null */
+  private AdapterRegistry.Loaded<ResidentAdapter> load(String name, Path source, String shownAs) {
+    Path file = source.toAbsolutePath();
     if (!Files.exists(file)) {
       throw new Lora4jException(file + ": no such adapter file");
     }
@@ -67,6 +98,9 @@ final class AdapterLoader implements AdapterRegistry.Loader<ResidentAdapter> {
     Adapter adapter = AdapterFiles.read(file).compact().withName(name);
     adapter.requireNoDora("the runtime (loading " + file + "; it serves adapters through the multi-adapter and"
         + " mixed-batch graphs)");
+    // another base model's adapter is refused as that, not as one needing other branches
+    AdapterFit.requireSameBase(adapter, file.toString(), new BaseModelRef(base.id(), base.onnxSha256()));
+    requireBranches(adapter, shownAs == null ? file.toString() : shownAs);
     AdapterFit.require(adapter, file.toString(), base);
     OrtAdapter parameters = MultiAdapterParameters.of(adapter);
     try {

@@ -81,9 +81,10 @@ class HalfPrecisionServingTest {
     plain = tmp.resolve("plain");
     half = tmp.resolve("half");
     ref = tmp.resolve("ref");
-    ExportBundle.export(ExportRequest.of(files, List.of(x), formats, plain), line -> { });
-    ExportBundle.export(ExportRequest.of(files, List.of(x), formats, half).withAdapterDtype(AdapterDtype.FP16),
-        line -> { });
+    // branches on every module: the graphs pinned below predate --adapter-modules, whose "all" must keep them
+    ExportBundle.export(ExportRequest.of(files, List.of(x), formats, plain).withAdapterModules("all"), line -> { });
+    ExportBundle.export(ExportRequest.of(files, List.of(x), formats, half).withAdapterDtype(AdapterDtype.FP16)
+        .withAdapterModules("all"), line -> { });
     ExportBundle.export(ExportRequest.of(files, List.of(HalfReference.round(x.compact())), formats, ref), line -> { });
     int8 = tmp.resolve("int8");
     int8Ref = tmp.resolve("int8-ref");

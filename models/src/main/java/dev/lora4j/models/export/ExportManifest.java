@@ -22,6 +22,9 @@ import java.util.List;
  *     directory ({@code export.json} itself aside); the runtime checks the graphs it loads against it
  * @param int8Graphs the int8-base variant of each graph ({@code export --quantize int8}), by the
  *     float graph's name: {@code base.multi.onnx -> base.multi.int8.onnx}; empty when none was written
+ * @param adapterModules how {@link #adapterLayout}'s modules were chosen ({@code export --adapter-modules}):
+ *     {@code used} (the exported adapters' modules), {@code all}, or the list given; null in exports
+ *     before the field, whose graphs have a branch on every adaptable module
  */
 public record ExportManifest(
     int formatVersion,
@@ -34,7 +37,8 @@ public record ExportManifest(
     @JsonAlias("mixed_layout") MixedBatchStacks.Layout adapterLayout,
     List<AdapterEntry> adapters,
     java.util.Map<String, String> sha256,
-    java.util.Map<String, String> int8Graphs) {
+    java.util.Map<String, String> int8Graphs,
+    String adapterModules) {
 
   public static final int FORMAT_VERSION = 1;
 
@@ -75,11 +79,29 @@ public record ExportManifest(
         : java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(int8Graphs));
   }
 
+  /** A manifest of graphs with a branch on every adaptable module (exports before {@code adapter_modules}). */
+  public ExportManifest(int formatVersion, String tool, String created, Base base, String tokenizer,
+      String multiGraph, String mixedGraph, MixedBatchStacks.Layout adapterLayout, List<AdapterEntry> adapters,
+      java.util.Map<String, String> sha256, java.util.Map<String, String> int8Graphs) {
+    this(formatVersion, tool, created, base, tokenizer, multiGraph, mixedGraph, adapterLayout, adapters, sha256,
+        int8Graphs, null);
+  }
+
+  /**
+   * Whether the graphs' branches cover only some of the base model's modules (the layout was chosen
+   * by {@code --adapter-modules} other than {@code all}): an adapter on another module of the same
+   * base model then needs another export, not a different base.
+   */
+  public boolean branchesOnSomeModules() {
+    return adapterModules != null && !adapterModules.equals("all");
+  }
+
   /** A manifest without int8 graphs. */
   public ExportManifest(int formatVersion, String tool, String created, Base base, String tokenizer,
       String multiGraph, String mixedGraph, MixedBatchStacks.Layout adapterLayout, List<AdapterEntry> adapters,
       java.util.Map<String, String> sha256) {
-    this(formatVersion, tool, created, base, tokenizer, multiGraph, mixedGraph, adapterLayout, adapters, sha256, null);
+    this(formatVersion, tool, created, base, tokenizer, multiGraph, mixedGraph, adapterLayout, adapters, sha256, null,
+        null);
   }
 
   /**
@@ -100,7 +122,8 @@ public record ExportManifest(
   /** A manifest without file hashes (what exports before the hashes were added hold). */
   public ExportManifest(int formatVersion, String tool, String created, Base base, String tokenizer,
       String multiGraph, String mixedGraph, MixedBatchStacks.Layout adapterLayout, List<AdapterEntry> adapters) {
-    this(formatVersion, tool, created, base, tokenizer, multiGraph, mixedGraph, adapterLayout, adapters, null, null);
+    this(formatVersion, tool, created, base, tokenizer, multiGraph, mixedGraph, adapterLayout, adapters, null, null,
+        null);
   }
 
   /**
