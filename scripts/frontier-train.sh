@@ -58,6 +58,9 @@ tune() {
   # the three-epoch budget first, LoRA r=8 included: a gated method is only compared with LoRA at the same budget
   train "lora-r8-e3" --method lora --rank 8 --alpha 16 --epochs 3
   train "sora-r16-l1e-3-e3" --method sora --rank 16 --alpha 32 --sparsity-lambda 1e-3 --epochs 3
+  # the held-out slice's best one-epoch SoRA setting raised the learning rate: LoRA gets the same rate
+  train "lora-r8-lr2e-3" --method lora --rank 8 --alpha 16 --lr 2e-3
+  train "sora-r16-l1e-3-lr2e-3" --method sora --rank 16 --alpha 32 --sparsity-lambda 1e-3 --lr 2e-3
   train "erat-r8-e3" --method erat --rank 8 --alpha 16 --export-rank full --epochs 3
   # SoRA at one epoch: rank to start from, strength, schedule, gate step, learning rate, all 36 modules as candidates
   train "sora-r8-l1e-3" --method sora --rank 8 --alpha 16 --sparsity-lambda 1e-3 --lambda-schedule linear
@@ -66,7 +69,6 @@ tune() {
   train "sora-r16-l1e-3-cosine" --method sora --rank 16 --alpha 32 --sparsity-lambda 1e-3 --lambda-schedule cosine
   train "sora-r16-l1e-3-gate30" --method sora --rank 16 --alpha 32 --sparsity-lambda 1e-3 --gate-lr 30
   train "sora-r16-l1e-3-gate300" --method sora --rank 16 --alpha 32 --sparsity-lambda 1e-3 --gate-lr 300
-  train "sora-r16-l1e-3-lr2e-3" --method sora --rank 16 --alpha 32 --sparsity-lambda 1e-3 --lr 2e-3
   train "sora-r8-all-l2e-3" --method sora --rank 8 --alpha 16 --sparsity-lambda 2e-3 --targets all
   # SaLoRA at one epoch: rank to start from, how fast the target is reached
   train "salora-r8-s0.5" --method salora --rank 8 --alpha 16 --target-sparsity 0.5
