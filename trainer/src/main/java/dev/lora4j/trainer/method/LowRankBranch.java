@@ -144,8 +144,12 @@ public final class LowRankBranch {
       NDArray t = transform.value(training);
       h = Linear.linear(h, cut ? t.get(r + "," + r) : t).singletonOrThrow();
     }
-    NDArray out = Linear.linear(h, bv).singletonOrThrow();
-    return scale == null ? out : out.mul(scale);
+    // scaled on the rank side, [tokens, r], not on the output, [tokens, out]: the same product with
+    // r/out of the multiplications, forward and backward
+    if (scale != null) {
+      h = h.mul(scale);
+    }
+    return Linear.linear(h, bv).singletonOrThrow();
   }
 
   /** {@code x} with its first {@code n} slices along {@code axis} cut off from autograd. */
