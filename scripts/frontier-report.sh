@@ -31,6 +31,10 @@ DyLoRA r=8, truncated by SVD budget | dylora-r8 | --rank-budget {} | 12 24 48 96
 ERAT r=8, truncated by SVD budget | erat-r8 | --rank-budget {} | 12 24 48 96
 ERAT r=8, truncated by SVD budget, int8 | erat-r8 | --rank-budget {} --adapter-dtype int8 | 12 24
 LoRA r=8, SVD rank budget, int8 | lora-r8 | --rank-budget {} --adapter-dtype int8 | 24 48
+SoRA r=16, lambda 1e-3, lr 2e-3 (the recipe search's pick) | sora-r16-l1e-3-lr2e-3 | |
+SoRA r=16, lambda 1e-3, lr 2e-3, int8 | sora-r16-l1e-3-lr2e-3 | --adapter-dtype int8 |
+LoRA r=8, lr 2e-3 (the same rate) | lora-r8-lr2e-3 | |
+LoRA r=8, lr 2e-3, int8 | lora-r8-lr2e-3 | --adapter-dtype int8 |
 SPECS
 TABLE="frontier"; CHART="docs/results-frontier.png"
 if [ "${RUNS:-frontier}" = tune ]; then
@@ -48,7 +52,10 @@ SoRA r=8 on all 36 modules, lambda 2e-3 | sora-r8-all-l2e-3 | |
 SaLoRA r=8, target 0.5 | salora-r8-s0.5 | |
 SaLoRA r=16, target 0.7 (frontier run) | salora-r16-s0.7 | |
 SaLoRA r=16, target 0.7, reached at 25 % | salora-r16-s0.7-warmup0.25 | |
+SaLoRA r=16, fixed L0 strength 0.01 (no target) | salora-r16-l0lambda0.01 | |
+SaLoRA r=16, target 0.5 (frontier run) | salora-r16-s0.5 | |
 LoRA r=8 (frontier run) | lora-r8 | |
+LoRA r=8, lr 2e-3 | lora-r8-lr2e-3 | |
 3 epochs: LoRA r=8 | lora-r8-e3 | |
 3 epochs: SoRA r=16, lambda 1e-3 | sora-r16-l1e-3-e3 | |
 3 epochs: ERAT r=8, cut to 24 ranks | erat-r8-e3 | --rank-budget 24 |

@@ -73,6 +73,8 @@ tune() {
   # SaLoRA at one epoch: rank to start from, how fast the target is reached
   train "salora-r8-s0.5" --method salora --rank 8 --alpha 16 --target-sparsity 0.5
   train "salora-r16-s0.7-warmup0.25" --method salora --rank 16 --alpha 32 --target-sparsity 0.7 --sparsity-warmup 0.25
+  # the fixed L0 strength (train's default before this search) against the target-sparsity runs
+  train "salora-r16-l0lambda0.01" --method salora --rank 16 --alpha 32 --l0-lambda 0.01
 }
 
 for SEED in $SEEDS; do

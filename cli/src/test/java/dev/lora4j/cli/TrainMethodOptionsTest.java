@@ -32,6 +32,25 @@ class TrainMethodOptionsTest {
     assertEquals(0.75, parse("--method", "erat", "--erat-depth-min", "0.75").nested().depthMin());
   }
 
+  /** The recipe search's picks (docs/RESULTS.md): gated methods start from rank 16, alpha 32; SoRA's lambda 1e-3. */
+  @Test
+  void gatedMethodsDefaultToTheRecipeSearchsPicks() throws Exception {
+    for (String method : new String[] {"sora", "salora"}) {
+      TrainingConfig c = parse("--method", method);
+      assertEquals(16, c.rank(), method);
+      assertEquals(32, c.alpha(), 0, method);
+    }
+    assertEquals(1e-3, parse("--method", "sora").sparsity().lambda(), 0);
+    // other methods keep rank 8, alpha 16, and an explicit rank or alpha always wins
+    TrainingConfig lora = parse("--method", "lora");
+    assertEquals(8, lora.rank());
+    assertEquals(16, lora.alpha(), 0);
+    TrainingConfig given = parse("--method", "sora", "--rank", "4", "--alpha", "8", "--sparsity-lambda", "2e-4");
+    assertEquals(4, given.rank());
+    assertEquals(8, given.alpha(), 0);
+    assertEquals(2e-4, given.sparsity().lambda(), 0);
+  }
+
   @Test
   void theCommandLineTrainsInBf16WhereTheHardwareHasItUnlessToldOtherwise() throws Exception {
     // the library default stays fp32 (CPU-independent results); the command line asks for auto
