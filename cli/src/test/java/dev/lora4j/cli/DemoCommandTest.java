@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lora4j.models.adapter.PeftAdapters;
+import dev.lora4j.models.adapter.ortformat.OrtAdapter;
+import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
+import dev.lora4j.models.adapter.ortformat.OrtAdapterParameter;
 import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.models.testing.TinySentiment;
 import dev.lora4j.trainer.data.TsvDataset;
@@ -98,24 +101,30 @@ class DemoCommandTest {
     }
     assertEquals(2, results, r.out());
 
-    // The compact path: the LoRA adapter exported again with int8 factors. Its line reports sizes the
-    // files have and accuracies the merged graphs (float32 export and int8 export) score on dev.tsv,
-    // and int8 factors make the file well under half the float32 one (a dtype ignored would be 100 %).
+    // The compact path: the LoRA adapter exported again, cut to half its 32 ranks and in int8. Its
+    // line reports sizes the files have and accuracies the merged graphs (float32 export and compact
+    // export) score on dev.tsv.
     Matcher c = COMPACT.matcher(r.out());
     assertTrue(c.find(), r.out());
-    Path int8Export = out.resolve("export-int8");
-    long int8Bytes = Files.size(int8Export.resolve("sst2-lora.onnx_adapter"));
+    Path compactExport = out.resolve("export-compact");
+    assertEquals("16 of 32", c.group(1), c.group());
+    // the file itself holds 16 ranks (lora_A is [in, r]) stored as int8 (ONNX data type 3)
+    OrtAdapter file = OrtAdapterFile.read(compactExport.resolve("sst2-lora.onnx_adapter"));
+    List<OrtAdapterParameter> factorsA = file.parameters().stream().filter(t -> t.name().endsWith(".lora_A")).toList();
+    assertEquals(16, factorsA.stream().mapToLong(t -> t.dims()[1]).sum(), file.byName().keySet().toString());
+    factorsA.forEach(t -> assertEquals(3, t.dataType(), t.name()));
+    long compactBytes = Files.size(compactExport.resolve("sst2-lora.onnx_adapter"));
     long fp32Bytes = Files.size(export.resolve("sst2-lora.onnx_adapter"));
-    assertTrue(int8Bytes < fp32Bytes / 2, int8Bytes + " vs " + fp32Bytes);
-    assertEquals(Math.round(100.0 * int8Bytes / fp32Bytes), Long.parseLong(c.group(1)), c.group());
-    assertEquals(devAccuracy(int8Export, dev), Double.parseDouble(c.group(2)) / 100, 1.0 / dev.size() + 5e-5,
+    assertTrue(compactBytes < fp32Bytes / 2, compactBytes + " vs " + fp32Bytes);
+    assertEquals(Math.round(100.0 * compactBytes / fp32Bytes), Long.parseLong(c.group(2)), c.group());
+    assertEquals(devAccuracy(compactExport, dev), Double.parseDouble(c.group(3)) / 100, 1.0 / dev.size() + 5e-5,
         c.group());
-    assertEquals(devAccuracy(export, dev), Double.parseDouble(c.group(3)) / 100, 1.0 / dev.size() + 5e-5, c.group());
+    assertEquals(devAccuracy(export, dev), Double.parseDouble(c.group(4)) / 100, 1.0 / dev.size() + 5e-5, c.group());
   }
 
   static final Pattern COMPACT = Pattern.compile(
-      "compact sst2-lora-int8: sst2-lora as int8 \\S+ kB, (\\d+)% of its float32 \\S+ kB; dev accuracy \\(runtime\\) "
-          + "(\\d+\\.\\d{2})% vs (\\d+\\.\\d{2})%");
+      "compact sst2-lora-compact: sst2-lora cut to (\\d+ of \\d+) ranks, int8, \\S+ kB, (\\d+)% of its float32 \\S+ kB; "
+          + "dev accuracy \\(runtime\\) (\\d+\\.\\d{2})% vs (\\d+\\.\\d{2})%");
 
   /** What sst2-lora's merged graph in {@code export} scores on {@code dev}. */
   private static double devAccuracy(Path export, TsvDataset dev) throws Exception {
