@@ -35,6 +35,9 @@ SoRA r=16, lambda 1e-3, lr 2e-3 (the recipe search's pick) | sora-r16-l1e-3-lr2e
 SoRA r=16, lambda 1e-3, lr 2e-3, int8 | sora-r16-l1e-3-lr2e-3 | --adapter-dtype int8 |
 LoRA r=8, lr 2e-3 (the same rate) | lora-r8-lr2e-3 | |
 LoRA r=8, lr 2e-3, int8 | lora-r8-lr2e-3 | --adapter-dtype int8 |
+3 epochs: LoRA r=8 | lora-r8-e3 | |
+3 epochs: LoRA r=8, SVD rank budget | lora-r8-e3 | --rank-budget {} | 24 48
+3 epochs: ERAT r=8, truncated by SVD budget | erat-r8-e3 | --rank-budget {} | 12 24 48
 SPECS
 TABLE="frontier"; CHART="docs/results-frontier.png"
 if [ "${RUNS:-frontier}" = tune ]; then

@@ -126,10 +126,10 @@ final class TrainCommand implements Command {
     opt(o, "lambda-steps", "n", "SoRA: levels of the step schedule (default " + s.scheduleSteps() + ").");
     SaloraConfig sa = d.salora();
     NestedRankConfig n = d.nested();
-    opt(o, "l0-lambda", "l", "SaLoRA: loss weight per expected live rank, without --target-sparsity (default "
-        + fmt(sa.l0Lambda()) + ").");
+    opt(o, "l0-lambda", "l", "SaLoRA: prune by this fixed loss weight per expected live rank instead of a "
+        + "target sparsity (given alone, it turns the default target off).");
     opt(o, "target-sparsity", "s", "SaLoRA: share of ranks to prune, reached by Lagrange multipliers trained by "
-        + "gradient ascent (default: off, fixed --l0-lambda).");
+        + "gradient ascent (default " + fmt(sa.targetSparsity()) + "; off when --l0-lambda is given).");
     opt(o, "sparsity-warmup", "ratio", "SaLoRA: share of training over which the target rises from 0 (default "
         + fmt(sa.sparsityWarmup()) + ").");
     opt(o, "l0-lr", "rate", "SaLoRA: AdamW step of the log-alpha gates and multipliers (default " + fmt(sa.l0Lr())
@@ -289,8 +289,10 @@ final class TrainCommand implements Command {
       }
     }
     SaloraConfig sa = DEFAULTS.salora();
-    b.salora(new SaloraConfig(OptionValues.real(line, "l0-lambda", sa.l0Lambda()), OptionValues.real(line, "target-sparsity",
-        sa.targetSparsity()), OptionValues.real(line, "sparsity-warmup", sa.sparsityWarmup()), OptionValues.real(line, "l0-lr", sa.l0Lr()),
+    // a fixed L0 strength and a target are two ways to ask for sparsity: --l0-lambda alone means the former
+    double target = line.hasOption("l0-lambda") && !line.hasOption("target-sparsity") ? Double.NaN
+        : OptionValues.real(line, "target-sparsity", sa.targetSparsity());
+    b.salora(new SaloraConfig(OptionValues.real(line, "l0-lambda", sa.l0Lambda()), target, OptionValues.real(line, "sparsity-warmup", sa.sparsityWarmup()), OptionValues.real(line, "l0-lr", sa.l0Lr()),
         OptionValues.real(line, "l0-droprate-init", sa.droprateInit()), OptionValues.real(line, "ortho-weight", sa.orthoWeight())));
     b.transform(line.hasOption("transform") ? TransformKind.parse(line.getOptionValue("transform"))
         : DEFAULTS.transform());

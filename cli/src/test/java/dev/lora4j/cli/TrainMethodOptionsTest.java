@@ -32,7 +32,7 @@ class TrainMethodOptionsTest {
     assertEquals(0.75, parse("--method", "erat", "--erat-depth-min", "0.75").nested().depthMin());
   }
 
-  /** The recipe search's picks (docs/RESULTS.md): gated methods start from rank 16, alpha 32; SoRA's lambda 1e-3. */
+  /** The recipe search's picks (docs/RESULTS.md): rank 16, alpha 32; SoRA's lambda 1e-3; SaLoRA's target 0.5. */
   @Test
   void gatedMethodsDefaultToTheRecipeSearchsPicks() throws Exception {
     for (String method : new String[] {"sora", "salora"}) {
@@ -41,6 +41,11 @@ class TrainMethodOptionsTest {
       assertEquals(32, c.alpha(), 0, method);
     }
     assertEquals(1e-3, parse("--method", "sora").sparsity().lambda(), 0);
+    assertEquals(0.5, parse("--method", "salora").salora().targetSparsity(), 0);
+    // --l0-lambda alone asks for the fixed strength, so no target; both given, the target rules
+    assertTrue(Double.isNaN(parse("--method", "salora", "--l0-lambda", "0.02").salora().targetSparsity()));
+    assertEquals(0.3, parse("--method", "salora", "--l0-lambda", "0.02", "--target-sparsity", "0.3").salora()
+        .targetSparsity(), 0);
     // other methods keep rank 8, alpha 16, and an explicit rank or alpha always wins
     TrainingConfig lora = parse("--method", "lora");
     assertEquals(8, lora.rank());
