@@ -131,11 +131,7 @@ public final class FrontierReport {
       }
     }
     List<Row> rows = rows(specs, points);
-    if (tune) {
-      write(md, "tune", tuneTable(rows));
-    } else {
-      write(md, "frontier", table(rows, seeds(dir)));
-    }
+    write(md, tune ? "tune" : "frontier", table(rows, !tune));
     if (!chart.equals("-")) {
       chart(Path.of(chart), rows);
     }
@@ -215,30 +211,24 @@ public final class FrontierReport {
     return rows;
   }
 
-  private static String table(List<Row> rows, List<Integer> seeds) {
+  /**
+   * The report's table. The recipe search's ({@code withDev} false) shows held-out accuracy only:
+   * settings are chosen on it, and the dev set is what the frontier reports.
+   */
+  private static String table(List<Row> rows, boolean withDev) {
     StringBuilder md = new StringBuilder();
-    md.append("| series | run | export options | adapter KiB | ranks kept | dev accuracy (%) | held-out accuracy (%) "
-        + "| seeds |\n|---|---|---|---|---|---|---|---|\n");
-    for (Row r : rows) {
-      md.append("| ").append(r.series()).append(" | ").append(r.run()).append(" | ")
-          .append(r.options().isBlank() ? "(as trained)" : "`" + r.options() + "`").append(" | ")
-          .append(r.kib().meanRange(1)).append(" | ").append(r.ranks().meanRange(0)).append(" | ")
-          .append(r.dev().meanSd(2)).append(" | ").append(r.holdout().meanSd(2)).append(" | ")
-          .append(r.dev().n()).append(" |\n");
-    }
-    return md.toString();
-  }
-
-  /** The recipe search: held-out accuracy only, since settings are chosen on it and the dev set is reported. */
-  private static String tuneTable(List<Row> rows) {
-    StringBuilder md = new StringBuilder();
-    md.append("| settings | run | export options | adapter KiB | ranks kept | held-out accuracy (%) | seeds |\n"
+    md.append(withDev ? "| series | run | export options | adapter KiB | ranks kept | dev accuracy (%) "
+        + "| held-out accuracy (%) | seeds |\n|---|---|---|---|---|---|---|---|\n"
+        : "| settings | run | export options | adapter KiB | ranks kept | held-out accuracy (%) | seeds |\n"
         + "|---|---|---|---|---|---|---|\n");
     for (Row r : rows) {
       md.append("| ").append(r.series()).append(" | ").append(r.run()).append(" | ")
           .append(r.options().isBlank() ? "(as trained)" : "`" + r.options() + "`").append(" | ")
-          .append(r.kib().meanRange(1)).append(" | ").append(r.ranks().meanRange(0)).append(" | ")
-          .append(r.holdout().meanSd(2)).append(" | ").append(r.holdout().n()).append(" |\n");
+          .append(r.kib().meanRange(1)).append(" | ").append(r.ranks().meanRange(0)).append(" | ");
+      if (withDev) {
+        md.append(r.dev().meanSd(2)).append(" | ");
+      }
+      md.append(r.holdout().meanSd(2)).append(" | ").append(r.holdout().n()).append(" |\n");
     }
     return md.toString();
   }
