@@ -111,7 +111,8 @@ final class TrainCommand implements Command {
     opt(o, "max-length", "n", "Tokens per text incl. special tokens (default " + d.maxLength() + ").");
     opt(o, "max-train", "n", "Use N training examples (seeded shuffle); 0 = all (default 0).");
     opt(o, "eval-every", "n", "Also evaluate every N steps (default: each epoch only).");
-    opt(o, "no-keep-best", null, "Keep the last weights instead of the best dev evaluation.");
+    opt(o, "no-keep-best", null, "Keep the last weights instead of the best dev evaluation (best: highest "
+        + "accuracy, then fewest live ranks, then lowest loss).");
     opt(o, "checkpoint-every", "n", "Write a resumable checkpoint every N steps (default: never).");
     opt(o, "resume", null, "Continue from <run-dir>/checkpoint with the same options and data.");
     opt(o, "log-every", "n", "Write a metrics line every N steps (default " + d.logEvery() + ").");
