@@ -293,7 +293,8 @@ final class TrainCommand implements Command {
     // a fixed L0 strength and a target are two ways to ask for sparsity: --l0-lambda alone means the former
     double target = line.hasOption("l0-lambda") && !line.hasOption("target-sparsity") ? Double.NaN
         : OptionValues.real(line, "target-sparsity", sa.targetSparsity());
-    b.salora(new SaloraConfig(OptionValues.real(line, "l0-lambda", sa.l0Lambda()), target, OptionValues.real(line, "sparsity-warmup", sa.sparsityWarmup()), OptionValues.real(line, "l0-lr", sa.l0Lr()),
+    b.salora(new SaloraConfig(OptionValues.real(line, "l0-lambda", sa.l0Lambda()), target,
+        OptionValues.real(line, "sparsity-warmup", sa.sparsityWarmup()), OptionValues.real(line, "l0-lr", sa.l0Lr()),
         OptionValues.real(line, "l0-droprate-init", sa.droprateInit()), OptionValues.real(line, "ortho-weight", sa.orthoWeight())));
     b.transform(line.hasOption("transform") ? TransformKind.parse(line.getOptionValue("transform"))
         : DEFAULTS.transform());

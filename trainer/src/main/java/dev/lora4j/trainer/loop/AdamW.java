@@ -94,8 +94,10 @@ public final class AdamW implements AutoCloseable {
    * One parameter's update, in float32 and in the order of the in-place PyTorch ops it replaced
    * ({@code m = m·β1 + g·(1-β1)}, {@code v = v·β2 + g²·(1-β2)}, {@code w = w·(1-lr·wd)},
    * {@code w -= m / (sqrt(v / bc2) + eps) · (lr / bc1)}), each product, quotient and sum rounded to
-   * float as PyTorch's element-wise kernels round it, so the result is the same to the bit (the
-   * float32 trainer's pinned losses check it). Why in Java: those ops on 24 small tensors were ~300
+   * float as PyTorch's element-wise kernels round it. The one difference is the square root: this one
+   * is correctly rounded, PyTorch's vectorised one is now and then an ulp off, so the float32
+   * trainer's pinned losses match to 1e-5, not to the bit (ReducedPrecisionTrainingTest; AdamWTest
+   * checks the step against torch.optim.AdamW). Why in Java: those ops on 24 small tensors were ~300
    * native calls a step (each a dispatch, and a thread-pool wake-up that a loaded machine makes
    * slow); this is seven transfers per parameter. {@code decay} is 1 without weight decay.
    */
