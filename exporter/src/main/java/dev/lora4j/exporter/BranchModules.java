@@ -4,6 +4,7 @@ import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.base.LinearModule;
+import dev.lora4j.models.export.ExportManifest;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -23,7 +24,7 @@ final class BranchModules {
   /** The union of the exported adapters' modules (every module when they change none). */
   static final String USED = "used";
   /** Every adaptable module of the base model. */
-  static final String ALL = "all";
+  static final String ALL = ExportManifest.ALL_MODULES;
 
   private BranchModules() {}
 

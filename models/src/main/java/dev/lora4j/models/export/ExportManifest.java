@@ -41,6 +41,8 @@ public record ExportManifest(
     String adapterModules) {
 
   public static final int FORMAT_VERSION = 1;
+  /** {@code adapter_modules} of graphs with a branch on every adaptable module ({@code --adapter-modules all}). */
+  public static final String ALL_MODULES = "all";
 
   /** The base model the directory was exported against. */
   public record Base(String id, String onnxSha256, int layers, int hidden, long opset) {}
@@ -93,7 +95,7 @@ public record ExportManifest(
    * base model then needs another export, not a different base.
    */
   public boolean branchesOnSomeModules() {
-    return adapterModules != null && !adapterModules.equals("all");
+    return adapterModules != null && !adapterModules.equals(ALL_MODULES);
   }
 
   /** A manifest without int8 graphs. */
