@@ -277,7 +277,7 @@ public final class ExportBundle {
     stage(kind + (adapter == null ? "" : " " + adapter), file + " " + mb(record(dir, file)));
     if (request.int8Base()) {
       // after the stamps: the int8 file carries the same provenance as its float twin
-      OnnxModel q = Int8BaseWriter.quantize(model, base.model());
+      OnnxModel q = Int8BaseWriter.quantize(model, base);
       stamp(q, "lora4j.quantized", "int8-base");
       String qFile = ExportLayout.int8(file);
       q.save(dir.resolve(qFile));

@@ -4,6 +4,7 @@ import static dev.lora4j.models.onnx.OnnxBuilders.attr;
 import static dev.lora4j.models.onnx.OnnxBuilders.node;
 
 import com.google.protobuf.ByteString;
+import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.onnx.TensorProtos;
 import dev.lora4j.models.onnx.proto.Onnx.NodeProto;
@@ -11,35 +12,37 @@ import dev.lora4j.models.onnx.proto.Onnx.TensorProto;
 import dev.lora4j.models.tensor.FloatTensor;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
  * The int8-base variant of a graph: every MatMul of the <em>base model</em> whose weight is a
  * constant initializer becomes dynamic int8 quantization, the rest (attention's activation-by-
- * activation MatMuls, adapter branches, head) stays float32.
+ * activation products, adapter branches, head) stays float32; then {@link OrtFusedOps} gives
+ * attention and the residual LayerNorms ONNX Runtime's fused kernels.
  *
- * <p>Per such MatMul {@code y = x · W} (W {@code [in, out]}):
- * <pre>
- *   x_q, x_scale, x_zp = DynamicQuantizeLinear(x)           uint8, one per activation, shared by q/k/v
- *   acc   = MatMulInteger(x_q, W_q, x_zp, W_zp)             int32, W_q int8 [in, out], W_zp = 0 [out]
- *   y     = Cast(acc, float) · Mul(x_scale, W_scale)        W_scale float [out], per output channel
- * </pre>
- * Weights are symmetric per output channel: {@code W_scale[j] = max_i |W[i, j]| / 127},
- * {@code W_q = round_half_even(W / W_scale)} in {@code [-127, 127]}. This is node for node what
- * {@code onnxruntime.quantization.quantize_dynamic(per_channel=True)} writes, which ONNX Runtime's
- * CPU graph optimiser fuses into {@code com.microsoft.DynamicQuantizeMatMul} (bias Add included):
- * unsigned activations times signed weights is the shape of AVX-512 VNNI and AMX-INT8 kernels.
- * Only standard opset-10 ops are written, so the file loads wherever the float graph does; the CUDA
- * provider has no DynamicQuantizeLinear kernel and runs those nodes on CPU (see docs/EXPORT.md).
+ * <p>Per such MatMul {@code y = x · W + b} (W {@code [in, out]}) one
+ * {@code com.microsoft.DynamicQuantizeMatMul(x, W_q, W_scale, W_zp, b)}: x quantized to uint8 per
+ * tensor at run time, W symmetric per output channel, {@code W_scale[j] = max_i |W[i, j]| / 127},
+ * {@code W_q = round_half_even(W / W_scale)} in {@code [-127, 127]}, {@code W_zp = 0}, the bias Add
+ * folded in. That is the node ONNX Runtime's optimiser makes of what
+ * {@code quantize_dynamic(per_channel=True)} writes; writing it directly lets MatMuls that read the
+ * same activation (query, key, value) become <em>one</em> node over their concatenated columns and a
+ * Split, so the activation is quantized once and the three small products run as one larger one.
+ * Unsigned activations times signed weights is the shape of AVX-512 VNNI and AMX-INT8 kernels. The
+ * CUDA provider has no kernel for it and runs those nodes on CPU (see docs/EXPORT.md).
  *
  * <p>Which MatMuls: those in {@code base} (the unedited base model) with a constant weight, found
  * by node name in {@code graph}, and only where the graph still reads a plain initializer there.
  * The graph writers keep base node names and give every node they add a {@code /lora4j/} name, so
  * low-rank branches stay float32 whether their factors are graph inputs (multi: swappable adapters),
  * gathered stacks (mixed) or constants (factored); a merged graph quantizes the merged weights.
+ * A packed MatMul's Split writes each module's old output name, so branch joins stay wired.
  */
 final class Int8BaseWriter {
   static final String SCOPE = "/lora4j/int8/";
@@ -48,63 +51,147 @@ final class Int8BaseWriter {
 
   private Int8BaseWriter() {}
 
-  /** A quantized copy of {@code graph}; {@code graph} itself is not changed. */
-  public static OnnxModel quantize(OnnxModel graph, OnnxModel base) {
+  /** A quantized, fused copy of {@code graph}; {@code graph} itself is not changed. */
+  public static OnnxModel quantize(OnnxModel graph, EncoderDescription base) {
     OnnxModel model = graph.copy();
-    Set<String> targets = constantWeightMatMuls(base);
-    Set<String> graphInputs = new java.util.HashSet<>();
-    model.inputs().forEach(i -> graphInputs.add(i.getName()));
-    Map<String, TensorProto> inits = new HashMap<>();
-    model.initializers().forEach(t -> inits.put(t.getName(), t));
-
-    List<NodeProto> out = new ArrayList<>();
-    Map<String, String[]> quantizedActivations = new HashMap<>();
+    OrtFusedOps.importContribDomain(model);
+    Map<String, Target> targets = targets(model, constantWeightMatMuls(base.model()));
+    // MatMuls reading the same activation, in graph order: each group becomes one node
+    Map<String, List<Target>> byInput = new LinkedHashMap<>();
+    targets.values().forEach(t -> byInput.computeIfAbsent(t.x(), k -> new ArrayList<>()).add(t));
+    Set<String> dropped = new HashSet<>();
+    Map<String, List<NodeProto>> replacing = new HashMap<>();
     Set<String> replacedWeights = new LinkedHashSet<>();
+    boolean splitAsInput = GraphOps.defaultOpset(model) >= 13;
+    for (List<Target> group : byInput.values()) {
+      List<Target> withBias = group.stream().filter(t -> t.biasAdd() != null).toList();
+      List<List<Target>> units = new ArrayList<>();
+      if (withBias.size() > 1) {
+        units.add(withBias);
+      } else {
+        withBias.forEach(t -> units.add(List.of(t)));
+      }
+      group.stream().filter(t -> t.biasAdd() == null).forEach(t -> units.add(List.of(t)));
+      for (List<Target> unit : units) {
+        List<NodeProto> nodes = write(model, unit, splitAsInput);
+        replacing.put(unit.get(0).matMul().getName(), nodes);
+        for (Target t : unit) {
+          dropped.add(t.matMul().getName());
+          if (t.biasAdd() != null) {
+            dropped.add(t.biasAdd().getName());
+          }
+          replacedWeights.add(t.matMul().getInput(1));
+        }
+      }
+    }
+    List<NodeProto> out = new ArrayList<>();
     for (NodeProto n : model.nodes()) {
-      String w = n.getInputCount() == 2 ? n.getInput(1) : null;
-      TensorProto wt = w == null ? null : inits.get(w);
-      if (!targets.contains(n.getName()) || !n.getOpType().equals("MatMul") || wt == null
-          || graphInputs.contains(w) || wt.getDimsCount() != 2
-          || wt.getDataType() != TensorProto.DataType.FLOAT_VALUE) {
+      out.addAll(replacing.getOrDefault(n.getName(), List.of()));
+      if (!dropped.contains(n.getName())) {
         out.add(n);
-        continue;
       }
-      String x = n.getInput(0);
-      String[] xq = quantizedActivations.get(x);
-      if (xq == null) {
-        String p = SCOPE + x;
-        xq = new String[] {p + "/quantized", p + "/scale", p + "/zero_point"};
-        out.add(node("DynamicQuantizeLinear", p + "/DynamicQuantizeLinear", List.of(x), List.of(xq)));
-        quantizedActivations.put(x, xq);
-      }
-      Weights q = Weights.of(TensorProtos.toFloat(wt, model.source()));
-      String p = SCOPE + n.getName();
-      model.putInitializer(q.values(p + "/weight_quantized"));
-      model.putInitializer(q.zeroPoints(p + "/weight_zero_point"));
-      model.putInitializer(TensorProtos.floats(p + "/weight_scale", new long[] {q.out}, q.scales));
-      String acc = p + "/MatMulInteger_output_0";
-      out.add(node("MatMulInteger", p + "/MatMulInteger",
-          List.of(xq[0], p + "/weight_quantized", xq[2], p + "/weight_zero_point"), List.of(acc)));
-      String scales = p + "/scales_output_0";
-      out.add(node("Mul", p + "/ScalesMul", List.of(xq[1], p + "/weight_scale"), List.of(scales)));
-      String accF = p + "/Cast_output_0";
-      out.add(node("Cast", p + "/Cast", List.of(acc), List.of(accF), attr("to", (long) TensorProto.DataType.FLOAT_VALUE)));
-      // keeps the MatMul's output name: every reader (bias Add, branch joins) stays wired as it was
-      out.add(node("Mul", p + "/Dequantize", List.of(accF, scales), List.of(n.getOutput(0))));
-      replacedWeights.add(w);
     }
     model.graph().clearNode().addAllNode(out);
+    Set<String> graphInputs = new HashSet<>();
+    model.inputs().forEach(i -> graphInputs.add(i.getName()));
     for (String w : replacedWeights) {
       if (model.consumers(w).isEmpty() && !graphInputs.contains(w)) {
         model.removeInitializer(w); // the float copy would only make the file 4x larger
       }
     }
+    OrtFusedOps.apply(model, base);
     return model;
+  }
+
+  /** One base MatMul to quantize, and the Add of its constant bias when that is its only reader. */
+  private record Target(NodeProto matMul, FloatTensor weight, NodeProto biasAdd, float[] bias) {
+    String x() {
+      return matMul.getInput(0);
+    }
+
+    /** The value the rest of the graph reads: the bias Add's output, or the MatMul's. */
+    String output() {
+      return biasAdd != null ? biasAdd.getOutput(0) : matMul.getOutput(0);
+    }
+  }
+
+  private static Map<String, Target> targets(OnnxModel model, Set<String> names) {
+    Set<String> graphInputs = new HashSet<>();
+    model.inputs().forEach(i -> graphInputs.add(i.getName()));
+    Set<String> graphOutputs = new HashSet<>();
+    model.outputs().forEach(o -> graphOutputs.add(o.getName()));
+    Map<String, Target> out = new LinkedHashMap<>();
+    for (NodeProto n : model.nodes()) {
+      if (!names.contains(n.getName()) || !n.getOpType().equals("MatMul") || n.getInputCount() != 2
+          || graphInputs.contains(n.getInput(1))) {
+        continue;
+      }
+      Optional<TensorProto> wt = model.initializer(n.getInput(1))
+          .filter(t -> t.getDimsCount() == 2 && t.getDataType() == TensorProto.DataType.FLOAT_VALUE);
+      if (wt.isEmpty()) {
+        continue;
+      }
+      FloatTensor w = TensorProtos.toFloat(wt.get(), model.source());
+      List<NodeProto> readers = model.consumers(n.getOutput(0));
+      NodeProto add = null;
+      float[] bias = null;
+      if (readers.size() == 1 && readers.get(0).getOpType().equals("Add") && !graphOutputs.contains(n.getOutput(0))) {
+        NodeProto a = readers.get(0);
+        String other = a.getInput(0).equals(n.getOutput(0)) ? a.getInput(1) : a.getInput(0);
+        Optional<TensorProto> b = graphInputs.contains(other) ? Optional.empty() : model.initializer(other)
+            .filter(t -> t.getDimsCount() == 1 && t.getDims(0) == w.shape()[1]
+                && t.getDataType() == TensorProto.DataType.FLOAT_VALUE);
+        if (b.isPresent()) {
+          add = a;
+          bias = TensorProtos.toFloat(b.get(), model.source()).data();
+        }
+      }
+      out.put(n.getName(), new Target(n, w, add, bias));
+    }
+    return out;
+  }
+
+  /** The DynamicQuantizeMatMul for {@code unit} (several: over their concatenated columns, then a Split). */
+  private static List<NodeProto> write(OnnxModel model, List<Target> unit, boolean splitAsInput) {
+    String p = SCOPE + unit.get(0).matMul().getName();
+    List<Weights> ws = unit.stream().map(t -> Weights.of(t.weight())).toList();
+    Weights w = Weights.concat(ws);
+    model.putInitializer(w.values(p + "/weight_quantized"));
+    model.putInitializer(w.zeroPoints(p + "/weight_zero_point"));
+    model.putInitializer(TensorProtos.floats(p + "/weight_scale", new long[] {w.out}, w.scales));
+    List<String> inputs = new ArrayList<>(List.of(unit.get(0).x(), p + "/weight_quantized", p + "/weight_scale",
+        p + "/weight_zero_point"));
+    if (unit.get(0).bias() != null) {
+      float[] bias = new float[w.out];
+      int at = 0;
+      for (Target t : unit) {
+        System.arraycopy(t.bias(), 0, bias, at, t.bias().length);
+        at += t.bias().length;
+      }
+      model.putInitializer(TensorProtos.floats(p + "/bias", new long[] {w.out}, bias));
+      inputs.add(p + "/bias");
+    }
+    if (unit.size() == 1) {
+      return List.of(OrtFusedOps.contrib(node("DynamicQuantizeMatMul", p + "/DynamicQuantizeMatMul", inputs,
+          List.of(unit.get(0).output()))));
+    }
+    String packed = p + "/DynamicQuantizeMatMul_output_0";
+    long[] sizes = ws.stream().mapToLong(x -> x.out).toArray();
+    List<String> outputs = unit.stream().map(Target::output).toList();
+    NodeProto split;
+    if (splitAsInput) {
+      model.putInitializer(TensorProtos.int64s(p + "/split", new long[] {sizes.length}, sizes));
+      split = node("Split", p + "/Split", List.of(packed, p + "/split"), outputs, attr("axis", -1L));
+    } else {
+      split = node("Split", p + "/Split", List.of(packed), outputs, attr("axis", -1L), attr("split", sizes));
+    }
+    return List.of(OrtFusedOps.contrib(node("DynamicQuantizeMatMul", p + "/DynamicQuantizeMatMul", inputs,
+        List.of(packed))), split);
   }
 
   /** Names of the MatMul nodes of {@code base} whose second input is a constant 2-D float initializer. */
   public static Set<String> constantWeightMatMuls(OnnxModel base) {
-    Set<String> inputs = new java.util.HashSet<>();
+    Set<String> inputs = new HashSet<>();
     base.inputs().forEach(i -> inputs.add(i.getName()));
     Set<String> out = new LinkedHashSet<>();
     for (NodeProto n : base.nodes()) {
@@ -138,6 +225,26 @@ final class Int8BaseWriter {
           double v = Math.rint(d[i * out + j] / scales[j]);
           q[i * out + j] = (byte) Math.max(-QMAX, Math.min(QMAX, v));
         }
+      }
+      return new Weights(in, out, q, scales);
+    }
+
+    /** Side by side, columns in order: per-column scales make this the quantization of the concatenation. */
+    static Weights concat(List<Weights> parts) {
+      if (parts.size() == 1) {
+        return parts.get(0);
+      }
+      int in = parts.get(0).in;
+      int out = parts.stream().mapToInt(Weights::out).sum();
+      byte[] q = new byte[in * out];
+      float[] scales = new float[out];
+      int col = 0;
+      for (Weights p : parts) {
+        for (int i = 0; i < in; i++) {
+          System.arraycopy(p.q, i * p.out, q, i * out + col, p.out);
+        }
+        System.arraycopy(p.scales, 0, scales, col, p.out);
+        col += p.out;
       }
       return new Weights(in, out, q, scales);
     }

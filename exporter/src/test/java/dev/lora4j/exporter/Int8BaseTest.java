@@ -12,6 +12,7 @@ import dev.lora4j.models.adapter.ortformat.MultiAdapterParameters;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.base.LinearModule;
+import dev.lora4j.models.base.ModuleKind;
 import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.onnx.proto.Onnx.NodeProto;
 import dev.lora4j.models.onnx.proto.Onnx.TensorProto;
@@ -37,7 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The int8-base graphs ({@link Int8BaseWriter}) on the tiny BERT: ONNX Runtime's output of every
  * quantized MatMul against a plain-Java model of the integer maths, the float32 adapter branches
- * left exactly as they were, and which nodes are (not) quantized.
+ * left exactly as they were, which nodes are (not) quantized and which share one int8 node.
  */
 class Int8BaseTest {
   static final EncoderDescription BASE = GraphParityTest.BASE;
@@ -45,10 +46,10 @@ class Int8BaseTest {
 
   @Test
   void int8MatMulsMatchAJavaModelOfTheIntegerMaths() throws Exception {
-    OnnxModel q = Int8BaseWriter.quantize(BASE.model(), BASE.model());
+    OnnxModel q = Int8BaseWriter.quantize(BASE.model(), BASE);
     for (LinearModule m : BASE.modules()) {
       expose(q, m.input());
-      expose(q, matMulOutput(m));
+      expose(q, m.output());
     }
     Map<String, Object> out;
     try (Ort ort = new Ort(q)) {
@@ -57,18 +58,19 @@ class Int8BaseTest {
     double worstQuantError = 0;
     for (LinearModule m : BASE.modules()) {
       float[][] x = rows(out.get(m.input()));
-      float[][] y = rows(out.get(matMulOutput(m)));
+      float[][] y = rows(out.get(m.output())); // x·W + b: the bias is folded into the int8 node
       Matrix w = BASE.model().floatInitializer(m.weightInitializer()).asMatrix(); // W^T [in, out]
+      float[] b = BASE.model().floatInitializer(m.biasInitializer()).data();
       Reference ref = new Reference(x, w);
       for (int t = 0; t < x.length; t++) {
         for (int j = 0; j < w.cols(); j++) {
-          double want = ref.y(t, j);
-          // Same integers on both sides, so what may differ is float32 rounding of scale·acc
+          double want = ref.y(t, j) + b[j];
+          // Same integers on both sides, so what may differ is float32 rounding of scale·acc + b
           // (relative 1e-6, taken 10x) and, where x/scale lands within rounding of .5, one
           // activation rounded to the neighbouring step: one step times the largest |W| of the column.
-          double tol = 1e-5 * Math.abs(want) + ref.xScale * ref.wAbsMax[j] * 1.01;
+          double tol = 1e-5 * (Math.abs(want) + Math.abs(b[j])) + ref.xScale * ref.wAbsMax[j] * 1.01;
           assertEquals(want, y[t][j], tol, m.name() + " row " + t + " column " + j);
-          double exact = 0;
+          double exact = b[j];
           for (int i = 0; i < w.rows(); i++) {
             exact += (double) x[t][i] * w.get(i, j);
           }
@@ -81,8 +83,28 @@ class Int8BaseTest {
   }
 
   @Test
+  void matMulsReadingOneActivationShareOneInt8Node() {
+    OnnxModel q = Int8BaseWriter.quantize(MultiAdapterGraphWriter.write(BASE), BASE);
+    for (int layer = 0; layer < BASE.spec().layers(); layer++) {
+      Packed query = Packed.of(q, BASE.requireModule(ModuleKind.QUERY.moduleName(layer)));
+      Packed key = Packed.of(q, BASE.requireModule(ModuleKind.KEY.moduleName(layer)));
+      Packed value = Packed.of(q, BASE.requireModule(ModuleKind.VALUE.moduleName(layer)));
+      assertEquals(query.node(), key.node(), "layer " + layer);
+      assertEquals(query.node(), value.node(), "layer " + layer);
+      assertEquals(List.of(0, 1, 2), List.of(query.column() / BASE.spec().hidden(), key.column() / BASE.spec().hidden(),
+          value.column() / BASE.spec().hidden()), "layer " + layer);
+      // the other three read activations of their own: one node each, writing the module output itself
+      for (ModuleKind alone : List.of(ModuleKind.ATTENTION_OUTPUT, ModuleKind.INTERMEDIATE, ModuleKind.OUTPUT)) {
+        LinearModule m = BASE.requireModule(alone.moduleName(layer));
+        Packed p = Packed.of(q, m);
+        assertEquals(List.of(m.output()), p.node().getOutputList(), alone + " layer " + layer);
+      }
+    }
+  }
+
+  @Test
   void int8MultiGraphKeepsTheAdapterBranchFloat32AndSwappable() throws Exception {
-    OnnxModel q = Int8BaseWriter.quantize(MultiAdapterGraphWriter.write(BASE), BASE.model());
+    OnnxModel q = Int8BaseWriter.quantize(MultiAdapterGraphWriter.write(BASE), BASE);
     Map<String, String> branchOf = new LinkedHashMap<>();
     for (LinearModule m : BASE.modules()) {
       NodeProto join = q.consumers(m.output()).stream()
@@ -134,9 +156,17 @@ class Int8BaseTest {
     graphs.put("mixed", MixedBatchGraphWriter.write(BASE));
     for (Map.Entry<String, OnnxModel> e : graphs.entrySet()) {
       OnnxModel f = e.getValue();
-      OnnxModel q = Int8BaseWriter.quantize(f, BASE.model());
-      assertEquals(baseLinear.size(), count(q, "MatMulInteger"), e.getKey());
-      assertEquals(count(f, "MatMul") - baseLinear.size(), count(q, "MatMul"), e.getKey());
+      OnnxModel q = Int8BaseWriter.quantize(f, BASE);
+      int layers = BASE.spec().layers();
+      // six modules a layer, query / key / value in one node: four int8 nodes a layer
+      assertEquals(4L * layers, count(q, "DynamicQuantizeMatMul"), e.getKey());
+      for (LinearModule m : BASE.modules()) {
+        Packed.of(q, m); // every module's output comes from an int8 node (or its Split)
+      }
+      // and attention's two activation products went into MultiHeadAttention, one a layer
+      assertEquals(count(f, "MatMul") - baseLinear.size() - 2L * layers, count(q, "MatMul"), e.getKey());
+      assertEquals(layers, count(q, "MultiHeadAttention"), e.getKey());
+      assertEquals(2L * layers, count(q, "SkipLayerNormalization"), e.getKey());
       for (NodeProto n : q.nodes()) {
         if (n.getOpType().equals("MatMul")) {
           assertFalse(baseLinear.contains(n.getName()), e.getKey() + ": float MatMul left at " + n.getName());
@@ -160,18 +190,19 @@ class Int8BaseTest {
   @Test
   void mergedInt8QuantizesTheMergedWeights() {
     Adapter a = GraphParityTest.lora();
-    OnnxModel q = Int8BaseWriter.quantize(MergedGraphWriter.write(BASE, a, false), BASE.model());
+    OnnxModel q = Int8BaseWriter.quantize(MergedGraphWriter.write(BASE, a, false), BASE);
     for (var e : a.modules().entrySet()) {
       LinearModule m = BASE.requireModule(e.getKey());
       Matrix w = BASE.model().floatInitializer(m.weightInitializer()).asMatrix(); // W^T [in, out]
       Matrix delta = Expected.delta(e.getValue()); // [out, in]
-      byte[] wq = q.initializer("/lora4j/int8/" + m.matMulNode() + "/weight_quantized").orElseThrow()
-          .getRawData().toByteArray();
-      float[] scale = q.floatInitializer("/lora4j/int8/" + m.matMulNode() + "/weight_scale").data();
+      Packed p = Packed.of(q, m);
+      byte[] wq = p.weights(q);
+      float[] scale = java.util.Arrays.copyOfRange(p.scales(q), p.column(), p.column() + w.cols());
+      int stride = p.columns(q);
       double moved = 0;
       for (int i = 0; i < w.rows(); i++) {
         for (int j = 0; j < w.cols(); j++) {
-          double dequantized = wq[i * w.cols() + j] * (double) scale[j];
+          double dequantized = wq[i * stride + p.column() + j] * (double) scale[j];
           double merged = w.get(i, j) + delta.get(j, i);
           // round to nearest: within half a step of the merged weight (float32 slack of 0.1 %)
           assertEquals(merged, dequantized, scale[j] * 0.501, m.name() + " [" + i + ", " + j + "]");
@@ -199,7 +230,7 @@ class Int8BaseTest {
         "lora.merged.onnx", "lora.merged.int8.onnx", "lora.factored.onnx", "lora.factored.int8.onnx"), m.int8Graphs());
     for (String q : m.int8Graphs().values()) {
       assertEquals(sha256(out.resolve(q)), m.sha256().get(q), q);
-      assertEquals(12, count(OnnxModel.read(out.resolve(q)), "MatMulInteger"), q);
+      assertEquals(4L * BASE.spec().layers(), count(OnnxModel.read(out.resolve(q)), "DynamicQuantizeMatMul"), q);
     }
     // without the flag: no int8 files, none listed
     Path plain = tmp.resolve("plain");
@@ -222,6 +253,39 @@ class Int8BaseTest {
     assertFalse(Files.exists(tmp.resolve("out")));
   }
 
+  /** Where a module's int8 weights live: its DynamicQuantizeMatMul and its first column there. */
+  record Packed(NodeProto node, int column) {
+    static Packed of(OnnxModel q, LinearModule m) {
+      NodeProto p = q.producer(m.output()).orElseThrow();
+      if (p.getOpType().equals("DynamicQuantizeMatMul")) {
+        return new Packed(p, 0);
+      }
+      assertEquals("Split", p.getOpType(), m.name());
+      long[] sizes = p.getAttributeList().stream().filter(a -> a.getName().equals("split")).findFirst()
+          .map(a -> a.getIntsList().stream().mapToLong(Long::longValue).toArray())
+          .orElseGet(() -> q.constantLongs(p.getInput(1)).orElseThrow());
+      int column = 0;
+      for (int i = 0; !p.getOutput(i).equals(m.output()); i++) {
+        column += (int) sizes[i];
+      }
+      NodeProto d = q.producer(p.getInput(0)).orElseThrow();
+      assertEquals("DynamicQuantizeMatMul", d.getOpType(), m.name());
+      return new Packed(d, column);
+    }
+
+    byte[] weights(OnnxModel q) {
+      return q.initializer(node.getInput(1)).orElseThrow().getRawData().toByteArray();
+    }
+
+    float[] scales(OnnxModel q) {
+      return q.floatInitializer(node.getInput(2)).data();
+    }
+
+    int columns(OnnxModel q) {
+      return (int) q.initializer(node.getInput(1)).orElseThrow().getDims(1);
+    }
+  }
+
   /** SHA-256 by the JDK, not by the code under test. */
   private static String sha256(Path f) throws Exception {
     return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
@@ -230,12 +294,6 @@ class Int8BaseTest {
 
   private static long count(OnnxModel m, String op) {
     return m.nodes().stream().filter(n -> n.getOpType().equals(op)).count();
-  }
-
-  /** The value a module's base MatMul writes (before its bias Add). */
-  private static String matMulOutput(LinearModule m) {
-    return BASE.model().nodes().stream().filter(n -> n.getName().equals(m.matMulNode())).findFirst().orElseThrow()
-        .getOutput(0);
   }
 
   private static void expose(OnnxModel m, String value) {

@@ -123,7 +123,7 @@ class PeftDoraImportTest {
       normalised++;
     }
     assertEquals(dora.modules().size(), normalised);
-    assertTrue(int8.nodes().stream().anyMatch(n -> n.getOpType().equals("MatMulInteger")), "no int8 MatMul");
+    assertTrue(int8.nodes().stream().anyMatch(n -> n.getOpType().equals("DynamicQuantizeMatMul")), "no int8 MatMul");
 
     // and it runs: int8 factored and int8 merged both quantise, so the merged graph's distance from
     // the float32 factored graph (measured here, 3-6e-3 on TinyBert) is the allowance for the factored one

@@ -1,0 +1,250 @@
+package dev.lora4j.exporter;
+
+import static dev.lora4j.models.onnx.OnnxBuilders.attr;
+import static dev.lora4j.models.onnx.OnnxBuilders.node;
+
+import dev.lora4j.models.base.EncoderDescription;
+import dev.lora4j.models.base.LinearModule;
+import dev.lora4j.models.base.ModuleKind;
+import dev.lora4j.models.onnx.OnnxModel;
+import dev.lora4j.models.onnx.proto.Onnx.AttributeProto;
+import dev.lora4j.models.onnx.proto.Onnx.NodeProto;
+import dev.lora4j.models.onnx.proto.Onnx.OperatorSetIdProto;
+import dev.lora4j.models.onnx.proto.Onnx.TensorProto;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Gives a BERT encoder graph ONNX Runtime's fused transformer kernels: per layer the attention core
+ * (Reshape / Transpose of q, k, v, scaled {@code q·k^T}, mask Add, Softmax, {@code ·v}, Transpose /
+ * Reshape back) becomes one {@code com.microsoft.MultiHeadAttention}, and each residual Add plus
+ * LayerNorm one {@code com.microsoft.SkipLayerNormalization}.
+ *
+ * <p>Why by hand: ONNX Runtime's own attention fusion does not recognise a core whose q and v come
+ * through LoRA branch joins or int8 MatMuls, and on ONNX Runtime 1.29 for Java its
+ * {@code LayerNormalization} kernel takes about twice as long as {@code SkipLayerNormalization},
+ * which also absorbs the residual Add. At batch 1 a MiniLM layer is a few microseconds of
+ * arithmetic per node, so node count is the cost: 213 nodes become 124 in the int8 multi graph
+ * (see docs/EXPORT.md "Quantized base" for what each step measured).
+ *
+ * <p>Each fusion first checks that the subgraph is exactly the pattern it replaces; a layer that
+ * differs (another attention variant, a mask that is not the {@code attention_mask} input) is left
+ * as it is, which is always correct, only slower. Values keep their names: the attention output and
+ * the LayerNorm output are still written under the names the rest of the graph reads, and the
+ * replaced nodes are removed once nothing reads them.
+ */
+final class OrtFusedOps {
+  static final String DOMAIN = "com.microsoft";
+  private static final String SCOPE = "/lora4j/fused/";
+  private static final String MASK = "attention_mask";
+  private static final String MASK_INT32 = SCOPE + "attention_mask_int32";
+
+  private OrtFusedOps() {}
+
+  /** Fuses what matches in {@code model}, in place; returns how many layers got fused attention. */
+  static int apply(OnnxModel model, EncoderDescription base) {
+    importContribDomain(model);
+    int fused = 0;
+    for (int layer = 0; layer < base.spec().layers(); layer++) {
+      if (attention(model, base, layer)) {
+        fused++;
+      }
+      skipLayerNorm(model, base, base.requireModule(ModuleKind.ATTENTION_OUTPUT.moduleName(layer)));
+      skipLayerNorm(model, base, base.requireModule(ModuleKind.OUTPUT.moduleName(layer)));
+    }
+    removeUnread(model);
+    return fused;
+  }
+
+  static NodeProto contrib(NodeProto n) {
+    return n.toBuilder().setDomain(DOMAIN).build();
+  }
+
+  static void importContribDomain(OnnxModel model) {
+    boolean has = model.proto().getOpsetImportList().stream().anyMatch(o -> o.getDomain().equals(DOMAIN));
+    if (!has) {
+      model.proto().addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(DOMAIN).setVersion(1));
+    }
+  }
+
+  /**
+   * {@code Reshape(Transpose(MatMul(Softmax(Add(Div(MatMul(T(R(q)), T(R(k))), c), mask)), T(R(v)))))}
+   * into {@code MultiHeadAttention(q, k, v, key_padding_mask)} with scale {@code 1/c}.
+   */
+  private static boolean attention(OnnxModel model, EncoderDescription base, int layer) {
+    String q = finalValue(model, base.requireModule(ModuleKind.QUERY.moduleName(layer)));
+    String k = finalValue(model, base.requireModule(ModuleKind.KEY.moduleName(layer)));
+    String v = finalValue(model, base.requireModule(ModuleKind.VALUE.moduleName(layer)));
+    String out = base.requireModule(ModuleKind.ATTENTION_OUTPUT.moduleName(layer)).input();
+    if (model.inputs().stream().noneMatch(i -> i.getName().equals(MASK))) {
+      return false;
+    }
+    Optional<NodeProto> merge = model.producer(out).filter(n -> is(n, "Reshape"));
+    Optional<NodeProto> back = merge.flatMap(n -> from(model, n, 0, "Transpose")).filter(n -> perm(n, 0, 2, 1, 3));
+    Optional<NodeProto> pv = back.flatMap(n -> from(model, n, 0, "MatMul"));
+    Optional<NodeProto> softmax = pv.flatMap(n -> from(model, n, 0, "Softmax")).filter(n -> lastAxis(n));
+    Optional<NodeProto> masked = softmax.flatMap(n -> from(model, n, 0, "Add"));
+    Optional<NodeProto> scaled = masked.flatMap(n -> from(model, n, 0, "Div"));
+    Optional<float[]> c = scaled.flatMap(n -> model.constantFloats(n.getInput(1))).filter(x -> x.length == 1);
+    Optional<NodeProto> qk = scaled.flatMap(n -> from(model, n, 0, "MatMul"));
+    if (c.isEmpty() || qk.isEmpty()
+        || !headsOf(model, qk.get(), 0, q, 0, 2, 1, 3) || !headsOf(model, qk.get(), 1, k, 0, 2, 3, 1)
+        || !headsOf(model, pv.get(), 1, v, 0, 2, 1, 3)
+        || !readsOnly(model, masked.get().getInput(1), MASK)) {
+      return false;
+    }
+    if (model.producer(MASK_INT32).isEmpty()) {
+      List<NodeProto> cast = List.of(node("Cast", SCOPE + "attention_mask/Cast", List.of(MASK), List.of(MASK_INT32),
+          attr("to", (long) TensorProto.DataType.INT32_VALUE)));
+      List<NodeProto> all = new ArrayList<>(cast);
+      all.addAll(model.nodes());
+      model.graph().clearNode().addAllNode(all);
+    }
+    NodeProto mha = contrib(node("MultiHeadAttention", SCOPE + "layer." + layer + "/MultiHeadAttention",
+        List.of(q, k, v, "", MASK_INT32), List.of(out),
+        attr("num_heads", (long) base.spec().heads()), attr("scale", 1f / c.get()[0])));
+    replaceProducer(model, out, mha);
+    return true;
+  }
+
+  /** {@code Add(dense, residual)} then LayerNorm (the fused op or its decomposed chain). */
+  private static void skipLayerNorm(OnnxModel model, EncoderDescription base, LinearModule dense) {
+    String gamma = dense.biasInitializer().replaceFirst("dense\\.bias$", "LayerNorm.weight");
+    String beta = dense.biasInitializer().replaceFirst("dense\\.bias$", "LayerNorm.bias");
+    String in = null;
+    String out = null;
+    for (NodeProto n : model.consumers(gamma)) {
+      if (is(n, "LayerNormalization") && n.getInputCount() == 3 && n.getInput(2).equals(beta)) {
+        in = n.getInput(0);
+        out = n.getOutput(0);
+      } else if (is(n, "Mul")) {
+        // Add(Mul(Div(Sub(x, mean), Sqrt(Add(var, eps))), gamma), beta)
+        Optional<NodeProto> sub = from(model, n, 0, "Div").flatMap(d -> from(model, d, 0, "Sub"));
+        List<NodeProto> adds = model.consumers(n.getOutput(0));
+        if (sub.isPresent() && adds.size() == 1 && is(adds.get(0), "Add") && adds.get(0).getInputList().contains(beta)) {
+          in = sub.get().getInput(0);
+          out = adds.get(0).getOutput(0);
+        }
+      }
+    }
+    String d = finalValue(model, dense);
+    Optional<NodeProto> residual = in == null ? Optional.empty() : model.producer(in).filter(n -> is(n, "Add"))
+        .filter(n -> n.getInputCount() == 2 && n.getInputList().contains(d));
+    if (residual.isEmpty()) {
+      return;
+    }
+    NodeProto add = residual.get();
+    String skip = add.getInput(0).equals(d) ? add.getInput(1) : add.getInput(0);
+    if (skip.equals(d) || model.initializer(skip).isPresent()) {
+      return;
+    }
+    replaceProducer(model, out, contrib(node("SkipLayerNormalization", SCOPE + dense.name() + "/SkipLayerNormalization",
+        List.of(d, skip, gamma, beta), List.of(out), attr("epsilon", base.spec().layerNormEps()))));
+  }
+
+  /**
+   * The value that carries a module's result to the rest of the graph: its output, or where a
+   * low-rank branch joins, the last value the branch's {@code /lora4j/<module>/} nodes write.
+   */
+  static String finalValue(OnnxModel model, LinearModule m) {
+    String scope = "/lora4j/" + m.name() + "/";
+    String last = m.output();
+    boolean branched = model.consumers(m.output()).stream().anyMatch(n -> n.getName().startsWith(scope));
+    if (branched) {
+      for (NodeProto n : model.nodes()) {
+        if (n.getName().startsWith(scope)) {
+          last = n.getOutput(0);
+        }
+      }
+    }
+    return last;
+  }
+
+  /** Input {@code i} of {@code n} is the Transpose(perm) of a Reshape of {@code value} into heads. */
+  private static boolean headsOf(OnnxModel model, NodeProto n, int i, String value, long... perm) {
+    return from(model, n, i, "Transpose").filter(t -> perm(t, perm))
+        .flatMap(t -> from(model, t, 0, "Reshape"))
+        .filter(r -> r.getInput(0).equals(value)).isPresent();
+  }
+
+  /** {@code value} is computed from graph inputs {@code only} and constants, nothing else. */
+  private static boolean readsOnly(OnnxModel model, String value, String only) {
+    Set<String> seen = new HashSet<>();
+    List<String> todo = new ArrayList<>(List.of(value));
+    Set<String> inputs = new HashSet<>();
+    model.inputs().forEach(x -> inputs.add(x.getName()));
+    boolean reachesMask = false;
+    while (!todo.isEmpty()) {
+      String x = todo.remove(todo.size() - 1);
+      if (x.isEmpty() || !seen.add(x)) {
+        continue;
+      }
+      if (inputs.contains(x)) {
+        if (!x.equals(only)) {
+          return false;
+        }
+        reachesMask = true;
+        continue;
+      }
+      Optional<NodeProto> p = model.producer(x);
+      if (p.isPresent()) {
+        todo.addAll(p.get().getInputList());
+      }
+    }
+    return reachesMask;
+  }
+
+  private static Optional<NodeProto> from(OnnxModel model, NodeProto n, int input, String op) {
+    return n.getInputCount() <= input ? Optional.empty() : model.producer(n.getInput(input)).filter(p -> is(p, op));
+  }
+
+  private static boolean is(NodeProto n, String op) {
+    return n.getOpType().equals(op) && (n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx"));
+  }
+
+  private static boolean perm(NodeProto n, long... want) {
+    return n.getAttributeList().stream().filter(a -> a.getName().equals("perm")).findFirst()
+        .map(a -> a.getIntsList().equals(java.util.Arrays.stream(want).boxed().toList())).orElse(false);
+  }
+
+  private static boolean lastAxis(NodeProto n) {
+    long axis = n.getAttributeList().stream().filter(a -> a.getName().equals("axis")).findFirst()
+        .map(AttributeProto::getI).orElse(-1L);
+    return axis == -1 || axis == 3;
+  }
+
+  /** Puts {@code replacement} where the node writing {@code value} was; the old node goes. */
+  private static void replaceProducer(OnnxModel model, String value, NodeProto replacement) {
+    List<NodeProto> all = new ArrayList<>(model.nodes());
+    for (int i = 0; i < all.size(); i++) {
+      if (all.get(i).getOutputList().contains(value)) {
+        all.set(i, replacement);
+        model.graph().clearNode().addAllNode(all);
+        return;
+      }
+    }
+    throw new IllegalStateException(model.source() + ": no node writes " + value);
+  }
+
+  /** Drops nodes none of whose outputs is read or a graph output, until none is left. */
+  static void removeUnread(OnnxModel model) {
+    Set<String> outputs = new HashSet<>();
+    model.outputs().forEach(o -> outputs.add(o.getName()));
+    boolean changed = true;
+    while (changed) {
+      Set<String> read = new HashSet<>(outputs);
+      for (NodeProto n : model.nodes()) {
+        read.addAll(n.getInputList());
+      }
+      List<NodeProto> keep = model.nodes().stream()
+          .filter(n -> n.getOutputList().stream().anyMatch(read::contains)).toList();
+      changed = keep.size() != model.nodes().size();
+      if (changed) {
+        model.graph().clearNode().addAllNode(keep);
+      }
+    }
+  }
+}
