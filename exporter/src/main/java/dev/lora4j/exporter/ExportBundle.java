@@ -217,11 +217,13 @@ public final class ExportBundle {
     }
     String multi = null;
     if (request.formats().contains(ExportFormat.MULTI)) {
-      multi = saveGraph(dir, ExportLayout.MULTI_GRAPH, MultiAdapterGraphWriter.write(base, branches), "multi", null, sha, base);
+      multi = saveGraph(dir, ExportLayout.MULTI_GRAPH, served(MultiAdapterGraphWriter.write(base, branches), base),
+          "multi", null, sha, base);
     }
     String mixed = null;
     if (request.formats().contains(ExportFormat.MIXED)) {
-      mixed = saveGraph(dir, ExportLayout.MIXED_GRAPH, MixedBatchGraphWriter.write(base, branches), "mixed", null, sha, base);
+      mixed = saveGraph(dir, ExportLayout.MIXED_GRAPH, served(MixedBatchGraphWriter.write(base, branches), base),
+          "mixed", null, sha, base);
     }
     String tokenizer = ExportLayout.TOKENIZER;
     // streamed, not Files.copy, which would carry the cached file's permissions over
@@ -264,6 +266,16 @@ public final class ExportBundle {
     return classifier
         ? List.of(AdapterTensorNames.LAST_HIDDEN_STATE, AdapterTensorNames.LOGITS, AdapterTensorNames.PROBABILITIES)
         : List.of(AdapterTensorNames.LAST_HIDDEN_STATE, AdapterTensorNames.SENTENCE_EMBEDDING);
+  }
+
+  /**
+   * The multi and mixed graphs take adapters as inputs only lora4j's runtime feeds, so they are ONNX
+   * Runtime graphs anyway and get its fused kernels; merged and factored graphs stay standard ONNX
+   * for any runtime (their int8 variants are fused like every int8 graph).
+   */
+  private static OnnxModel served(OnnxModel graph, EncoderDescription base) {
+    OrtFusedOps.apply(graph, base);
+    return graph;
   }
 
   private String saveGraph(Path dir, String file, OnnxModel model, String kind, String adapter, String sha,

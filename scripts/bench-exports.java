@@ -1,8 +1,9 @@
-// Issue 16 item 3: the runtime's predict time, float32 vs int8 base, on an export with branches on all
-// 36 modules against one with branches on the 12 a query,value adapter uses, interleaved in one JVM.
+// Issue 16 item 3: the runtime's predict time, float32 vs int8 base, on two exports of one adapter
+// (two ways of writing the graphs), interleaved in one JVM. Used for branches on all 36 modules vs the
+// 12 a query,value adapter uses, and for the fused kernels vs the graphs before them:
 //   ./lora4j export --adapter <q,v adapter> --name sst2-lora --format multi --quantize int8 --adapter-modules all --out e-all
 //   ./lora4j export --adapter <q,v adapter> --name sst2-lora --format multi --quantize int8 --out e-used
-//   java -cp "cli/target/classes:$(cat cli/target/lora4j.classpath)" scripts/bench-branches.java e-all e-used \
+//   java -cp "cli/target/classes:$(cat cli/target/lora4j.classpath)" scripts/bench-exports.java 36=e-all 12=e-used \
 //       ../shared/data/sst2/dev.tsv 8 100
 // A measurement, not part of lora4j (single-file source launch, Java 17).
 import dev.lora4j.runtime.AdapterRuntime;
@@ -15,19 +16,21 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 
-/** Interleaved batch-1 (and batch-32) predict timings of four runtimes: float32 / int8 base x branches on 36 / 12 modules. */
-public class BenchBranches {
+/** Interleaved batch-1 (and batch-32) predict timings of four runtimes: float32 / int8 base x two exports. */
+public class BenchExports {
   public static void main(String[] args) throws Exception {
     if (args.length != 5) {
-      System.err.println("usage: bench-branches.java <export-all> <export-used> <sentences.tsv> <rounds> <runs per round>");
+      System.err.println("usage: bench-exports.java <label>=<export> <label>=<export> <sentences.tsv> <rounds> <runs per round>");
       System.exit(2);
     }
-    Path all = Path.of(args[0]);
-    Path used = Path.of(args[1]);
+    String[] la = args[0].split("=", 2);
+    String[] lb = args[1].split("=", 2);
+    Path all = Path.of(la[1]);
+    Path used = Path.of(lb[1]);
     List<String> texts = Files.readAllLines(Path.of(args[2])).stream().skip(1).map(l -> l.split("\t")[0]).limit(64).toList();
     int rounds = Integer.parseInt(args[3]);
     int per = Integer.parseInt(args[4]);
-    String[] names = {"f32-36", "i8-36", "f32-12", "i8-12"};
+    String[] names = {"f32-" + la[0], "i8-" + la[0], "f32-" + lb[0], "i8-" + lb[0]};
     AdapterRuntime[] rts = {
       AdapterRuntime.open(all, RuntimeOptions.defaults().withDevice(Device.CPU)),
       AdapterRuntime.open(all, RuntimeOptions.defaults().withDevice(Device.CPU).withInt8Base(true)),
@@ -39,7 +42,7 @@ public class BenchBranches {
         rt.predict("sst2-lora", texts.get(i % texts.size()));
       }
     }
-    // exactness: 36 vs 12 branches, same base precision, same answers
+    // exactness: the two exports, same base precision, same answers
     for (int v = 0; v < 2; v++) {
       double m = 0;
       for (String t : texts.subList(0, 16)) {
