@@ -117,6 +117,7 @@ final class Int8Benchmark {
             "int8 / float32 base throughput, batch %d (rounds %.2f-%.2fx)", b, lo, hi), f / q, "x", ">= 1.8x",
             f / q >= 1.8));
       }
+      concurrent(export, synthetic, options, texts, rows, t);
       List<LabeledText> scored = labelled.stream().filter(r -> r.label() != null).toList();
       if (!adapters.isEmpty() && !scored.isEmpty()) {
         for (Path a : adapters) {
@@ -142,6 +143,70 @@ final class Int8Benchmark {
         + "%.1f / %.1f on %d cores", loadBefore, loadAfter, Runtime.getRuntime().availableProcessors()), loadAfter,
         "", "(context)", true));
     return new RuntimeBenchmark.Report(baseId, device, batch, rows, t);
+  }
+
+  /**
+   * Batch-1 throughput the way a server on this machine gets it: one caller per core, each session
+   * on one ONNX Runtime thread (at batch 1 the int8 base gains almost nothing from a second thread,
+   * float32 does), requests per second over all callers, float32 and int8 interleaved. Context: the
+   * goal rows above are one caller at a time.
+   */
+  private void concurrent(Path export, String adapter, RuntimeOptions options, List<String> texts,
+      List<RuntimeBenchmark.Row> rows, Map<String, Double> t) throws Exception {
+    int callers = Runtime.getRuntime().availableProcessors();
+    if (callers < 2) {
+      return;
+    }
+    RuntimeOptions one = options.withSession(options.session().withThreads(1));
+    try (AdapterRuntime f32 = AdapterRuntime.open(export, one);
+        AdapterRuntime i8 = AdapterRuntime.open(export, one.withInt8Base(true))) {
+      f32.load(adapter);
+      i8.load(adapter);
+      progress.accept("float32 vs int8 base, batch 1, " + callers + " concurrent callers on one thread each");
+      int per = Math.max(20, runs * 2);
+      double f = 0;
+      double q = 0;
+      for (int round = 0; round < ROUNDS; round++) {
+        f += requestsPerSecond(f32, adapter, texts, callers, per);
+        q += requestsPerSecond(i8, adapter, texts, callers, per);
+      }
+      // the timings table is in ms: wall time per request with all callers running
+      t.put("runtime float32 base, batch 1, " + callers + " callers, wall time per request", 1000 / (f / ROUNDS));
+      t.put("runtime int8 base, batch 1, " + callers + " callers, wall time per request", 1000 / (q / ROUNDS));
+      rows.add(new RuntimeBenchmark.Row(String.format(Locale.ROOT,
+          "int8 / float32 base throughput, batch 1, %d concurrent callers, 1 thread per session", callers),
+          q / f, "x", "(context)", true));
+    }
+  }
+
+  private static double requestsPerSecond(AdapterRuntime rt, String adapter, List<String> texts, int callers, int per)
+      throws Exception {
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(callers);
+    try {
+      callAll(pool, rt, adapter, texts, callers, Math.max(5, per / 4)); // warm the threads' first runs
+      long t0 = System.nanoTime();
+      callAll(pool, rt, adapter, texts, callers, per);
+      return callers * per / ((System.nanoTime() - t0) / 1e9);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  /** {@code callers} tasks of {@code per} batch-1 predictions each; returns when all are done. */
+  private static void callAll(java.util.concurrent.ExecutorService pool, AdapterRuntime rt, String adapter,
+      List<String> texts, int callers, int per) throws Exception {
+    List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+    for (int c = 0; c < callers; c++) {
+      int offset = c * 7;
+      done.add(pool.submit(() -> {
+        for (int i = 0; i < per; i++) {
+          rt.predict(adapter, texts.get((offset + i) % texts.size()));
+        }
+      }));
+    }
+    for (java.util.concurrent.Future<?> d : done) {
+      d.get();
+    }
   }
 
   private static String load(AdapterRuntime rt, Path adapter) {
