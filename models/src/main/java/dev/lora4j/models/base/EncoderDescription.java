@@ -232,7 +232,9 @@ public final class EncoderDescription {
       modules.values().stream().filter(m -> m.kind() == kind).forEach(out::add);
     }
     if (out.isEmpty()) {
-      throw new Lora4jException("no target modules given (e.g. --targets query,value)");
+      // no CLI option named here: train's --targets and export's --adapter-modules both land here
+      throw new Lora4jException("no module names in '" + targets
+          + "' (give short names such as query,value, full module names, or all)");
     }
     return out.stream().distinct().sorted(Comparator.comparingInt(m -> index(m.name()))).toList();
   }

@@ -1,6 +1,7 @@
 package dev.lora4j.models.base;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -70,5 +71,14 @@ class EncoderDescriptionTest {
     EncoderDescription d = EncoderDescription.of(TinyBert.model(1));
     Lora4jException e = assertThrows(Lora4jException.class, () -> d.resolveTargets("query,dense_h"));
     assertTrue(e.getMessage().startsWith("unknown module type 'dense_h'"), e.getMessage());
+  }
+
+  /** The library names no CLI option: train (--targets) and export (--adapter-modules) both reach it. */
+  @Test
+  void anEmptyListIsRefusedWithoutNamingAnOption() {
+    EncoderDescription d = EncoderDescription.of(TinyBert.model(1));
+    Lora4jException e = assertThrows(Lora4jException.class, () -> d.resolveTargets(" , "));
+    assertTrue(e.getMessage().startsWith("no module names in ' , '"), e.getMessage());
+    assertFalse(e.getMessage().contains("--"), e.getMessage());
   }
 }
