@@ -26,7 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The real all-MiniLM-L6-v2 (opset 11, decomposed LayerNorm): one export, then merged, factored and
  * multi-adapter logits against the plain-Java reference forward, and the multi-adapter base with no
- * adapter against the plain base. One test method, because every session on this model costs ~1 s.
+ * adapter (fused kernels) against the plain base. One test method, because every session on this model costs ~1 s.
  */
 class MiniLmParityTest {
   static final List<long[]> SENTENCES = List.of(
@@ -55,6 +55,12 @@ class MiniLmParityTest {
     Path out = dir.resolve("export");
     ExportBundle.export(ExportRequest.of(files, List.of(sora, lora),
         EnumSet.of(ExportFormat.MERGED, ExportFormat.FACTORED, ExportFormat.MULTI), out), s -> { });
+
+    // the multi graph carries ONNX Runtime's fused kernels: on the real model (opset 11, decomposed
+    // LayerNorm) every layer must match the patterns, or the parity below would test unfused graphs
+    OnnxModel multiGraph = OnnxModel.read(out.resolve(ExportLayout.MULTI_GRAPH));
+    assertEquals(6, multiGraph.nodes().stream().filter(n -> n.getOpType().equals("MultiHeadAttention")).count());
+    assertEquals(12, multiGraph.nodes().stream().filter(n -> n.getOpType().equals("SkipLayerNormalization")).count());
 
     Map<String, double[][]> expected = new LinkedHashMap<>();
     for (Adapter a : List.of(sora, lora)) {
