@@ -27,8 +27,8 @@ import java.util.Set;
  * through LoRA branch joins or int8 MatMuls, and on ONNX Runtime 1.29 for Java its
  * {@code LayerNormalization} kernel takes about twice as long as {@code SkipLayerNormalization},
  * which also absorbs the residual Add. At batch 1 a MiniLM layer is a few microseconds of
- * arithmetic per node, so node count is the cost: 213 nodes become 124 in the int8 multi graph
- * (see docs/EXPORT.md "Quantized base" for what each step measured).
+ * arithmetic per node, so node count is the cost: ONNX Runtime runs the MiniLM int8 multi graph as
+ * 124 nodes instead of 213 (see docs/EXPORT.md "Quantized base" for what each step measured).
  *
  * <p>Each fusion first checks that the subgraph is exactly the pattern it replaces; a layer that
  * differs (another attention variant, a mask that is not the {@code attention_mask} input) is left
