@@ -91,10 +91,10 @@ final class TrainCommand implements Command {
         .map(TrainingMethod::id).toList()) + " (default " + d.method() + ").");
     opt(o, "targets", "list", "Modules to adapt: query, key, value, attention.output, intermediate, output, "
         + "canonical names, or all (default " + d.targets() + ").");
-    opt(o, "rank", "r", "Rank per module (default " + d.rank() + "; sora and salora start from " + PRUNING_RANK
-        + " and prune).");
+    opt(o, "rank", "r", "Rank per module (default " + d.rank() + "; sora and salora start from "
+        + TrainingConfig.PRUNING_RANK + " and prune).");
     opt(o, "alpha", "a", "LoRA alpha; scaling alpha/r (default " + fmt(d.alpha()) + "; sora and salora "
-        + fmt(2.0 * PRUNING_RANK) + ").");
+        + fmt(2.0 * TrainingConfig.PRUNING_RANK) + ").");
     opt(o, "rslora", null, "Rank-stabilised scaling alpha/sqrt(r).");
     opt(o, "dropout", "p", "Dropout on the adapter input (default " + fmt(d.dropout()) + ").");
     opt(o, "pooling", "mean|cls", "Sentence pooling for the head (default " + d.pooling().id() + ").");
@@ -241,23 +241,19 @@ final class TrainCommand implements Command {
     return m;
   }
 
-  /**
-   * Gated methods start wider than the rank they end at: in the recipe search (docs/RESULTS.md,
-   * held-out slice) SoRA from rank 16 kept about as many ranks as LoRA r=8 and scored higher than
-   * SoRA from rank 8, which pruned into too few. Alpha follows as 2r, the scaling every search run used.
-   */
-  static final int PRUNING_RANK = 16;
-  private static final Set<String> PRUNING_METHODS = Set.of("sora", "salora");
-
   static TrainingConfig config(CommandLine line) {
-    TrainingConfig.Builder b = DEFAULTS.toBuilder();
+    // a fresh builder, not DEFAULTS.toBuilder(): rank and alpha left unset take the method's defaults
+    TrainingConfig.Builder b = TrainingConfig.builder();
     SparsityConfig s = DEFAULTS.sparsity();
     String method = Methods.byId(line.getOptionValue("method", DEFAULTS.method())).id();
     b.method(method);
     b.targets(line.getOptionValue("targets", DEFAULTS.targets()));
-    boolean prunes = PRUNING_METHODS.contains(method);
-    b.rank(OptionValues.integer(line, "rank", prunes ? PRUNING_RANK : DEFAULTS.rank()));
-    b.alpha(OptionValues.real(line, "alpha", prunes ? 2.0 * PRUNING_RANK : DEFAULTS.alpha()));
+    if (line.hasOption("rank")) {
+      b.rank(OptionValues.integer(line, "rank", TrainingConfig.DEFAULT_RANK));
+    }
+    if (line.hasOption("alpha")) {
+      b.alpha(OptionValues.real(line, "alpha", 2.0 * TrainingConfig.DEFAULT_RANK));
+    }
     b.rslora(line.hasOption("rslora"));
     b.dropout(OptionValues.real(line, "dropout", DEFAULTS.dropout()));
     b.pooling(line.hasOption("pooling") ? Pooling.parse(line.getOptionValue("pooling")) : DEFAULTS.pooling());
