@@ -5,7 +5,6 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.Provenance;
-import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.base.LinearModule;
 import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.text.Tokenizer;
@@ -77,18 +76,12 @@ public final class Trainer {
     return missing;
   }
 
-  private static List<LinearModule> targets(TrainingRun run, TrainingConfig config) {
-    try {
-      return run.base().description().resolveTargets(config.targets());
-    } catch (Lora4jException e) {
-      throw new Lora4jException("targets: " + e.getMessage(), e);
-    }
-  }
-
   private static TrainingResult trainInto(TrainingRun run, TrainingListener listener) {
     TrainingConfig config = run.config();
     TrainingMethod method = Methods.byId(config.method());
-    List<LinearModule> targets = method.adaptsModules() ? targets(run, config) : List.of();
+    List<LinearModule> targets = method.adaptsModules()
+        ? run.base().description().resolveTargets(config.targets())
+        : List.of();
     method.validate(config, run.dev() != null);
     config.requireFits(targets, run.base().description().spec());
     LabelSet labels = LabelSet.of(run.train());
