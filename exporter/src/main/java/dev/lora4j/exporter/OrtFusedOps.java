@@ -20,9 +20,8 @@ import java.util.Set;
 /**
  * Gives a BERT encoder graph ONNX Runtime's fused transformer kernels: per layer the attention core
  * (Reshape / Transpose of q, k, v, scaled {@code q·k^T}, mask Add, Softmax, {@code ·v}, Transpose /
- * Reshape back) becomes one {@code com.microsoft.MultiHeadAttention}, each residual Add plus
- * LayerNorm one {@code com.microsoft.SkipLayerNormalization}, and the embeddings (three Gathers, two
- * Adds, LayerNorm) one {@code com.microsoft.EmbedLayerNormalization}.
+ * Reshape back) becomes one {@code com.microsoft.MultiHeadAttention}, and each residual Add plus
+ * LayerNorm one {@code com.microsoft.SkipLayerNormalization}.
  *
  * <p>Why by hand: ONNX Runtime's own attention fusion does not recognise a core whose q and v come
  * through LoRA branch joins or int8 MatMuls, and on ONNX Runtime 1.29 for Java its
@@ -48,7 +47,6 @@ final class OrtFusedOps {
   /** Fuses what matches in {@code model}, in place; returns how many layers got fused attention. */
   static int apply(OnnxModel model, EncoderDescription base) {
     importContribDomain(model);
-    embeddings(model, base);
     int fused = 0;
     for (int layer = 0; layer < base.spec().layers(); layer++) {
       if (attention(model, base, layer)) {
@@ -116,9 +114,24 @@ final class OrtFusedOps {
   private static void skipLayerNorm(OnnxModel model, EncoderDescription base, LinearModule dense) {
     String gamma = dense.biasInitializer().replaceFirst("dense\\.bias$", "LayerNorm.weight");
     String beta = dense.biasInitializer().replaceFirst("dense\\.bias$", "LayerNorm.bias");
-    Optional<LayerNorm> ln = layerNorm(model, gamma, beta);
+    String in = null;
+    String out = null;
+    for (NodeProto n : model.consumers(gamma)) {
+      if (is(n, "LayerNormalization") && n.getInputCount() == 3 && n.getInput(2).equals(beta)) {
+        in = n.getInput(0);
+        out = n.getOutput(0);
+      } else if (is(n, "Mul")) {
+        // Add(Mul(Div(Sub(x, mean), Sqrt(Add(var, eps))), gamma), beta)
+        Optional<NodeProto> sub = from(model, n, 0, "Div").flatMap(d -> from(model, d, 0, "Sub"));
+        List<NodeProto> adds = model.consumers(n.getOutput(0));
+        if (sub.isPresent() && adds.size() == 1 && is(adds.get(0), "Add") && adds.get(0).getInputList().contains(beta)) {
+          in = sub.get().getInput(0);
+          out = adds.get(0).getOutput(0);
+        }
+      }
+    }
     String d = finalValue(model, dense);
-    Optional<NodeProto> residual = ln.flatMap(l -> model.producer(l.in())).filter(n -> is(n, "Add"))
+    Optional<NodeProto> residual = in == null ? Optional.empty() : model.producer(in).filter(n -> is(n, "Add"))
         .filter(n -> n.getInputCount() == 2 && n.getInputList().contains(d));
     if (residual.isEmpty()) {
       return;
@@ -128,107 +141,8 @@ final class OrtFusedOps {
     if (skip.equals(d) || model.initializer(skip).isPresent()) {
       return;
     }
-    replaceProducer(model, ln.get().out(), contrib(node("SkipLayerNormalization",
-        SCOPE + dense.name() + "/SkipLayerNormalization", List.of(d, skip, gamma, beta), List.of(ln.get().out()),
-        attr("epsilon", base.spec().layerNormEps()))));
-  }
-
-  /**
-   * {@code LayerNorm(Gather(words, input_ids) + Gather(token types, token_type_ids) + Gather(positions,
-   * 0..seq-1))} into {@code EmbedLayerNormalization}, whose default positions are 0..seq-1 (checked:
-   * the graph's positions are a Slice from 0 of an arange). It takes int32 ids, hence two Casts.
-   */
-  private static void embeddings(OnnxModel model, EncoderDescription base) {
-    String query0 = base.requireModule(ModuleKind.QUERY.moduleName(0)).biasInitializer();
-    String p = query0.substring(0, query0.indexOf("encoder.layer.")) + "embeddings.";
-    String words = p + "word_embeddings.weight";
-    String types = p + "token_type_embeddings.weight";
-    String positions = p + "position_embeddings.weight";
-    Optional<LayerNorm> ln = layerNorm(model, p + "LayerNorm.weight", p + "LayerNorm.bias");
-    Optional<NodeProto> sum = ln.flatMap(l -> model.producer(l.in())).filter(n -> is(n, "Add"));
-    if (sum.isEmpty() || !isInput(model, "input_ids") || !isInput(model, "token_type_ids")) {
-      return;
-    }
-    // (words + types) + positions, in either order at either Add
-    List<NodeProto> gathers = new ArrayList<>();
-    for (String x : sum.get().getInputList()) {
-      Optional<NodeProto> n = model.producer(x);
-      if (n.isPresent() && is(n.get(), "Add")) {
-        n.get().getInputList().forEach(y -> model.producer(y).ifPresent(gathers::add));
-      } else {
-        n.ifPresent(gathers::add);
-      }
-    }
-    boolean word = gathers.stream().anyMatch(g -> gathers(g, words, "input_ids"));
-    boolean type = gathers.stream().anyMatch(g -> gathers(g, types, "token_type_ids"));
-    Optional<NodeProto> position = gathers.stream()
-        .filter(g -> is(g, "Gather") && g.getInput(0).equals(positions)).findFirst();
-    if (gathers.size() != 3 || !word || !type || position.isEmpty() || !positionsFromZero(model, position.get())) {
-      return;
-    }
-    String ids = SCOPE + "embeddings/input_ids_int32";
-    String typeIds = SCOPE + "embeddings/token_type_ids_int32";
-    List<NodeProto> casts = List.of(
-        node("Cast", SCOPE + "embeddings/Cast", List.of("input_ids"), List.of(ids),
-            attr("to", (long) TensorProto.DataType.INT32_VALUE)),
-        node("Cast", SCOPE + "embeddings/Cast_1", List.of("token_type_ids"), List.of(typeIds),
-            attr("to", (long) TensorProto.DataType.INT32_VALUE)));
-    List<NodeProto> all = new ArrayList<>(casts);
-    all.addAll(model.nodes());
-    model.graph().clearNode().addAllNode(all);
-    replaceProducer(model, ln.get().out(), contrib(node("EmbedLayerNormalization",
-        SCOPE + "embeddings/EmbedLayerNormalization",
-        List.of(ids, typeIds, words, positions, types, p + "LayerNorm.weight", p + "LayerNorm.bias"),
-        List.of(ln.get().out(), SCOPE + "embeddings/mask_index"), attr("epsilon", base.spec().layerNormEps()))));
-  }
-
-  private static boolean gathers(NodeProto n, String table, String ids) {
-    return is(n, "Gather") && n.getInput(0).equals(table) && n.getInput(1).equals(ids);
-  }
-
-  /** The position Gather reads {@code Slice(arange, 0, ...)}: positions 0, 1, ... of each row. */
-  private static boolean positionsFromZero(OnnxModel model, NodeProto gather) {
-    Optional<NodeProto> slice = model.producer(gather.getInput(1)).filter(n -> is(n, "Slice"));
-    if (slice.isEmpty() || slice.get().getInputCount() < 3) {
-      return false;
-    }
-    Optional<long[]> arange = model.initializer(slice.get().getInput(0))
-        .map(t -> dev.lora4j.models.onnx.TensorProtos.toLongs(t, model.source()));
-    Optional<long[]> starts = model.constantLongs(slice.get().getInput(1));
-    if (arange.isEmpty() || starts.isEmpty() || starts.get().length != 1 || starts.get()[0] != 0) {
-      return false;
-    }
-    long[] a = arange.get();
-    for (int i = 0; i < a.length; i++) {
-      if (a[i] != i) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  private static boolean isInput(OnnxModel model, String name) {
-    return model.inputs().stream().anyMatch(i -> i.getName().equals(name));
-  }
-
-  /** Where a LayerNorm reads its input and writes its output. */
-  private record LayerNorm(String in, String out) {}
-
-  /** The LayerNorm with these parameters: the fused op, or {@code Add(Mul(Div(Sub(x, mean), ...), gamma), beta)}. */
-  private static Optional<LayerNorm> layerNorm(OnnxModel model, String gamma, String beta) {
-    for (NodeProto n : model.consumers(gamma)) {
-      if (is(n, "LayerNormalization") && n.getInputCount() == 3 && n.getInput(2).equals(beta)) {
-        return Optional.of(new LayerNorm(n.getInput(0), n.getOutput(0)));
-      }
-      if (is(n, "Mul")) {
-        Optional<NodeProto> sub = from(model, n, 0, "Div").flatMap(d -> from(model, d, 0, "Sub"));
-        List<NodeProto> adds = model.consumers(n.getOutput(0));
-        if (sub.isPresent() && adds.size() == 1 && is(adds.get(0), "Add") && adds.get(0).getInputList().contains(beta)) {
-          return Optional.of(new LayerNorm(sub.get().getInput(0), adds.get(0).getOutput(0)));
-        }
-      }
-    }
-    return Optional.empty();
+    replaceProducer(model, out, contrib(node("SkipLayerNormalization", SCOPE + dense.name() + "/SkipLayerNormalization",
+        List.of(d, skip, gamma, beta), List.of(out), attr("epsilon", base.spec().layerNormEps()))));
   }
 
   /**
