@@ -18,11 +18,8 @@ import dev.lora4j.models.adapter.Provenance;
 import dev.lora4j.models.testing.ReadmeExamples;
 import dev.lora4j.models.testing.SyntheticAdapters;
 import dev.lora4j.models.adapter.TaskHead;
-import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.export.ExportLayout;
-import dev.lora4j.models.io.AtomicFiles;
-import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.testing.TinyBert;
 import dev.lora4j.runtime.AdapterRuntime;
 import dev.lora4j.runtime.Prediction;
@@ -63,10 +60,9 @@ class Lora4jTranslatorFactoryTest {
     // DJL's engine creates ONNX Runtime's one environment per JVM with thread options, which ORT
     // refuses once any environment exists: in a JVM that also runs AdapterRuntime, DJL goes first.
     Engine.getEngine("OnnxRuntime");
-    Path base = TinyBert.writeBaseModel(dir.resolve("base"), 7);
-    Path model = base.resolve("model.onnx");
-    EncoderDescription d = EncoderDescription.of(OnnxModel.read(model));
-    BaseModelRef ref = new BaseModelRef("tiny", AtomicFiles.sha256(model));
+    TinyBert.Written tiny = TinyBert.writeBase(dir.resolve("base"), 7);
+    EncoderDescription d = tiny.description();
+    BaseModelRef ref = tiny.files().ref();
     Map<String, Integer> ranks = new LinkedHashMap<>();
     ranks.put("encoder.layer.0.attention.self.query", 4);
     ranks.put("encoder.layer.1.attention.self.value", 2);
@@ -76,8 +72,7 @@ class Lora4jTranslatorFactoryTest {
     topics = new Adapter("topics", ref, topics.modules(), TaskHead.embeddings(TaskHead.Pooling.CLS),
         Provenance.of("lora"));
     export = dir.resolve("export");
-    ExportBundle.export(ExportRequest.of(new BaseModelFiles("tiny", model, base.resolve("tokenizer.json"),
-        ref.onnxSha256()), List.of(sentiment, topics), EnumSet.of(ExportFormat.MERGED, ExportFormat.MULTI), export),
+    ExportBundle.export(ExportRequest.of(tiny.files(), List.of(sentiment, topics), EnumSet.of(ExportFormat.MERGED, ExportFormat.MULTI), export),
         line -> { });
     rt = AdapterRuntime.open(export);
     rt.load("sentiment");

@@ -17,8 +17,6 @@ import dev.lora4j.models.export.AdapterFiles;
 import dev.lora4j.models.export.AdapterPackage;
 import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.models.export.ExportManifest;
-import dev.lora4j.models.io.AtomicFiles;
-import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.testing.SyntheticAdapters;
 import dev.lora4j.models.testing.TinyBert;
 import dev.lora4j.runtime.RawHttp.Reply;
@@ -54,11 +52,10 @@ class BranchesOnSomeModulesTest {
 
   @BeforeAll
   static void export() throws Exception {
-    Path base = TinyBert.writeBaseModel(tmp.resolve("base"), 43);
-    Path model = base.resolve("model.onnx");
-    EncoderDescription d = EncoderDescription.of(OnnxModel.read(model));
-    BaseModelRef ref = new BaseModelRef("tiny", AtomicFiles.sha256(model));
-    BaseModelFiles files = new BaseModelFiles("tiny", model, base.resolve("tokenizer.json"), ref.onnxSha256());
+    TinyBert.Written tiny = TinyBert.writeBase(tmp.resolve("base"), 43);
+    EncoderDescription d = tiny.description();
+    BaseModelRef ref = tiny.files().ref();
+    BaseModelFiles files = tiny.files();
     Map<String, Integer> alphaRanks = new LinkedHashMap<>();
     alphaRanks.put(QUERY0, 8);
     alphaRanks.put("encoder.layer.1.attention.self.value", 4);

@@ -10,11 +10,8 @@ import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.BaseModelRef;
 import dev.lora4j.models.testing.SyntheticAdapters;
 import dev.lora4j.models.adapter.TaskHead;
-import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.export.ExportLayout;
-import dev.lora4j.models.io.AtomicFiles;
-import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.testing.TinyBert;
 import dev.lora4j.models.text.Encoding;
 import dev.lora4j.models.text.Tokenizer;
@@ -43,10 +40,9 @@ final class ExportFixture {
   final Map<String, Map<String, float[]>> expected = new HashMap<>();
 
   ExportFixture(Path root, long baseSeed) throws Exception {
-    Path base = TinyBert.writeBaseModel(root.resolve("base"), baseSeed);
-    Path model = base.resolve("model.onnx");
-    EncoderDescription d = EncoderDescription.of(OnnxModel.read(model));
-    BaseModelRef ref = new BaseModelRef("tiny", AtomicFiles.sha256(model));
+    TinyBert.Written tiny = TinyBert.writeBase(root.resolve("base"), baseSeed);
+    EncoderDescription d = tiny.description();
+    BaseModelRef ref = tiny.files().ref();
     int[][] shapes = {{8, 8}, {2, 5}, {16, 1}, {4, 12}};
     for (int i = 0; i < NAMES.size(); i++) {
       Map<String, Integer> ranks = new LinkedHashMap<>();
@@ -57,7 +53,7 @@ final class ExportFixture {
           i == 3 ? TaskHead.Pooling.CLS : TaskHead.Pooling.MEAN, 100 + i));
     }
     dir = root.resolve("export");
-    ExportBundle.export(ExportRequest.of(new BaseModelFiles("tiny", model, base.resolve("tokenizer.json"), ref.onnxSha256()),
+    ExportBundle.export(ExportRequest.of(tiny.files(),
         new ArrayList<>(adapters.values()), EnumSet.of(ExportFormat.MERGED, ExportFormat.MULTI, ExportFormat.MIXED),
         dir), line -> { });
     OrtEnvironment env = ExecutionProviders.environment();

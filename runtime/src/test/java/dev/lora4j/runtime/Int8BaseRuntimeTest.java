@@ -12,10 +12,7 @@ import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.BaseModelRef;
 import dev.lora4j.models.testing.SyntheticAdapters;
 import dev.lora4j.models.adapter.TaskHead;
-import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.base.EncoderDescription;
-import dev.lora4j.models.io.AtomicFiles;
-import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.testing.TinyBert;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,17 +30,15 @@ class Int8BaseRuntimeTest {
   @TempDir Path tmp;
 
   private Path export(String name, boolean int8) throws Exception {
-    Path base = TinyBert.writeBaseModel(tmp.resolve("base"), 21);
-    Path model = base.resolve("model.onnx");
-    EncoderDescription d = EncoderDescription.of(OnnxModel.read(model));
-    BaseModelRef ref = new BaseModelRef("tiny", AtomicFiles.sha256(model));
+    TinyBert.Written tiny = TinyBert.writeBase(tmp.resolve("base"), 21);
+    EncoderDescription d = tiny.description();
+    BaseModelRef ref = tiny.files().ref();
     Map<String, Integer> ranks = new LinkedHashMap<>();
     ranks.put("encoder.layer.0.attention.self.query", 8);
     ranks.put("encoder.layer.1.attention.self.value", 4);
     Adapter a = SyntheticAdapters.classifier(d, ref, "alpha", ranks, 3, TaskHead.Pooling.MEAN, 5);
     Path dir = tmp.resolve(name);
-    ExportBundle.export(ExportRequest.of(new BaseModelFiles("tiny", model, base.resolve("tokenizer.json"),
-        ref.onnxSha256()), List.of(a), EnumSet.of(ExportFormat.MULTI, ExportFormat.MIXED), dir).withInt8Base(int8),
+    ExportBundle.export(ExportRequest.of(tiny.files(), List.of(a), EnumSet.of(ExportFormat.MULTI, ExportFormat.MIXED), dir).withInt8Base(int8),
         line -> { });
     return dir;
   }

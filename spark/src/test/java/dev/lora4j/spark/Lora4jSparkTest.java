@@ -12,10 +12,7 @@ import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.Adapter;
 import dev.lora4j.models.adapter.BaseModelRef;
 import dev.lora4j.models.adapter.TaskHead;
-import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.base.EncoderDescription;
-import dev.lora4j.models.io.AtomicFiles;
-import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.testing.ReadmeExamples;
 import dev.lora4j.models.testing.SyntheticAdapters;
 import dev.lora4j.models.testing.TinyBert;
@@ -66,18 +63,16 @@ class Lora4jSparkTest {
 
   @BeforeAll
   static void exportAndStartSpark() throws Exception {
-    Path base = TinyBert.writeBaseModel(dir.resolve("base"), 5);
-    Path model = base.resolve("model.onnx");
-    EncoderDescription d = EncoderDescription.of(OnnxModel.read(model));
-    BaseModelRef ref = new BaseModelRef("tiny", AtomicFiles.sha256(model));
+    TinyBert.Written tiny = TinyBert.writeBase(dir.resolve("base"), 5);
+    EncoderDescription d = tiny.description();
+    BaseModelRef ref = tiny.files().ref();
     Map<String, Integer> ranks = new LinkedHashMap<>();
     ranks.put("encoder.layer.0.attention.self.query", 4);
     ranks.put("encoder.layer.1.attention.self.value", 2);
     ranks.put("encoder.layer.1.intermediate.dense", 3);
     Adapter sentiment = SyntheticAdapters.classifier(d, ref, ADAPTER, ranks, 3, TaskHead.Pooling.MEAN, 31);
     Path export = dir.resolve("export");
-    ExportBundle.export(ExportRequest.of(new BaseModelFiles("tiny", model, base.resolve("tokenizer.json"),
-        ref.onnxSha256()), List.of(sentiment), EnumSet.of(ExportFormat.MULTI), export), line -> { });
+    ExportBundle.export(ExportRequest.of(tiny.files(), List.of(sentiment), EnumSet.of(ExportFormat.MULTI), export), line -> { });
     exportDir = export.toString();
     reference = AdapterRuntime.open(export);
     reference.load(ADAPTER);

@@ -8,7 +8,10 @@ import static dev.lora4j.models.onnx.OnnxBuilders.node;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lora4j.models.base.BaseModelFiles;
+import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.base.ModuleKind;
+import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.onnx.TensorProtos;
 import dev.lora4j.models.onnx.proto.Onnx.GraphProto;
@@ -65,6 +68,16 @@ public final class TinyBert {
     model(seed).save(dir.resolve("model.onnx"));
     Files.writeString(dir.resolve("tokenizer.json"), tokenizerJson());
     return dir;
+  }
+
+  /** A tiny base on disk as the exporter and the runtime take one (id {@code tiny}), and its description. */
+  public record Written(BaseModelFiles files, EncoderDescription description) {}
+
+  /** {@link #writeBaseModel} plus its files record (hashed) and description: what an export of it needs. */
+  public static Written writeBase(Path dir, long seed) throws IOException {
+    Path model = writeBaseModel(dir, seed).resolve("model.onnx");
+    return new Written(new BaseModelFiles("tiny", model, dir.resolve("tokenizer.json"), AtomicFiles.sha256(model)),
+        EncoderDescription.of(OnnxModel.read(model)));
   }
 
   static ModelProto proto(long seed) {
