@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lora4j.models.base.BaseModelFiles;
-import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.testing.TinyBert;
 import dev.lora4j.trainer.data.LabeledText;
 import java.nio.file.Path;
@@ -18,9 +17,8 @@ class Int8BenchmarkTest {
 
   @Test
   void reportsBothBatchRatiosAgreementAndPerAdapterAccuracy(@TempDir Path dir) throws Exception {
-    Path b = TinyBert.writeBaseModel(dir.resolve("tiny"), 1);
-    Path model = b.resolve("model.onnx");
-    BaseModelFiles base = new BaseModelFiles("tiny", model, b.resolve("tokenizer.json"), AtomicFiles.sha256(model));
+    BaseModelFiles base = TinyBert.writeBase(dir.resolve("tiny"), 1).files();
+    Path model = base.onnx();
     List<LabeledText> gold = TEXTS.stream().map(t -> new LabeledText(t, "label0", 0)).toList();
 
     RuntimeBenchmark.Report r = new Int8Benchmark(TEXTS, gold, List.of(), 4, s -> { }).run(base, dir.resolve("work"));
@@ -60,9 +58,8 @@ class Int8BenchmarkTest {
    */
   @Test
   void anAdapterOnOtherModulesThanTheSyntheticOneIsScored(@TempDir Path dir) throws Exception {
-    Path b = TinyBert.writeBaseModel(dir.resolve("tiny"), 1);
-    Path model = b.resolve("model.onnx");
-    BaseModelFiles base = new BaseModelFiles("tiny", model, b.resolve("tokenizer.json"), AtomicFiles.sha256(model));
+    BaseModelFiles base = TinyBert.writeBase(dir.resolve("tiny"), 1).files();
+    Path model = base.onnx();
     java.util.Map<String, Integer> ranks = new java.util.LinkedHashMap<>();
     ranks.put("encoder.layer.0.intermediate.dense", 4);
     ranks.put("encoder.layer.1.attention.output.dense", 2);

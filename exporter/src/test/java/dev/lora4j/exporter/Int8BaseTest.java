@@ -216,9 +216,7 @@ class Int8BaseTest {
 
   @Test
   void exportJsonListsTheInt8GraphsAndTheirHashes(@TempDir Path tmp) throws Exception {
-    Path b = TinyBert.writeBaseModel(tmp.resolve("base"), 5);
-    Path model = b.resolve("model.onnx");
-    BaseModelFiles files = new BaseModelFiles("tiny", model, b.resolve("tokenizer.json"), sha256(model));
+    BaseModelFiles files = TinyBert.writeBase(tmp.resolve("base"), 5).files();
     Adapter a = GraphParityTest.lora();
     Adapter bound = new Adapter(a.name(), new BaseModelRef("tiny", files.onnxSha256()), a.modules(), a.head(),
         a.provenance());
@@ -243,9 +241,7 @@ class Int8BaseTest {
 
   @Test
   void quantizeWithoutAGraphFormatIsRefused(@TempDir Path tmp) throws Exception {
-    Path b = TinyBert.writeBaseModel(tmp.resolve("base"), 5);
-    Path model = b.resolve("model.onnx");
-    BaseModelFiles files = new BaseModelFiles("tiny", model, b.resolve("tokenizer.json"), sha256(model));
+    BaseModelFiles files = TinyBert.writeBase(tmp.resolve("base"), 5).files();
     Lora4jException e = assertThrows(Lora4jException.class, () -> ExportBundle.export(ExportRequest.of(files,
         List.of(GraphParityTest.lora()), EnumSet.of(ExportFormat.PEFT), tmp.resolve("out")).withInt8Base(true),
         line -> { }));

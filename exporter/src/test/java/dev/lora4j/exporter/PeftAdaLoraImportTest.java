@@ -14,7 +14,6 @@ import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.export.ExportLayout;
-import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.tensor.Matrix;
 import dev.lora4j.models.testing.TinyBert;
@@ -39,9 +38,8 @@ class PeftAdaLoraImportTest {
 
   @Test
   void anAdaLoraAdapterExportsAndMatchesTheFormula(@TempDir Path dir) throws Exception {
-    Path baseDir = TinyBert.writeBaseModel(dir.resolve("tiny"), 9);
-    Path model = baseDir.resolve("model.onnx");
-    BaseModelFiles files = new BaseModelFiles("tiny", model, baseDir.resolve("tokenizer.json"), AtomicFiles.sha256(model));
+    BaseModelFiles files = TinyBert.writeBase(dir.resolve("tiny"), 9).files();
+    Path model = files.onnx();
     EncoderDescription base = EncoderDescription.of(OnnxModel.read(model));
 
     // query keeps all 4 ranks but one singular value is exactly zero; value was resized to ranks 0 and 2

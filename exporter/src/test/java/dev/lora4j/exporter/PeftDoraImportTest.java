@@ -16,7 +16,6 @@ import dev.lora4j.models.adapter.safetensors.Safetensors;
 import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.export.ExportLayout;
-import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.tensor.Matrix;
 import dev.lora4j.models.testing.TinyBert;
@@ -44,9 +43,8 @@ class PeftDoraImportTest {
 
   @Test
   void mergedAndFactoredGraphsOfADoraAdapterComputePeftsMergedWeights() throws Exception {
-    Path baseDir = TinyBert.writeBaseModel(dir.resolve("tiny"), BASE_SEED);
-    Path model = baseDir.resolve("model.onnx");
-    BaseModelFiles files = new BaseModelFiles("tiny", model, baseDir.resolve("tokenizer.json"), AtomicFiles.sha256(model));
+    BaseModelFiles files = TinyBert.writeBase(dir.resolve("tiny"), BASE_SEED).files();
+    Path model = files.onnx();
     EncoderDescription base = EncoderDescription.of(OnnxModel.read(model));
     Path fixture = fixture();
     Adapter dora = PeftAdapters.read(fixture);
@@ -102,9 +100,8 @@ class PeftDoraImportTest {
    */
   @Test
   void anInt8FactoredDoraGraphNormalisesWithTheFloatBaseWeight() throws Exception {
-    Path baseDir = TinyBert.writeBaseModel(dir.resolve("tiny"), BASE_SEED);
-    Path model = baseDir.resolve("model.onnx");
-    BaseModelFiles files = new BaseModelFiles("tiny", model, baseDir.resolve("tokenizer.json"), AtomicFiles.sha256(model));
+    BaseModelFiles files = TinyBert.writeBase(dir.resolve("tiny"), BASE_SEED).files();
+    Path model = files.onnx();
     EncoderDescription base = EncoderDescription.of(OnnxModel.read(model));
     Adapter dora = PeftAdapters.read(fixture());
     Path out = dir.resolve("export-int8");
@@ -147,9 +144,7 @@ class PeftDoraImportTest {
 
   @Test
   void multiAndMixedExportsRefuseADoraAdapterBeforeWritingAnything() throws Exception {
-    Path baseDir = TinyBert.writeBaseModel(dir.resolve("tiny"), BASE_SEED);
-    Path model = baseDir.resolve("model.onnx");
-    BaseModelFiles files = new BaseModelFiles("tiny", model, baseDir.resolve("tokenizer.json"), AtomicFiles.sha256(model));
+    BaseModelFiles files = TinyBert.writeBase(dir.resolve("tiny"), BASE_SEED).files();
     Adapter dora = PeftAdapters.read(fixture());
     for (ExportFormat format : List.of(ExportFormat.MULTI, ExportFormat.MIXED)) {
       Path out = dir.resolve("export-" + format);

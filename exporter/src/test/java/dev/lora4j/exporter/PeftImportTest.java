@@ -14,7 +14,6 @@ import dev.lora4j.models.adapter.TaskHead;
 import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.base.EncoderDescription;
 import dev.lora4j.models.export.ExportLayout;
-import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.tensor.Matrix;
 import dev.lora4j.models.testing.TinyBert;
@@ -37,9 +36,8 @@ class PeftImportTest {
 
   @Test
   void aPeftAdapterExportsEverywhereAndMatchesTheFormulas(@TempDir Path dir) throws Exception {
-    Path baseDir = TinyBert.writeBaseModel(dir.resolve("tiny"), 9);
-    Path model = baseDir.resolve("model.onnx");
-    BaseModelFiles files = new BaseModelFiles("tiny", model, baseDir.resolve("tokenizer.json"), AtomicFiles.sha256(model));
+    BaseModelFiles files = TinyBert.writeBase(dir.resolve("tiny"), 9).files();
+    Path model = files.onnx();
     EncoderDescription base = EncoderDescription.of(OnnxModel.read(model));
 
     // r 4, alpha 8 overall; values get alpha 3; layer 1's value gets rank 2

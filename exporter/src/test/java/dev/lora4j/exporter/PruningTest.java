@@ -15,7 +15,6 @@ import dev.lora4j.models.adapter.ortformat.OrtAdapter;
 import dev.lora4j.models.adapter.ortformat.OrtAdapterFile;
 import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.base.EncoderDescription;
-import dev.lora4j.models.io.AtomicFiles;
 import dev.lora4j.models.export.ExportLayout;
 import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.testing.TinyBert;
@@ -38,9 +37,8 @@ class PruningTest {
 
   @Test
   void prunedRanksChangeNothingAndAreGoneFromTheFiles(@TempDir Path dir) throws Exception {
-    Path baseDir = TinyBert.writeBaseModel(dir.resolve("base"), 5);
-    Path model = baseDir.resolve("model.onnx");
-    BaseModelFiles files = new BaseModelFiles("tiny", model, baseDir.resolve("tokenizer.json"), AtomicFiles.sha256(model));
+    BaseModelFiles files = TinyBert.writeBase(dir.resolve("base"), 5).files();
+    Path model = files.onnx();
     EncoderDescription base = EncoderDescription.of(OnnxModel.read(model));
     Map<String, Integer> ranks = new LinkedHashMap<>();
     ranks.put(Q0, 6); // ranks 0 and 3 gated off: 4 live
