@@ -52,8 +52,8 @@ final class OrtFusedOps {
       if (attention(model, base, layer)) {
         fused++;
       }
-      skipLayerNorm(model, base, base.requireModule(ModuleKind.ATTENTION_OUTPUT.moduleName(layer)));
-      skipLayerNorm(model, base, base.requireModule(ModuleKind.OUTPUT.moduleName(layer)));
+      skipLayerNorm(model, base.requireModule(ModuleKind.ATTENTION_OUTPUT.moduleName(layer)));
+      skipLayerNorm(model, base.requireModule(ModuleKind.OUTPUT.moduleName(layer)));
     }
     removeUnread(model);
     return fused;
@@ -85,7 +85,7 @@ final class OrtFusedOps {
     Optional<NodeProto> merge = model.producer(out).filter(n -> is(n, "Reshape"));
     Optional<NodeProto> back = merge.flatMap(n -> from(model, n, 0, "Transpose")).filter(n -> perm(n, 0, 2, 1, 3));
     Optional<NodeProto> pv = back.flatMap(n -> from(model, n, 0, "MatMul"));
-    Optional<NodeProto> softmax = pv.flatMap(n -> from(model, n, 0, "Softmax")).filter(n -> lastAxis(n));
+    Optional<NodeProto> softmax = pv.flatMap(n -> from(model, n, 0, "Softmax")).filter(n -> lastAxis(model, n));
     Optional<NodeProto> masked = softmax.flatMap(n -> from(model, n, 0, "Add"));
     Optional<NodeProto> scaled = masked.flatMap(n -> from(model, n, 0, "Div"));
     Optional<float[]> c = scaled.flatMap(n -> model.constantFloats(n.getInput(1))).filter(x -> x.length == 1);
@@ -111,27 +111,12 @@ final class OrtFusedOps {
   }
 
   /** {@code Add(dense, residual)} then LayerNorm (the fused op or its decomposed chain). */
-  private static void skipLayerNorm(OnnxModel model, EncoderDescription base, LinearModule dense) {
+  private static void skipLayerNorm(OnnxModel model, LinearModule dense) {
     String gamma = dense.biasInitializer().replaceFirst("dense\\.bias$", "LayerNorm.weight");
     String beta = dense.biasInitializer().replaceFirst("dense\\.bias$", "LayerNorm.bias");
-    String in = null;
-    String out = null;
-    for (NodeProto n : model.consumers(gamma)) {
-      if (is(n, "LayerNormalization") && n.getInputCount() == 3 && n.getInput(2).equals(beta)) {
-        in = n.getInput(0);
-        out = n.getOutput(0);
-      } else if (is(n, "Mul")) {
-        // Add(Mul(Div(Sub(x, mean), Sqrt(Add(var, eps))), gamma), beta)
-        Optional<NodeProto> sub = from(model, n, 0, "Div").flatMap(d -> from(model, d, 0, "Sub"));
-        List<NodeProto> adds = model.consumers(n.getOutput(0));
-        if (sub.isPresent() && adds.size() == 1 && is(adds.get(0), "Add") && adds.get(0).getInputList().contains(beta)) {
-          in = sub.get().getInput(0);
-          out = adds.get(0).getOutput(0);
-        }
-      }
-    }
+    Optional<LayerNorm> ln = layerNorm(model, gamma, beta);
     String d = finalValue(model, dense);
-    Optional<NodeProto> residual = in == null ? Optional.empty() : model.producer(in).filter(n -> is(n, "Add"))
+    Optional<NodeProto> residual = ln.flatMap(l -> model.producer(l.in())).filter(n -> is(n, "Add"))
         .filter(n -> n.getInputCount() == 2 && n.getInputList().contains(d));
     if (residual.isEmpty()) {
       return;
@@ -141,8 +126,37 @@ final class OrtFusedOps {
     if (skip.equals(d) || model.initializer(skip).isPresent()) {
       return;
     }
+    String out = ln.get().out();
     replaceProducer(model, out, contrib(node("SkipLayerNormalization", SCOPE + dense.name() + "/SkipLayerNormalization",
-        List.of(d, skip, gamma, beta), List.of(out), attr("epsilon", base.spec().layerNormEps()))));
+        List.of(d, skip, gamma, beta), List.of(out), attr("epsilon", ln.get().eps()))));
+  }
+
+  /** Where a LayerNorm reads its input and writes its output, and its own epsilon. */
+  private record LayerNorm(String in, String out, float eps) {}
+
+  /**
+   * The LayerNorm with these parameters: the fused op, or
+   * {@code Add(Mul(Div(Sub(x, mean), Sqrt(Add(variance, eps))), gamma), beta)}.
+   */
+  private static Optional<LayerNorm> layerNorm(OnnxModel model, String gamma, String beta) {
+    for (NodeProto n : model.consumers(gamma)) {
+      if (is(n, "LayerNormalization") && n.getInputCount() == 3 && n.getInput(2).equals(beta)) {
+        float eps = n.getAttributeList().stream().filter(a -> a.getName().equals("epsilon")).findFirst()
+            .map(AttributeProto::getF).orElse(1e-5f); // the operator's default
+        return Optional.of(new LayerNorm(n.getInput(0), n.getOutput(0), eps));
+      }
+      Optional<NodeProto> div = is(n, "Mul") ? from(model, n, 0, "Div") : Optional.empty();
+      Optional<NodeProto> sub = div.flatMap(x -> from(model, x, 0, "Sub"));
+      Optional<float[]> eps = div.flatMap(x -> from(model, x, 1, "Sqrt")).flatMap(q -> from(model, q, 0, "Add"))
+          .flatMap(a -> model.constantFloats(a.getInput(1)).or(() -> model.constantFloats(a.getInput(0))))
+          .filter(v -> v.length == 1);
+      List<NodeProto> adds = model.consumers(n.getOutput(0));
+      if (sub.isPresent() && eps.isPresent() && adds.size() == 1 && is(adds.get(0), "Add")
+          && adds.get(0).getInputList().contains(beta)) {
+        return Optional.of(new LayerNorm(sub.get().getInput(0), adds.get(0).getOutput(0), eps.get()[0]));
+      }
+    }
+    return Optional.empty();
   }
 
   /**
@@ -210,9 +224,10 @@ final class OrtFusedOps {
         .map(a -> a.getIntsList().equals(java.util.Arrays.stream(want).boxed().toList())).orElse(false);
   }
 
-  private static boolean lastAxis(NodeProto n) {
+  /** Softmax over the last axis of the [batch, heads, seq, seq] scores (before opset 13 the default axis is 1). */
+  private static boolean lastAxis(OnnxModel model, NodeProto n) {
     long axis = n.getAttributeList().stream().filter(a -> a.getName().equals("axis")).findFirst()
-        .map(AttributeProto::getI).orElse(-1L);
+        .map(AttributeProto::getI).orElse(GraphOps.defaultOpset(model) >= 13 ? -1L : 1L);
     return axis == -1 || axis == 3;
   }
 
