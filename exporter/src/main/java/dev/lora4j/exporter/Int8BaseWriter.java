@@ -54,8 +54,9 @@ final class Int8BaseWriter {
   /** A quantized, fused copy of {@code graph}; {@code graph} itself is not changed. */
   public static OnnxModel quantize(OnnxModel graph, EncoderDescription base) {
     OnnxModel model = graph.copy();
-    OrtFusedOps.importContribDomain(model);
-    Map<String, Target> targets = targets(model, constantWeightMatMuls(base.model()));
+    Set<String> graphInputs = new HashSet<>();
+    model.inputs().forEach(i -> graphInputs.add(i.getName()));
+    Map<String, Target> targets = targets(model, constantWeightMatMuls(base.model()), graphInputs);
     // MatMuls reading the same activation, in graph order: each group becomes one node
     Map<String, List<Target>> byInput = new LinkedHashMap<>();
     targets.values().forEach(t -> byInput.computeIfAbsent(t.x(), k -> new ArrayList<>()).add(t));
@@ -92,14 +93,12 @@ final class Int8BaseWriter {
       }
     }
     model.graph().clearNode().addAllNode(out);
-    Set<String> graphInputs = new HashSet<>();
-    model.inputs().forEach(i -> graphInputs.add(i.getName()));
     for (String w : replacedWeights) {
       if (model.consumers(w).isEmpty() && !graphInputs.contains(w)) {
         model.removeInitializer(w); // the float copy would only make the file 4x larger
       }
     }
-    OrtFusedOps.apply(model, base);
+    OrtFusedOps.apply(model, base); // also imports the com.microsoft domain the int8 nodes need
     return model;
   }
 
@@ -115,9 +114,7 @@ final class Int8BaseWriter {
     }
   }
 
-  private static Map<String, Target> targets(OnnxModel model, Set<String> names) {
-    Set<String> graphInputs = new HashSet<>();
-    model.inputs().forEach(i -> graphInputs.add(i.getName()));
+  private static Map<String, Target> targets(OnnxModel model, Set<String> names, Set<String> graphInputs) {
     Set<String> graphOutputs = new HashSet<>();
     model.outputs().forEach(o -> graphOutputs.add(o.getName()));
     Map<String, Target> out = new LinkedHashMap<>();

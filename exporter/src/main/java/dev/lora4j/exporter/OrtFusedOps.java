@@ -37,7 +37,7 @@ import java.util.Set;
  * replaced nodes are removed once nothing reads them.
  */
 final class OrtFusedOps {
-  static final String DOMAIN = "com.microsoft";
+  private static final String DOMAIN = "com.microsoft";
   private static final String SCOPE = "/lora4j/fused/";
   private static final String MASK = "attention_mask";
   private static final String MASK_INT32 = SCOPE + "attention_mask_int32";
@@ -63,7 +63,7 @@ final class OrtFusedOps {
     return n.toBuilder().setDomain(DOMAIN).build();
   }
 
-  static void importContribDomain(OnnxModel model) {
+  private static void importContribDomain(OnnxModel model) {
     boolean has = model.proto().getOpsetImportList().stream().anyMatch(o -> o.getDomain().equals(DOMAIN));
     if (!has) {
       model.proto().addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(DOMAIN).setVersion(1));
@@ -75,13 +75,13 @@ final class OrtFusedOps {
    * into {@code MultiHeadAttention(q, k, v, key_padding_mask)} with scale {@code 1/c}.
    */
   private static boolean attention(OnnxModel model, EncoderDescription base, int layer) {
+    if (model.inputs().stream().noneMatch(i -> i.getName().equals(MASK))) {
+      return false;
+    }
     String q = finalValue(model, base.requireModule(ModuleKind.QUERY.moduleName(layer)));
     String k = finalValue(model, base.requireModule(ModuleKind.KEY.moduleName(layer)));
     String v = finalValue(model, base.requireModule(ModuleKind.VALUE.moduleName(layer)));
     String out = base.requireModule(ModuleKind.ATTENTION_OUTPUT.moduleName(layer)).input();
-    if (model.inputs().stream().noneMatch(i -> i.getName().equals(MASK))) {
-      return false;
-    }
     Optional<NodeProto> merge = model.producer(out).filter(n -> is(n, "Reshape"));
     Optional<NodeProto> back = merge.flatMap(n -> from(model, n, 0, "Transpose")).filter(n -> perm(n, 0, 2, 1, 3));
     Optional<NodeProto> pv = back.flatMap(n -> from(model, n, 0, "MatMul"));
@@ -163,7 +163,7 @@ final class OrtFusedOps {
    * The value that carries a module's result to the rest of the graph: its output, or where a
    * low-rank branch joins, the last value the branch's {@code /lora4j/<module>/} nodes write.
    */
-  static String finalValue(OnnxModel model, LinearModule m) {
+  private static String finalValue(OnnxModel model, LinearModule m) {
     String scope = "/lora4j/" + m.name() + "/";
     String last = m.output();
     boolean branched = model.consumers(m.output()).stream().anyMatch(n -> n.getName().startsWith(scope));
@@ -245,7 +245,7 @@ final class OrtFusedOps {
   }
 
   /** Drops nodes none of whose outputs is read or a graph output, until none is left. */
-  static void removeUnread(OnnxModel model) {
+  private static void removeUnread(OnnxModel model) {
     Set<String> outputs = new HashSet<>();
     model.outputs().forEach(o -> outputs.add(o.getName()));
     boolean changed = true;
