@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="$(mktemp -d)"
 trap 'kill "${SERVER:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# `run --base classpath:...` extracts a packaged base (~170 MB) into the base-model cache; each run
+# packages a new one, so the default ~/.cache/lora4j would grow by that much on every check
+export LORA4J_CACHE="$WORK/cache"
 step() { echo; echo "== readme-check: $*"; }
 
 step "./lora4j demo"

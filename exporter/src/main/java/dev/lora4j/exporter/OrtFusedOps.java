@@ -8,6 +8,7 @@ import dev.lora4j.models.base.LinearModule;
 import dev.lora4j.models.base.ModuleKind;
 import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.onnx.proto.Onnx.AttributeProto;
+import dev.lora4j.models.onnx.proto.Onnx.GraphProto;
 import dev.lora4j.models.onnx.proto.Onnx.NodeProto;
 import dev.lora4j.models.onnx.proto.Onnx.OperatorSetIdProto;
 import dev.lora4j.models.onnx.proto.Onnx.TensorProto;
@@ -245,20 +246,48 @@ final class OrtFusedOps {
   }
 
   /** Drops nodes none of whose outputs is read or a graph output, until none is left. */
+  /**
+   * Drops nodes and initializers nothing reads any more (replaced nodes' constants, float weights
+   * and biases the int8 nodes replaced): ONNX Runtime would drop them too, but only after logging a
+   * warning per initializer on every session it opens, and they would only make the file larger.
+   */
   private static void removeUnread(OnnxModel model) {
     Set<String> outputs = new HashSet<>();
     model.outputs().forEach(o -> outputs.add(o.getName()));
+    Set<String> read = new HashSet<>();
     boolean changed = true;
     while (changed) {
-      Set<String> read = new HashSet<>(outputs);
+      read = new HashSet<>(outputs);
       for (NodeProto n : model.nodes()) {
-        read.addAll(n.getInputList());
+        reads(n, read);
       }
+      Set<String> r = read;
       List<NodeProto> keep = model.nodes().stream()
-          .filter(n -> n.getOutputList().stream().anyMatch(read::contains)).toList();
+          .filter(n -> n.getOutputList().stream().anyMatch(r::contains)).toList();
       changed = keep.size() != model.nodes().size();
       if (changed) {
         model.graph().clearNode().addAllNode(keep);
+      }
+    }
+    model.inputs().forEach(i -> outputs.add(i.getName())); // an input's default value stays
+    Set<String> kept = read;
+    List<TensorProto> initializers = model.initializers().stream()
+        .filter(t -> kept.contains(t.getName()) || outputs.contains(t.getName())).toList();
+    if (initializers.size() != model.initializers().size()) {
+      model.graph().clearInitializer().addAllInitializer(initializers);
+    }
+  }
+
+  /** Adds the values {@code n} reads, including those its subgraphs (If, Loop, Scan bodies) read from outside. */
+  private static void reads(NodeProto n, Set<String> into) {
+    into.addAll(n.getInputList());
+    for (AttributeProto a : n.getAttributeList()) {
+      List<GraphProto> graphs = new ArrayList<>(a.getGraphsList());
+      if (a.hasG()) {
+        graphs.add(a.getG());
+      }
+      for (GraphProto g : graphs) {
+        g.getNodeList().forEach(inner -> reads(inner, into));
       }
     }
   }
