@@ -98,7 +98,7 @@ final class DemoCommand implements Command {
         .desc("Use only this many training examples (default: all).").get());
     o.addOption(Option.builder().longOpt("epochs").hasArg().argName("n").desc("Epochs (default 1; 3 with --full).").get());
     o.addOption(Option.builder().longOpt("full").desc("Train for three epochs instead of one.").get());
-    o.addOption(Option.builder().longOpt("quiet").desc("No progress bars (log-friendly).").get());
+    o.addOption(Option.builder().longOpt("quiet").desc("No progress display (into a file or pipe progress is plain lines anyway).").get());
     return o;
   }
 
@@ -134,7 +134,7 @@ final class DemoCommand implements Command {
       out.printf(Locale.ROOT, "%n== 2/4 training %s%n", p.getKey());
       Path adapterDir = outDir.resolve("adapters").resolve(p.getKey());
       TrainingResult r;
-      try (TrainProgress progress = new TrainProgress(out, !line.hasOption("quiet"))) {
+      try (TrainProgress progress = new TrainProgress(out, TrainProgress.Display.of(out, line.hasOption("quiet")))) {
         r = Trainer.train(new TrainingRun(p.getValue(), base, train, dev,
             outDir.resolve("runs").resolve(p.getKey()), false, p.getKey()), progress);
       }

@@ -36,6 +36,12 @@ public final class Main {
   }
 
   public static void main(String[] args) {
+    // the runtime logs through java.util.logging: on the command line its lines look like the
+    // trainer's slf4j-simple ones ("[INFO] message"), not the JDK's two-line default with a date
+    String format = "java.util.logging.SimpleFormatter.format";
+    if (System.getProperty(format) == null) {
+      System.setProperty(format, "[%4$s] %5$s%6$s%n");
+    }
     System.exit(standard().run(args, System.out, System.err));
   }
 

@@ -156,7 +156,8 @@ final class TrainCommand implements Command {
         + fmt(n.ramp()) + ").");
     opt(o, "erat-window", "f", "ERAT: width of the sampled rank band as a share of --rank (default "
         + fmt(n.window()) + ").");
-    opt(o, "quiet", null, "No progress bar (evaluation lines only).");
+    opt(o, "quiet", null, "No progress display, evaluation lines only (without it: a bar on a terminal, a line "
+        + "every tenth of the run into a file or pipe).");
     return o;
   }
 
@@ -191,7 +192,7 @@ final class TrainCommand implements Command {
     // refused before training, not after an hour of it
     requireOutputs(outDir, overwrite, runDir, config.checkpointEvery() > 0, trainFile, devFile, base);
     TrainingResult result;
-    try (TrainProgress progress = new TrainProgress(out, !line.hasOption("quiet"))) {
+    try (TrainProgress progress = new TrainProgress(out, TrainProgress.Display.of(out, line.hasOption("quiet")))) {
       result = Trainer.train(new TrainingRun(config, base, train, dev, runDir, line.hasOption("resume"), name),
           progress);
     }
