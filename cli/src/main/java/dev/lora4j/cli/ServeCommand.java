@@ -58,6 +58,8 @@ final class ServeCommand implements Command {
           GET  /adapters   GET /adapters/{name}   GET /health   GET /metrics  (read-only: they never
                          load an adapter; /metrics?format=prometheus or Accept: text/plain for Prometheus)
           PUT  /adapters/{name} {} or {"file": "x.onnx_adapter"}   DELETE /adapters/{name}
+          PUT  /adapters/{name} {"classpath": true}  the adapter packaged as {name} in a jar on the class
+                         path (LORA4J_CLASSPATH), as --adapter classpath:{name} loads it at start
           PUT  /adapters/{name}/pin   DELETE /adapters/{name}/pin  (pinned: never evicted by the budget)
         Load and unload are off unless an admin token is given (--admin-token-file, or the
         LORA4J_ADMIN_TOKEN environment variable); then they need "Authorization: Bearer <token>", and

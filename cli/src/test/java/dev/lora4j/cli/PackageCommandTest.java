@@ -206,6 +206,51 @@ class PackageCommandTest {
   }
 
   @Test
+  void aRunningServerLoadsAClasspathAdapterOnAdminRequest() throws Exception {
+    Path out = tmp.resolve("dist-put");
+    assertEquals(0, pack(out).code());
+    String token = "put-classpath-token-0123456789";
+    try (AdapterRuntime rt = AdapterRuntime.open(export, RuntimeOptions.defaults().withDevice(Device.CPU));
+        URLClassLoader cl = new URLClassLoader(new URL[] {out.resolve("sst2-1.2.0.jar").toUri().toURL()}, null)) {
+      ClassLoader before = Thread.currentThread().getContextClassLoader();
+      AdapterServer server;
+      Thread.currentThread().setContextClassLoader(cl); // the class path the server starts with (LORA4J_CLASSPATH)
+      try {
+        server = AdapterServer.start(rt, ServerSettings.defaults().withPort(0).withAdminToken(token)
+            .withAdapterDirs(List.of(Files.createDirectories(tmp.resolve("no-adapters-put")))));
+      } finally {
+        Thread.currentThread().setContextClassLoader(before);
+      }
+      try (server) {
+        HttpClient http = HttpClient.newHttpClient();
+        java.util.function.BiFunction<String, String, HttpResponse<String>> put = (path, body) -> {
+          try {
+            return http.send(HttpRequest.newBuilder(URI.create(server.url() + path))
+                .header("Content-Type", "application/json").header("Authorization", "Bearer " + token)
+                .PUT(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+          } catch (IOException | InterruptedException e) {
+            throw new AssertionError(e);
+          }
+        };
+        HttpResponse<String> loaded = put.apply("/adapters/sst2", "{\"classpath\": true}");
+        assertEquals(200, loaded.statusCode(), loaded.body());
+        assertEquals("classpath:sst2", new ObjectMapper().readTree(loaded.body()).get("source").asText(), loaded.body());
+        // and it answers as the adapter file does
+        try (AdapterRuntime fromFile = AdapterRuntime.open(export, RuntimeOptions.defaults().withDevice(Device.CPU))) {
+          fromFile.load("sst2", adapterFile());
+          assertArrayEquals(fromFile.predict("sst2", TEXTS.get(0)).logits(), rt.predict("sst2", TEXTS.get(0)).logits());
+        }
+        HttpResponse<String> missing = put.apply("/adapters/nope", "{\"classpath\": true}");
+        assertEquals(404, missing.statusCode(), missing.body());
+        assertFalse(missing.body().contains(out.toString()), "the client is not told where jars lie: " + missing.body());
+        assertEquals(400, put.apply("/adapters/sst2", "{\"classpath\": true, \"file\": \"x.onnx_adapter\"}").statusCode());
+        assertEquals(400, put.apply("/adapters/sst2", "{\"classpath\": \"sst2\"}").statusCode());
+        assertFalse(rt.adapters().stream().anyMatch(a -> a.name().equals("nope")));
+      }
+    }
+  }
+
+  @Test
   void badInputIsRefusedWithOneMessageAndWritesNothing() throws Exception {
     Path out = tmp.resolve("dist5");
     Path peft = tmp.resolve("peft-dir");

@@ -274,7 +274,12 @@ public final class AdapterRuntime implements AutoCloseable {
   /** As {@link #loadFromClasspath(String)}, from {@code classLoader}'s class path. */
   public AdapterInfo loadFromClasspath(String name, ClassLoader classLoader) {
     requireOpen();
-    return loadFrom(name, ClasspathAdapters.find(name, classLoader));
+    return load(name, ClasspathAdapters.find(name, classLoader));
+  }
+
+  /** Loads a packaged adapter already found on a class path (the server finds it first to answer 404). */
+  AdapterInfo load(String name, ClasspathAdapters.Source packaged) {
+    return loadFrom(name, packaged);
   }
 
   /** Loads from a source the registry keeps for reloads: a file, or a packaged adapter on the class path. */

@@ -41,6 +41,8 @@ import java.util.regex.Pattern;
  * GET    /adapters               loaded adapters with ranks and sizes
  * GET    /adapters/{name}        one adapter in full: base, provenance, resident, pinned
  * PUT    /adapters/{name}        {"file": "x.onnx_adapter"} or {}   load (or replace); admin token
+ *                                {"classpath": true}: the adapter packaged as {name} on the class
+ *                                path the server was started from (a jar `lora4j package` wrote)
  * DELETE /adapters/{name}        unload; admin token
  * PUT    /adapters/{name}/pin    never evict it; DELETE unpins; admin token
  * POST   /predict                {"adapter": "a", "text": "..."}       one text (micro-batched)
@@ -74,6 +76,8 @@ public final class AdapterServer implements AutoCloseable {
   private final ThreadPoolExecutor work;
   private final AccessPolicy access;
   private final AdapterDirectories dirs;
+  /** Where {"classpath": true} looks: the class path of the thread that started the server. */
+  private final ClassLoader classpath;
   private final LatencyStats stats = new LatencyStats(10_000);
   private final RequestMetrics requests = new RequestMetrics();
   private final AtomicLong busy = new AtomicLong();
@@ -95,6 +99,8 @@ public final class AdapterServer implements AutoCloseable {
         });
     http.setExecutor(connections);
     http.createContext("/", this::handle);
+    ClassLoader context = Thread.currentThread().getContextClassLoader();
+    this.classpath = context != null ? context : AdapterServer.class.getClassLoader();
   }
 
   /** Starts serving; {@link #close()} stops. */
@@ -351,6 +357,9 @@ public final class AdapterServer implements AutoCloseable {
     if (req.has("path")) {
       throw new HttpError(400, "'path' is not accepted; name the adapter, or give 'file' relative to an adapter directory");
     }
+    if (req.has("classpath")) {
+      return fromClasspath(req, name);
+    }
     String file = req.has("file") ? text(req, "file") : ExportLayout.onnxAdapter(name);
     Path source = dirs.resolve(file);
     return onWorkPool(() -> {
@@ -362,6 +371,35 @@ public final class AdapterServer implements AutoCloseable {
             + "' (not a valid adapter for this base model; details in the server log)");
       }
     }, deadline());
+  }
+
+  /** PUT {"classpath": true}: the jar on the server's class path decides what loads, never the request. */
+  private JsonNode fromClasspath(JsonNode req, String name) {
+    if (!req.get("classpath").isBoolean() || !req.get("classpath").asBoolean() || req.size() != 1) {
+      throw new HttpError(400, "give {\"classpath\": true} alone to load the adapter packaged as '" + name
+          + "', or {\"file\": ...} to load a file");
+    }
+    ClasspathAdapters.Source source = packaged(name);
+    return onWorkPool(() -> {
+      try {
+        return info(runtime.load(name, source));
+      } catch (Lora4jException e) {
+        LOG.log(Level.WARNING, "loading packaged adapter '" + name + "' (" + source + ") failed: " + e.getMessage());
+        throw new HttpError(422, "the adapter packaged as '" + name + "' cannot be loaded (not a valid adapter for"
+            + " this base model; details in the server log)");
+      }
+    }, deadline());
+  }
+
+  private ClasspathAdapters.Source packaged(String name) {
+    try {
+      return ClasspathAdapters.find(name, classpath);
+    } catch (Lora4jException e) {
+      // the message names jars and their paths on this machine: for the log, not for the client
+      LOG.log(Level.WARNING, "no packaged adapter '" + name + "': " + e.getMessage());
+      throw new HttpError(404, "no adapter '" + name + "' is packaged on the server's class path (details in the"
+          + " server log)");
+    }
   }
 
   private JsonNode predict(JsonNode req, long deadline) {
