@@ -115,9 +115,9 @@ final class OrtFusedOps {
   private static void skipLayerNorm(OnnxModel model, LinearModule dense) {
     String gamma = dense.biasInitializer().replaceFirst("dense\\.bias$", "LayerNorm.weight");
     String beta = dense.biasInitializer().replaceFirst("dense\\.bias$", "LayerNorm.bias");
-    Optional<LayerNorm> ln = layerNorm(model, gamma, beta);
+    Optional<OnnxModel.LayerNorm> ln = model.layerNorm(gamma).filter(l -> l.beta().equals(beta));
     String d = finalValue(model, dense);
-    Optional<NodeProto> residual = ln.flatMap(l -> model.producer(l.in())).filter(n -> is(n, "Add"))
+    Optional<NodeProto> residual = ln.flatMap(l -> model.producer(l.input())).filter(n -> is(n, "Add"))
         .filter(n -> n.getInputCount() == 2 && n.getInputList().contains(d));
     if (residual.isEmpty()) {
       return;
@@ -127,37 +127,9 @@ final class OrtFusedOps {
     if (skip.equals(d) || model.initializer(skip).isPresent()) {
       return;
     }
-    String out = ln.get().out();
+    String out = ln.get().output();
     replaceProducer(model, out, contrib(node("SkipLayerNormalization", SCOPE + dense.name() + "/SkipLayerNormalization",
-        List.of(d, skip, gamma, beta), List.of(out), attr("epsilon", ln.get().eps()))));
-  }
-
-  /** Where a LayerNorm reads its input and writes its output, and its own epsilon. */
-  private record LayerNorm(String in, String out, float eps) {}
-
-  /**
-   * The LayerNorm with these parameters: the fused op, or
-   * {@code Add(Mul(Div(Sub(x, mean), Sqrt(Add(variance, eps))), gamma), beta)}.
-   */
-  private static Optional<LayerNorm> layerNorm(OnnxModel model, String gamma, String beta) {
-    for (NodeProto n : model.consumers(gamma)) {
-      if (is(n, "LayerNormalization") && n.getInputCount() == 3 && n.getInput(2).equals(beta)) {
-        float eps = n.getAttributeList().stream().filter(a -> a.getName().equals("epsilon")).findFirst()
-            .map(AttributeProto::getF).orElse(1e-5f); // the operator's default
-        return Optional.of(new LayerNorm(n.getInput(0), n.getOutput(0), eps));
-      }
-      Optional<NodeProto> div = is(n, "Mul") ? from(model, n, 0, "Div") : Optional.empty();
-      Optional<NodeProto> sub = div.flatMap(x -> from(model, x, 0, "Sub"));
-      Optional<float[]> eps = div.flatMap(x -> from(model, x, 1, "Sqrt")).flatMap(q -> from(model, q, 0, "Add"))
-          .flatMap(a -> model.constantFloats(a.getInput(1)).or(() -> model.constantFloats(a.getInput(0))))
-          .filter(v -> v.length == 1);
-      List<NodeProto> adds = model.consumers(n.getOutput(0));
-      if (sub.isPresent() && eps.isPresent() && adds.size() == 1 && is(adds.get(0), "Add")
-          && adds.get(0).getInputList().contains(beta)) {
-        return Optional.of(new LayerNorm(sub.get().getInput(0), adds.get(0).getOutput(0), eps.get()[0]));
-      }
-    }
-    return Optional.empty();
+        List.of(d, skip, gamma, beta), List.of(out), attr("epsilon", ln.get().epsilon()))));
   }
 
   /**

@@ -2,7 +2,6 @@ package dev.lora4j.models.base;
 
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.onnx.OnnxModel;
-import dev.lora4j.models.onnx.proto.Onnx.AttributeProto;
 import dev.lora4j.models.onnx.proto.Onnx.NodeProto;
 import dev.lora4j.models.onnx.proto.Onnx.TensorProto;
 import dev.lora4j.models.tensor.FloatTensor;
@@ -142,29 +141,8 @@ public final class EncoderDescription {
   }
 
   private static float layerNormEps(OnnxModel model, String weightName) {
-    String src = model.source();
-    for (NodeProto n : model.consumers(weightName)) {
-      if (n.getOpType().equals("LayerNormalization")) {
-        return n.getAttributeList().stream().filter(a -> a.getName().equals("epsilon"))
-            .map(AttributeProto::getF).findFirst().orElse(1e-5f);
-      }
-      if (n.getOpType().equals("Mul")) {
-        // decomposed: Mul(Div(x - mean, Sqrt(Add(var, eps))), gamma)
-        Optional<Float> eps = model.producer(n.getInput(0))
-            .filter(d -> d.getOpType().equals("Div"))
-            .flatMap(d -> model.producer(d.getInput(1)))
-            .filter(s -> s.getOpType().equals("Sqrt"))
-            .flatMap(s -> model.producer(s.getInput(0)))
-            .filter(a -> a.getOpType().equals("Add"))
-            .flatMap(a -> model.constantFloats(a.getInput(1)).or(() -> model.constantFloats(a.getInput(0))))
-            .filter(v -> v.length == 1)
-            .map(v -> v[0]);
-        if (eps.isPresent()) {
-          return eps.get();
-        }
-      }
-    }
-    throw new Lora4jException(src + ": cannot find the LayerNorm that uses " + weightName);
+    return model.layerNorm(weightName).map(OnnxModel.LayerNorm::epsilon).orElseThrow(() ->
+        new Lora4jException(model.source() + ": cannot find the LayerNorm that uses " + weightName));
   }
 
   private static String activation(OnnxModel model) {

@@ -197,6 +197,46 @@ public final class OnnxModel {
     return out;
   }
 
+  /**
+   * A layer normalisation: the value it reads, the value it writes, its shift parameter and epsilon.
+   * See {@link #layerNorm(String)}.
+   */
+  public record LayerNorm(String input, String output, String beta, float epsilon) {}
+
+  /**
+   * The layer normalisation whose scale is {@code gamma}, in either spelling exporters write: the
+   * {@code LayerNormalization} op (its epsilon attribute, else the operator's default 1e-5), or the
+   * decomposed {@code Add(Mul(Div(Sub(x, mean), Sqrt(Add(variance, eps))), gamma), beta)} with a
+   * constant eps.
+   */
+  public Optional<LayerNorm> layerNorm(String gamma) {
+    for (NodeProto n : consumers(gamma)) {
+      if (n.getOpType().equals("LayerNormalization") && n.getInputCount() == 3 && n.getInput(1).equals(gamma)) {
+        float eps = n.getAttributeList().stream().filter(a -> a.getName().equals("epsilon")).findFirst()
+            .map(a -> a.getF()).orElse(1e-5f);
+        return Optional.of(new LayerNorm(n.getInput(0), n.getOutput(0), n.getInput(2), eps));
+      }
+      if (!n.getOpType().equals("Mul") || n.getInputCount() != 2) {
+        continue;
+      }
+      String normalised = n.getInput(0).equals(gamma) ? n.getInput(1) : n.getInput(0);
+      Optional<NodeProto> div = producer(normalised).filter(x -> x.getOpType().equals("Div"));
+      Optional<NodeProto> sub = div.flatMap(x -> producer(x.getInput(0))).filter(x -> x.getOpType().equals("Sub"));
+      Optional<float[]> eps = div.flatMap(x -> producer(x.getInput(1))).filter(x -> x.getOpType().equals("Sqrt"))
+          .flatMap(x -> producer(x.getInput(0))).filter(x -> x.getOpType().equals("Add"))
+          .flatMap(a -> constantFloats(a.getInput(1)).or(() -> constantFloats(a.getInput(0))))
+          .filter(v -> v.length == 1);
+      List<NodeProto> shift = consumers(n.getOutput(0));
+      if (sub.isPresent() && eps.isPresent() && shift.size() == 1 && shift.get(0).getOpType().equals("Add")
+          && shift.get(0).getInputCount() == 2) {
+        NodeProto add = shift.get(0);
+        String beta = add.getInput(0).equals(n.getOutput(0)) ? add.getInput(1) : add.getInput(0);
+        return Optional.of(new LayerNorm(sub.get().getInput(0), add.getOutput(0), beta, eps.get()[0]));
+      }
+    }
+    return Optional.empty();
+  }
+
   /** Index of the node with this name, or -1. */
   public int indexOfNode(String nodeName) {
     for (int i = 0; i < graph().getNodeCount(); i++) {

@@ -139,4 +139,36 @@ class OnnxModelTest {
     assertEquals(0x1p-24f, TensorProtos.halfToFloat((short) 0x0001));
     assertTrue(Float.isInfinite(TensorProtos.halfToFloat((short) 0x7c00)));
   }
+
+  /** Both spellings of a LayerNorm are found by their scale, with where they read and write, shift and epsilon. */
+  @Test
+  void findsALayerNormInEitherSpelling() {
+    dev.lora4j.models.onnx.proto.Onnx.GraphProto.Builder g = dev.lora4j.models.onnx.proto.Onnx.GraphProto.newBuilder()
+        .setName("ln");
+    g.addInput(OnnxBuilders.floatValue("x", 1, 4)).addOutput(OnnxBuilders.floatValue("y", 1, 4))
+        .addOutput(OnnxBuilders.floatValue("z", 1, 4));
+    g.addInitializer(TensorProtos.floats("g1", new long[] {4}, 1, 1, 1, 1))
+        .addInitializer(TensorProtos.floats("b1", new long[] {4}, 0, 0, 0, 0))
+        .addInitializer(TensorProtos.floats("g2", new long[] {4}, 1, 1, 1, 1))
+        .addInitializer(TensorProtos.floats("b2", new long[] {4}, 0, 0, 0, 0))
+        .addInitializer(TensorProtos.floats("eps", new long[] {}, 1e-12f));
+    g.addNode(OnnxBuilders.node("LayerNormalization", "fused", List.of("x", "g1", "b1"), List.of("y"),
+        OnnxBuilders.attr("epsilon", 3e-6f)));
+    // the decomposed chain as PyTorch's older exporters write it, gamma as Mul's first input
+    g.addNode(OnnxBuilders.node("ReduceMean", "mean", List.of("y"), List.of("mu"), OnnxBuilders.attr("axes", new long[] {-1})));
+    g.addNode(OnnxBuilders.node("Sub", "sub", List.of("y", "mu"), List.of("d")));
+    g.addNode(OnnxBuilders.node("Mul", "sq", List.of("d", "d"), List.of("d2")));
+    g.addNode(OnnxBuilders.node("ReduceMean", "var", List.of("d2"), List.of("v"), OnnxBuilders.attr("axes", new long[] {-1})));
+    g.addNode(OnnxBuilders.node("Add", "veps", List.of("v", "eps"), List.of("ve")));
+    g.addNode(OnnxBuilders.node("Sqrt", "sqrt", List.of("ve"), List.of("sd")));
+    g.addNode(OnnxBuilders.node("Div", "div", List.of("d", "sd"), List.of("n")));
+    g.addNode(OnnxBuilders.node("Mul", "scale", List.of("g2", "n"), List.of("s")));
+    g.addNode(OnnxBuilders.node("Add", "shift", List.of("b2", "s"), List.of("z")));
+    OnnxModel m = OnnxModel.of(dev.lora4j.models.onnx.proto.Onnx.ModelProto.newBuilder().setIrVersion(8).setGraph(g)
+        .addOpsetImport(dev.lora4j.models.onnx.proto.Onnx.OperatorSetIdProto.newBuilder().setVersion(17)).build(), "ln");
+    assertEquals(new OnnxModel.LayerNorm("x", "y", "b1", 3e-6f), m.layerNorm("g1").orElseThrow());
+    assertEquals(new OnnxModel.LayerNorm("y", "z", "b2", 1e-12f), m.layerNorm("g2").orElseThrow());
+    assertTrue(m.layerNorm("b1").isEmpty(), "a shift is not a scale");
+    assertTrue(m.layerNorm("eps").isEmpty());
+  }
 }
