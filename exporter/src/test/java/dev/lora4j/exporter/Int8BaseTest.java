@@ -1,5 +1,6 @@
 package dev.lora4j.exporter;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -48,7 +49,7 @@ class Int8BaseTest {
   void int8MatMulsMatchAJavaModelOfTheIntegerMaths() throws Exception {
     OnnxModel q = Int8BaseWriter.quantize(BASE.model(), BASE);
     for (LinearModule m : BASE.modules()) {
-      expose(q, m.input());
+      expose(q, read(q, m));
       expose(q, m.output());
     }
     Map<String, Object> out;
@@ -57,7 +58,7 @@ class Int8BaseTest {
     }
     double worstQuantError = 0;
     for (LinearModule m : BASE.modules()) {
-      float[][] x = rows(out.get(m.input()));
+      float[][] x = rows(out.get(read(q, m)));
       float[][] y = rows(out.get(m.output())); // x·W + b: the bias is folded into the int8 node
       Matrix w = BASE.model().floatInitializer(m.weightInitializer()).asMatrix(); // W^T [in, out]
       float[] b = BASE.model().floatInitializer(m.biasInitializer()).data();
@@ -80,6 +81,57 @@ class Int8BaseTest {
     }
     // the graph must really be int8: float32 maths would miss the reference by far more than the tolerance
     assertTrue(worstQuantError > 1.5, "float32-exact MatMuls? worst error " + worstQuantError + " steps");
+  }
+
+  /**
+   * Padded positions enter the first layer as zeros, so they cannot widen its activation range
+   * (DynamicQuantizeLinear's range is the tensor's min and max, always widened to hold 0): real
+   * positions pass unchanged, padded ones are exactly 0, and a sentence's first int8 product is the
+   * same alone and padded beside a one-token sentence. Without the mask the first two checks fail;
+   * on the tiny model the padded embeddings happen to stay inside the real ones' range, so the third
+   * guards the mask's shape (a mask over the wrong axis zeroes real values), not the range itself.
+   */
+  @Test
+  void paddingDoesNotChangeTheFirstLayersInt8Products() throws Exception {
+    OnnxModel q = Int8BaseWriter.quantize(BASE.model(), BASE);
+    LinearModule q0 = BASE.requireModule(ModuleKind.QUERY.moduleName(0));
+    String x = read(q, q0);
+    assertFalse(x.equals(q0.input()), "the int8 node reads the embeddings as they are");
+    expose(q, x);
+    expose(q, q0.input());
+    expose(q, q0.output());
+    long[] shortest = SENTENCES.get(2);
+    Map<String, Object> alone;
+    Map<String, Object> padded;
+    try (Ort ort = new Ort(q)) {
+      alone = ort.run(List.of(shortest));
+      padded = ort.run(List.of(shortest, SENTENCES.get(1))); // padded from 5 to 9 positions
+    }
+    float[][][] in = (float[][][]) padded.get(x);
+    float[][][] embeddings = (float[][][]) padded.get(q0.input());
+    for (int t = 0; t < in[0].length; t++) {
+      if (t < shortest.length) {
+        assertArrayEquals(embeddings[0][t], in[0][t], 0f, "a real position passes unchanged");
+      } else {
+        assertArrayEquals(new float[in[0][t].length], in[0][t], 0f, "padded position " + t);
+      }
+    }
+    // beside a longer sentence the batch range is the longer one's too: compare with a batch whose
+    // other row is one real token (the short sentence's own first) and padding
+    Map<String, Object> selfPadded;
+    try (Ort ort = new Ort(q)) {
+      selfPadded = ort.run(List.of(shortest, java.util.Arrays.copyOf(shortest, 1)));
+    }
+    float[][][] a = (float[][][]) alone.get(q0.output());
+    float[][][] b = (float[][][]) selfPadded.get(q0.output());
+    for (int t = 0; t < shortest.length; t++) {
+      assertArrayEquals(a[0][t], b[0][t], 1e-6f, "position " + t + " of the short sentence");
+    }
+  }
+
+  /** The value {@code m}'s int8 node reads: its input, or for the first layer the masked one. */
+  private static String read(OnnxModel q, LinearModule m) {
+    return Packed.of(q, m).node().getInput(0);
   }
 
   @Test
@@ -111,7 +163,7 @@ class Int8BaseTest {
           .filter(n -> n.getOpType().equals("Add") && n.getName().startsWith("/lora4j/")).findFirst().orElseThrow();
       String branch = join.getInput(1); // (x A'^T) B'^T
       branchOf.put(m.name(), branch);
-      expose(q, m.input());
+      expose(q, read(q, m));
       expose(q, branch);
     }
     Adapter a = GraphParityTest.sora();
@@ -122,7 +174,7 @@ class Int8BaseTest {
       for (Adapter adapter : java.util.Arrays.asList(a, b, null, a)) {
         Map<String, Object> out = ort.run(SENTENCES, Map.of(), adapter == null ? null : adapter == a ? oa : ob);
         for (LinearModule m : BASE.modules()) {
-          float[][] x = rows(out.get(m.input()));
+          float[][] x = rows(out.get(read(q, m))); // the branch reads what the int8 node reads
           float[][] branch = rows(out.get(branchOf.get(m.name())));
           var lr = adapter == null ? null : adapter.modules().get(m.name());
           Matrix delta = lr == null ? null : Expected.delta(lr); // [out, in], from the formula
