@@ -34,10 +34,17 @@ final class Interleaved {
 
   /** {@code a} timed on the calling thread. */
   static Timed here(Timer.Action a) {
+    return here(a, 1);
+  }
+
+  /** {@code a} called {@code calls} times back to back on the calling thread; the mean per call. */
+  static Timed here(Timer.Action a, int calls) {
     return () -> {
       long s = System.nanoTime();
-      a.run();
-      return System.nanoTime() - s;
+      for (int i = 0; i < calls; i++) {
+        a.run();
+      }
+      return (System.nanoTime() - s) / calls;
     };
   }
 
@@ -46,7 +53,12 @@ final class Interleaved {
    * counted (it is how a caller already on such a thread would call).
    */
   static Timed on(java.util.concurrent.ExecutorService on, Timer.Action a) {
-    Timed t = here(a);
+    return on(on, a, 1);
+  }
+
+  /** As {@link #on(java.util.concurrent.ExecutorService, Timer.Action)}, {@code calls} calls per hand-off. */
+  static Timed on(java.util.concurrent.ExecutorService on, Timer.Action a, int calls) {
+    Timed t = here(a, calls);
     return () -> on.submit(t::nanos).get();
   }
 
