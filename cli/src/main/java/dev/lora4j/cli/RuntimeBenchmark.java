@@ -94,8 +94,11 @@ final class RuntimeBenchmark {
       try (OrtSession merged = env.createSession(dir.resolve(ExportLayout.merged(first)).toString(), opts);
           OrtSession factored = env.createSession(dir.resolve(ExportLayout.factored(first)).toString(), opts);
           Feed f8 = new Feed(env, enc8)) {
-        t.put("merged, batch 8", Timer.medianMs(5, runs, () -> merged.run(f8.map(), LOGITS).close()));
-        t.put("factored, batch 8", Timer.medianMs(5, runs, () -> factored.run(f8.map(), LOGITS).close()));
+        // interleaved: the goal is their ratio, and load drifting between two blocks would move it
+        Map<String, Interleaved.Timed> pair = new LinkedHashMap<>();
+        pair.put("merged, batch 8", Interleaved.here(() -> merged.run(f8.map(), LOGITS).close()));
+        pair.put("factored, batch 8", Interleaved.here(() -> factored.run(f8.map(), LOGITS).close()));
+        Interleaved.medians(pair, 5, runs, 1).forEach((k, v) -> t.put(k, v.wallMs()));
         t.put("reload a merged model (create session)", Timer.medianMs(1, 5,
             () -> env.createSession(dir.resolve(ExportLayout.merged(first)).toString(), opts).close()));
         t.put("bare OrtSession on merged, tokenize + run, batch 8", Timer.medianMs(5, runs, () -> {
