@@ -101,6 +101,30 @@ final class Interleaved {
     return out;
   }
 
+  /**
+   * Median milliseconds per call of actions that are only themselves run after run (the same
+   * adapter every run): {@code blocks} rounds of a block of {@code block} calls per action, the
+   * actions alternating block by block so that load drifting during the measurement hits each alike;
+   * a block's first call follows another action and is not timed.
+   */
+  static Map<String, Double> blockMedians(Map<String, Timer.Action> actions, int blocks, int block) throws Exception {
+    Map<String, double[]> samples = new LinkedHashMap<>();
+    actions.keySet().forEach(k -> samples.put(k, new double[blocks * (block - 1)]));
+    for (int b = 0; b < blocks; b++) {
+      for (Map.Entry<String, Timer.Action> e : actions.entrySet()) {
+        e.getValue().run();
+        for (int i = 0; i < block - 1; i++) {
+          long s = System.nanoTime();
+          e.getValue().run();
+          samples.get(e.getKey())[b * (block - 1) + i] = (System.nanoTime() - s) / 1e6;
+        }
+      }
+    }
+    Map<String, Double> out = new LinkedHashMap<>();
+    samples.forEach((k, v) -> out.put(k, median(v)));
+    return out;
+  }
+
   private static double median(double[] t) {
     double[] s = t.clone();
     Arrays.sort(s);

@@ -118,10 +118,16 @@ final class RuntimeBenchmark {
         for (Adapter a : adapters) {
           ort.add(OrtLoraAdapter.create(dir.resolve(ExportLayout.onnxAdapter(a.name())).toAbsolutePath().toString()));
         }
-        t.put("multi, same adapter every run, batch 8", Timer.medianMs(5, runs, () -> runWith(multi, f8, ort.get(0))));
         int[] k = {0};
-        t.put("multi, a different adapter every run, batch 8", Timer.medianMs(5, runs,
-            () -> runWith(multi, f8, ort.get(k[0]++ % ADAPTERS))));
+        for (int i = 0; i < 5; i++) {
+          runWith(multi, f8, ort.get(i % ADAPTERS)); // warm-up
+        }
+        // the switch cost is the difference of two ~17 ms medians: blocks of each, alternating
+        Map<String, Timer.Action> switching = new LinkedHashMap<>();
+        switching.put("multi, same adapter every run, batch 8", () -> runWith(multi, f8, ort.get(0)));
+        switching.put("multi, a different adapter every run, batch 8",
+            () -> runWith(multi, f8, ort.get(k[0]++ % ADAPTERS)));
+        t.putAll(Interleaved.blockMedians(switching, 6, Math.max(3, runs / 6) + 1));
         t.put("activate an adapter (RunOptions + addActiveLoraAdapter)", Timer.medianMs(100, 2_000, () -> {
           try (OrtSession.RunOptions ro = new OrtSession.RunOptions()) {
             ro.addActiveLoraAdapter(ort.get(k[0]++ % ADAPTERS));
