@@ -5,6 +5,7 @@ import static dev.lora4j.models.onnx.OnnxBuilders.node;
 
 import com.google.protobuf.ByteString;
 import dev.lora4j.models.base.EncoderDescription;
+import dev.lora4j.models.base.ModuleKind;
 import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.onnx.TensorProtos;
 import dev.lora4j.models.onnx.proto.Onnx.NodeProto;
@@ -48,6 +49,7 @@ final class Int8BaseWriter {
   static final String SCOPE = "/lora4j/int8/";
   /** Largest magnitude of a symmetric int8 weight; -128 is left out so that W_q is symmetric. */
   static final int QMAX = 127;
+  private static final String MASK = "attention_mask";
 
   private Int8BaseWriter() {}
 
@@ -98,8 +100,6 @@ final class Int8BaseWriter {
     return model;
   }
 
-  static final String MASK = "attention_mask";
-
   /**
    * The first layer's input times the attention mask, so padded positions enter the encoder as
    * zeros. Why: dynamic quantization takes one activation range per tensor, over the whole batch,
@@ -113,7 +113,7 @@ final class Int8BaseWriter {
     if (!graphInputs.contains(MASK)) {
       return;
     }
-    String x = base.requireModule(dev.lora4j.models.base.ModuleKind.QUERY.moduleName(0)).input();
+    String x = base.requireModule(ModuleKind.QUERY.moduleName(0)).input();
     String p = SCOPE + "padding/";
     String masked = p + "masked_input";
     if (model.consumers(x).isEmpty()) {

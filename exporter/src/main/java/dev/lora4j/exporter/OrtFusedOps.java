@@ -217,7 +217,6 @@ final class OrtFusedOps {
     throw new IllegalStateException(model.source() + ": no node writes " + value);
   }
 
-  /** Drops nodes none of whose outputs is read or a graph output, until none is left. */
   /**
    * Drops nodes and initializers nothing reads any more (replaced nodes' constants, float weights
    * and biases the int8 nodes replaced): ONNX Runtime would drop them too, but only after logging a

@@ -397,8 +397,8 @@ public final class AdapterServer implements AutoCloseable {
     } catch (Lora4jException e) {
       // the message names jars and their paths on this machine: for the log, not for the client
       LOG.log(Level.WARNING, "no packaged adapter '" + name + "': " + e.getMessage());
-      throw new HttpError(404, "no adapter '" + name + "' is packaged on the server's class path (details in the"
-          + " server log)");
+      throw new HttpError(404, "no single adapter '" + name + "' is packaged on the server's class path (none, or"
+          + " more than one jar holds it; details in the server log)");
     }
   }
 
