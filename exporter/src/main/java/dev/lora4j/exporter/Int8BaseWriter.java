@@ -49,7 +49,6 @@ final class Int8BaseWriter {
   static final String SCOPE = "/lora4j/int8/";
   /** Largest magnitude of a symmetric int8 weight; -128 is left out so that W_q is symmetric. */
   static final int QMAX = 127;
-  private static final String MASK = "attention_mask";
 
   private Int8BaseWriter() {}
 
@@ -110,43 +109,33 @@ final class Int8BaseWriter {
    * feed-forward is its own. A graph without an {@code attention_mask} input is left as it is.
    */
   private static void zeroPaddedPositions(OnnxModel model, EncoderDescription base, Set<String> graphInputs) {
-    if (!graphInputs.contains(MASK)) {
-      return;
-    }
     String x = base.requireModule(ModuleKind.QUERY.moduleName(0)).input();
-    String p = SCOPE + "padding/";
-    String masked = p + "masked_input";
-    if (model.consumers(x).isEmpty()) {
+    if (!graphInputs.contains(HeadNodes.ATTENTION_MASK) || model.consumers(x).isEmpty()) {
       return;
     }
-    List<NodeProto> mask = new ArrayList<>();
-    mask.add(node("Cast", p + "Cast", List.of(MASK), List.of(p + "mask_float"),
-        attr("to", (long) TensorProto.DataType.FLOAT_VALUE)));
-    if (GraphOps.defaultOpset(model) >= 13) {
-      model.putInitializer(TensorProtos.int64s(p + "axes", new long[] {1}, -1));
-      mask.add(node("Unsqueeze", p + "Unsqueeze", List.of(p + "mask_float", p + "axes"), List.of(p + "mask")));
-    } else {
-      mask.add(node("Unsqueeze", p + "Unsqueeze", List.of(p + "mask_float"), List.of(p + "mask"),
-          attr("axes", new long[] {-1})));
-    }
-    mask.add(node("Mul", p + "Mul", List.of(x, p + "mask"), List.of(masked)));
+    GraphOps ops = new GraphOps(model, SCOPE + "padding");
+    String mask = ops.unsqueeze(ops.op("Cast", List.of(HeadNodes.ATTENTION_MASK),
+        attr("to", (long) TensorProto.DataType.FLOAT_VALUE)), -1);
+    String masked = ops.op("Mul", List.of(x, mask));
+    List<NodeProto> maskNodes = ops.drain();
     List<NodeProto> out = new ArrayList<>();
+    boolean inserted = false;
     for (NodeProto n : model.nodes()) {
-      if (n.getInputList().contains(x)) {
-        NodeProto.Builder b = n.toBuilder();
-        for (int i = 0; i < b.getInputCount(); i++) {
-          if (b.getInput(i).equals(x)) {
-            b.setInput(i, masked);
-          }
-        }
-        if (!mask.isEmpty()) {
-          out.addAll(mask); // right before the first reader: x and the mask exist by then
-          mask.clear();
-        }
-        out.add(b.build());
-      } else {
+      if (!n.getInputList().contains(x)) {
         out.add(n);
+        continue;
       }
+      if (!inserted) {
+        out.addAll(maskNodes); // right before the first reader: x and the mask exist by then
+        inserted = true;
+      }
+      NodeProto.Builder b = n.toBuilder();
+      for (int i = 0; i < b.getInputCount(); i++) {
+        if (b.getInput(i).equals(x)) {
+          b.setInput(i, masked);
+        }
+      }
+      out.add(b.build());
     }
     model.graph().clearNode().addAllNode(out);
   }

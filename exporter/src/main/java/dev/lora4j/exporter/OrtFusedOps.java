@@ -40,7 +40,7 @@ import java.util.Set;
 final class OrtFusedOps {
   private static final String DOMAIN = "com.microsoft";
   private static final String SCOPE = "/lora4j/fused/";
-  private static final String MASK = "attention_mask";
+  private static final String MASK = HeadNodes.ATTENTION_MASK;
   private static final String MASK_INT32 = SCOPE + "attention_mask_int32";
 
   private OrtFusedOps() {}

@@ -11,6 +11,11 @@ public record EvalReport(long step, int epoch, double accuracy, double loss, int
     Map<String, Integer> activeRanks, boolean best) {
 
   public int activeRankTotal() {
+    return total(activeRanks);
+  }
+
+  /** Live ranks over all modules. */
+  static int total(Map<String, Integer> activeRanks) {
     return activeRanks.values().stream().mapToInt(Integer::intValue).sum();
   }
 }

@@ -236,8 +236,7 @@ public final class TrainingLoop {
     long t0 = System.nanoTime();
     Evaluator.Result r = Evaluator.evaluate(encoder, method.hook(false), head, dev, manager);
     Map<String, Integer> ranks = method.activeRanks();
-    boolean better = best == null || beats(r.accuracy(), ranks.values().stream().mapToInt(Integer::intValue).sum(),
-        r.loss(), best);
+    boolean better = best == null || beats(r.accuracy(), EvalReport.total(ranks), r.loss(), best);
     EvalReport report = new EvalReport(step, epoch, r.accuracy(), r.loss(), r.examples(),
         (System.nanoTime() - t0) / 1e9, ranks, better);
     last = report;
