@@ -1,12 +1,12 @@
 package dev.lora4j.trainer.loop;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import dev.lora4j.trainer.method.TrainableParameter;
 import java.nio.FloatBuffer;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -16,42 +16,51 @@ import java.util.function.ToDoubleFunction;
  * ours to checkpoint and restore bit for bit.
  *
  * <p>Updates run in place outside any gradient collector (autograd off), which PyTorch allows on
- * leaves; inside a collector it would not.
+ * leaves; inside a collector it would not. The moments live in Java arrays: the update itself runs
+ * in Java (see {@link #update}), so they never need to cross into PyTorch.
  */
-public final class AdamW implements AutoCloseable {
+public final class AdamW {
   public static final double BETA1 = 0.9;
   public static final double BETA2 = 0.999;
   public static final double EPS = 1e-8;
 
-  private final NDManager manager;
-  private final Map<String, NDArray> m = new LinkedHashMap<>();
-  private final Map<String, NDArray> v = new LinkedHashMap<>();
+  private final Map<String, float[]> m = new LinkedHashMap<>();
+  private final Map<String, float[]> v = new LinkedHashMap<>();
   private long steps;
 
   /** Moments start at zero for every AdamW-updated parameter. */
-  public AdamW(List<TrainableParameter> parameters, NDManager parent) {
-    this(parameters, parent, TrainableParameter.Updater.METHOD);
+  public AdamW(List<TrainableParameter> parameters) {
+    this(parameters, TrainableParameter.Updater.METHOD);
   }
 
   /** A method's own optimizer: moments for every one of {@code parameters}, whatever its updater. */
-  public static AdamW forMethod(List<TrainableParameter> parameters, NDManager parent) {
-    return new AdamW(parameters, parent, null);
+  public static AdamW forMethod(List<TrainableParameter> parameters) {
+    return new AdamW(parameters, null);
   }
 
-  private AdamW(List<TrainableParameter> parameters, NDManager parent, TrainableParameter.Updater skip) {
-    this.manager = parent.newSubManager();
+  private AdamW(List<TrainableParameter> parameters, TrainableParameter.Updater skip) {
     for (TrainableParameter p : parameters) {
       if (p.updater() != skip) {
-        m.put(p.name(), manager.zeros(p.array().getShape()));
-        v.put(p.name(), manager.zeros(p.array().getShape()));
+        m.put(p.name(), new float[Math.toIntExact(p.size())]);
+        v.put(p.name(), new float[Math.toIntExact(p.size())]);
       }
     }
   }
 
   /** One step over {@code parameters} (METHOD-updated ones are skipped) with their gradients as they are now. */
   public void step(List<TrainableParameter> parameters, double adapterLr, double headLr, double weightDecay) {
-    step(parameters, p -> p.updater() == TrainableParameter.Updater.HEAD ? headLr : adapterLr, weightDecay,
-        TrainableParameter.Updater.METHOD);
+    step(parameters, adapterLr, headLr, weightDecay, AdamW::gradientOf);
+  }
+
+  /**
+   * As {@link #step(List, double, double, double)} with each parameter's gradient as {@code gradients}
+   * gives it (the training loop has read and clipped them already); returns the largest magnitude of
+   * an updated value, NaN when one is NaN.
+   */
+  float step(List<TrainableParameter> parameters, double adapterLr, double headLr, double weightDecay,
+      Function<TrainableParameter, float[]> gradients) {
+    return step(parameters, p -> p.updater() == TrainableParameter.Updater.HEAD ? headLr : adapterLr, weightDecay,
+        TrainableParameter.Updater.METHOD, gradients);
   }
 
   /**
@@ -62,12 +71,17 @@ public final class AdamW implements AutoCloseable {
   public void methodStep(List<TrainableParameter> parameters, ToDoubleFunction<TrainableParameter> lr,
       double weightDecay, long completedSteps) {
     steps = completedSteps;
-    step(parameters, lr, weightDecay, null);
+    step(parameters, lr, weightDecay, null, AdamW::gradientOf);
   }
 
-  private void step(List<TrainableParameter> parameters, ToDoubleFunction<TrainableParameter> rate,
-      double weightDecay, TrainableParameter.Updater skip) {
+  private static float[] gradientOf(TrainableParameter p) {
+    return p.array().getGradient().toFloatArray();
+  }
+
+  private float step(List<TrainableParameter> parameters, ToDoubleFunction<TrainableParameter> rate,
+      double weightDecay, TrainableParameter.Updater skip, Function<TrainableParameter, float[]> gradients) {
     steps++;
+    float largest = 0;
     double bc1 = 1 - Math.pow(BETA1, steps);
     double bc2 = 1 - Math.pow(BETA2, steps);
     for (TrainableParameter p : parameters) {
@@ -76,18 +90,13 @@ public final class AdamW implements AutoCloseable {
       }
       double lr = rate.applyAsDouble(p);
       NDArray w = p.array();
-      NDArray mi = m.get(p.name());
-      NDArray vi = v.get(p.name());
       float[] wv = w.toFloatArray();
-      float[] g = w.getGradient().toFloatArray();
-      float[] mv = mi.toFloatArray();
-      float[] vv = vi.toFloatArray();
-      update(wv, g, mv, vv, p.weightDecay() && weightDecay > 0 ? (float) (1 - lr * weightDecay) : 1f, (float) bc2,
-          (float) (lr / bc1));
-      mi.set(FloatBuffer.wrap(mv));
-      vi.set(FloatBuffer.wrap(vv));
+      float l = update(wv, gradients.apply(p), m.get(p.name()), v.get(p.name()),
+          p.weightDecay() && weightDecay > 0 ? (float) (1 - lr * weightDecay) : 1f, (float) bc2, (float) (lr / bc1));
+      largest = Float.isNaN(l) ? l : Math.max(largest, l);
       w.set(FloatBuffer.wrap(wv));
     }
+    return largest;
   }
 
   /**
@@ -99,14 +108,16 @@ public final class AdamW implements AutoCloseable {
    * trainer's pinned losses match to 1e-5, not to the bit (ReducedPrecisionTrainingTest; AdamWTest
    * checks the step against torch.optim.AdamW). Why in Java: those ops on 24 small tensors were ~300
    * native calls a step (each a dispatch, and a thread-pool wake-up that a loaded machine makes
-   * slow); this is seven transfers per parameter. {@code decay} is 1 without weight decay.
+   * slow); this is three transfers per parameter (weights out and back, the gradient out). {@code decay}
+   * is 1 without weight decay. Returns the largest magnitude of the new {@code w}, NaN if one is NaN.
    */
-  static void update(float[] w, float[] g, float[] m, float[] v, float decay, float bc2, float step) {
+  static float update(float[] w, float[] g, float[] m, float[] v, float decay, float bc2, float step) {
     final float b1 = (float) BETA1;
     final float b2 = (float) BETA2;
     final float c1 = (float) (1 - BETA1);
     final float c2 = (float) (1 - BETA2);
     final float eps = (float) EPS;
+    float largest = 0;
     for (int i = 0; i < w.length; i++) {
       float gi = g[i];
       m[i] = m[i] * b1 + gi * c1;
@@ -115,7 +126,9 @@ public final class AdamW implements AutoCloseable {
       // sqrt in double then rounded to float is the correctly rounded float sqrt (53 >= 2·24 + 2 bits)
       float denom = (float) Math.sqrt(v[i] / bc2) + eps;
       w[i] = wi - (m[i] / denom) * step;
+      largest = Math.max(largest, Math.abs(w[i])); // Math.max returns NaN when either is
     }
+    return largest;
   }
 
   public long steps() {
@@ -125,22 +138,25 @@ public final class AdamW implements AutoCloseable {
   /** Moments by {@code <parameter>.adam_m} / {@code .adam_v}, for checkpoints. */
   public Map<String, float[]> state() {
     Map<String, float[]> s = new LinkedHashMap<>();
-    m.forEach((k, a) -> s.put(k + ".adam_m", a.toFloatArray()));
-    v.forEach((k, a) -> s.put(k + ".adam_v", a.toFloatArray()));
+    m.forEach((k, a) -> s.put(k + ".adam_m", a.clone()));
+    v.forEach((k, a) -> s.put(k + ".adam_v", a.clone()));
     return s;
   }
 
-  /** The moment arrays themselves by {@code <parameter>.adam_m} / {@code .adam_v}: a method's checkpoint buffers. */
-  public Map<String, NDArray> moments() {
-    Map<String, NDArray> s = new LinkedHashMap<>();
+  /**
+   * The moment arrays themselves by {@code <parameter>.adam_m} / {@code .adam_v}, live (a checkpoint
+   * restores them in place): a method's checkpoint buffers.
+   */
+  public Map<String, float[]> moments() {
+    Map<String, float[]> s = new LinkedHashMap<>();
     m.forEach((k, a) -> s.put(k + ".adam_m", a));
     v.forEach((k, a) -> s.put(k + ".adam_v", a));
     return s;
   }
 
   public void restore(Map<String, float[]> state, long stepCount) {
-    m.forEach((k, a) -> a.set(FloatBuffer.wrap(require(state, k + ".adam_m", a.size()))));
-    v.forEach((k, a) -> a.set(FloatBuffer.wrap(require(state, k + ".adam_v", a.size()))));
+    m.forEach((k, a) -> System.arraycopy(require(state, k + ".adam_m", a.length), 0, a, 0, a.length));
+    v.forEach((k, a) -> System.arraycopy(require(state, k + ".adam_v", a.length), 0, a, 0, a.length));
     steps = stepCount;
   }
 
@@ -151,10 +167,5 @@ public final class AdamW implements AutoCloseable {
           + " values" + (x == null ? "" : " (it holds " + x.length + ")"));
     }
     return x;
-  }
-
-  @Override
-  public void close() {
-    manager.close();
   }
 }

@@ -109,34 +109,33 @@ public final class TrainingLoop {
     long wallStart = System.nanoTime();
     long total = totalSteps();
     LearningRateSchedule schedule = LearningRateSchedule.of(total, config.warmupRatio());
-    try (AdamW adam = new AdamW(params, manager)) {
-      if (resume != null) {
-        restore(resume, adam);
-      }
-      listener.onStart(plan(total));
-      while (epoch < config.epochs()) {
-        List<int[]> batches = BatchPlan.training(train, config.batchSize(), config.seed(), epoch);
-        boolean epochEnd = false;
-        while (!epochEnd) {
-          Batch batch = Batch.of(train, batches.get(nextBatch));
-          double factor = schedule.factor(step);
-          StepInfo info = new StepInfo(step, total, epoch, config.learningRate() * factor);
-          double gradNorm = step(batch, info, adam, config.headLearningRate() * factor);
-          step++;
-          nextBatch++;
-          epochEnd = nextBatch == batches.size();
-          report(info, gradNorm, total);
-          if (!dev.isEmpty() && (epochEnd || (config.evalEvery() > 0 && step % config.evalEvery() == 0))) {
-            evaluate();
-          }
-          if (epochEnd) {
-            epoch++;
-            nextBatch = 0;
-          }
-          if (checkpointDir != null && config.checkpointEvery() > 0 && step % config.checkpointEvery() == 0) {
-            checkpoint(adam).write(checkpointDir);
-            listener.onCheckpoint(checkpointDir, step);
-          }
+    AdamW adam = new AdamW(params);
+    if (resume != null) {
+      restore(resume, adam);
+    }
+    listener.onStart(plan(total));
+    while (epoch < config.epochs()) {
+      List<int[]> batches = BatchPlan.training(train, config.batchSize(), config.seed(), epoch);
+      boolean epochEnd = false;
+      while (!epochEnd) {
+        Batch batch = Batch.of(train, batches.get(nextBatch));
+        double factor = schedule.factor(step);
+        StepInfo info = new StepInfo(step, total, epoch, config.learningRate() * factor);
+        double gradNorm = step(batch, info, adam, config.headLearningRate() * factor);
+        step++;
+        nextBatch++;
+        epochEnd = nextBatch == batches.size();
+        report(info, gradNorm, total);
+        if (!dev.isEmpty() && (epochEnd || (config.evalEvery() > 0 && step % config.evalEvery() == 0))) {
+          evaluate();
+        }
+        if (epochEnd) {
+          epoch++;
+          nextBatch = 0;
+        }
+        if (checkpointDir != null && config.checkpointEvery() > 0 && step % config.checkpointEvery() == 0) {
+          checkpoint(adam).write(checkpointDir);
+          listener.onCheckpoint(checkpointDir, step);
         }
       }
     }
@@ -176,16 +175,17 @@ public final class TrainingLoop {
         throw new Lora4jException("training diverged at step " + (info.step() + 1) + ": the loss is " + lastLoss
             + "; lower --lr (now " + config.learningRate() + ")");
       }
-      gradNorm = GradientClipping.clip(params, config.maxGradNorm());
+      Gradients gradients = Gradients.read(params);
+      gradNorm = gradients.clip(config.maxGradNorm());
       if (!Double.isFinite(gradNorm)) {
         // clipping cannot rescue an infinite norm, and one AdamW step on it would poison every weight
         throw new Lora4jException("training diverged at step " + (info.step() + 1) + ": the gradient norm is "
             + gradNorm + "; lower --lr (now " + config.learningRate() + ")");
       }
-      adam.step(params, info.learningRate(), headLr, config.weightDecay());
+      float largest = adam.step(params, info.learningRate(), headLr, config.weightDecay(), gradients::of);
       method.afterOptimizerStep(info);
-      GradientClipping.zero(params);
-      requireSaneParameters(info);
+      Gradients.zero(params);
+      requireSaneParameters(info, largest);
     }
     trainNanos += System.nanoTime() - t0;
     tokens += batch.tokens();
@@ -202,17 +202,20 @@ public final class TrainingLoop {
    */
   static final double MAX_PARAMETER = 1e4;
 
-  /** Stops training when a step left a parameter NaN, infinite or absurdly large: it diverged. */
-  private void requireSaneParameters(StepInfo info) {
-    NDArray largest = null;
+  /**
+   * Stops training when a step left a parameter NaN, infinite or absurdly large: it diverged.
+   * {@code updated} is the largest magnitude AdamW left (NaN if any); the parameters a method updates
+   * itself are read here.
+   */
+  private void requireSaneParameters(StepInfo info, float updated) {
+    float v = updated;
     for (TrainableParameter p : params) {
-      NDArray m = p.array().abs().max(); // NaN propagates through max, so NaN is caught too
-      largest = largest == null ? m : largest.maximum(m);
+      if (p.updater() == TrainableParameter.Updater.METHOD) {
+        for (float x : p.array().toFloatArray()) {
+          v = Math.max(v, Math.abs(x)); // NaN propagates through Math.max, so NaN is caught too
+        }
+      }
     }
-    if (largest == null) {
-      return;
-    }
-    double v = largest.getFloat();
     if (!(v <= MAX_PARAMETER)) {
       throw new Lora4jException("training diverged at step " + (info.step() + 1) + ": a parameter reached " + v
           + " (NaN, infinite or over " + MAX_PARAMETER + "); lower --lr (now " + config.learningRate() + ")");
@@ -283,7 +286,7 @@ public final class TrainingLoop {
     for (TrainableParameter p : params) {
       s.put(p.name(), p.array().toFloatArray());
     }
-    method.buffers().forEach((k, v) -> s.put("buffer/" + k, v.toFloatArray()));
+    method.buffers().forEach((k, v) -> s.put("buffer/" + k, v.clone()));
     return s;
   }
 
@@ -297,10 +300,10 @@ public final class TrainingLoop {
     }
     method.buffers().forEach((k, a) -> {
       float[] v = values.get("buffer/" + k);
-      if (v == null || v.length != a.size()) {
+      if (v == null || v.length != a.length) {
         throw new Lora4jException("checkpoint has no values of the right size for buffer/" + k);
       }
-      a.set(FloatBuffer.wrap(v));
+      System.arraycopy(v, 0, a, 0, a.length);
     });
   }
 

@@ -30,8 +30,11 @@ public interface MethodState extends AutoCloseable {
 
   List<TrainableParameter> parameters();
 
-  /** Non-trained arrays a checkpoint must carry (a method-owned optimizer's moments, say). */
-  default Map<String, NDArray> buffers() {
+  /**
+   * Non-trained values a checkpoint must carry (a method-owned optimizer's moments, say), live: a
+   * resume writes the saved values into these arrays.
+   */
+  default Map<String, float[]> buffers() {
     return Map.of();
   }
 

@@ -70,7 +70,7 @@ final class SaloraMethod implements TrainingMethod {
         l0Parameters.add(new TrainableParameter(lambda1.getName(), lambda1, TrainableParameter.Updater.METHOD, false));
         l0Parameters.add(new TrainableParameter(lambda2.getName(), lambda2, TrainableParameter.Updater.METHOD, false));
       }
-      this.l0Adam = AdamW.forMethod(l0Parameters, manager());
+      this.l0Adam = AdamW.forMethod(l0Parameters);
     }
 
     @Override
@@ -88,7 +88,7 @@ final class SaloraMethod implements TrainingMethod {
     }
 
     @Override
-    public Map<String, NDArray> buffers() {
+    public Map<String, float[]> buffers() {
       return l0Adam.moments();
     }
 

@@ -56,7 +56,8 @@ class Bf16StepTest {
         examples.add(new Example(ids, i % 2));
       }
       Batch batch = Batch.of(examples, new int[] {0, 1, 2, 3, 4, 5, 6, 7});
-      try (AdamW adam = new AdamW(params, root); NDManager m = root.newSubManager()) {
+      AdamW adam = new AdamW(params);
+      try (NDManager m = root.newSubManager()) {
         try (GradientCollector gc = engine.newGradientCollector()) {
           NDArray logits = LogitsAndLoss.logits(enc, lora.hook(true), head, batch, m, true, true);
           assertEquals(DataType.FLOAT32, logits.getDataType());
@@ -69,9 +70,10 @@ class Bf16StepTest {
         }
         assertEquals(2 * params.size(), adam.moments().size());
         double moved = 0;
-        for (NDArray moment : adam.moments().values()) {
-          assertEquals(DataType.FLOAT32, moment.getDataType());
-          moved += moment.abs().sum().getFloat();
+        for (float[] moment : adam.moments().values()) {
+          for (float x : moment) {
+            moved += Math.abs(x);
+          }
         }
         // B starts at zero, so A's gradient is zero at step 1; B's and the head's are not
         assertTrue(moved > 0, "no moment moved: no gradient reached the parameters");
