@@ -31,8 +31,8 @@ import java.util.Map;
  * and GELU (PyTorch's CPU kernels accumulate layer-norm statistics and matrix products in float32).
  * Float32 stays where bfloat16's 8-bit mantissa would change results: the attention mask add and
  * softmax (mask constants near float32's limit would round to infinity), the adapter branches (hooks
- * see a float32 input; the frozen output plus a float32 branch promotes to float32 and is cast back),
- * and the last hidden state handed to the head.
+ * see a float32 input; their float32 delta is rounded to bfloat16 and added to the frozen output), and
+ * the last hidden state handed to the head.
  */
 public final class DjlEncoder implements AutoCloseable {
   private final EncoderSpec spec;
@@ -201,9 +201,13 @@ public final class DjlEncoder implements AutoCloseable {
     if (!p.hook().adapts(name)) {
       return y;
     }
-    NDArray out = p.hook().apply(name, hookInput, y);
-    // an untouched bfloat16 output goes on as is; frozen output + float32 branch came back float32
-    return p.cast() == null || out == y ? out : p.cast().toBf16(out);
+    NDArray delta = p.hook().delta(name, hookInput);
+    if (delta == null) {
+      return y;
+    }
+    // in bfloat16 the float32 delta is rounded before the add: bfloat16 plus float32 would promote the
+    // whole output to float32 (a converting copy) and need a cast back (a second one), both ways
+    return y.add(p.cast() == null ? delta : p.cast().toBf16(delta));
   }
 
   private static NDArray emb(Map<String, NDArray> w, NDArray ids, String table) {

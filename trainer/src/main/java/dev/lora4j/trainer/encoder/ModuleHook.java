@@ -1,26 +1,24 @@
 package dev.lora4j.trainer.encoder;
 
 import ai.djl.ndarray.NDArray;
-
 import java.util.Set;
 
 /**
- * Lets an adapter change a linear module's output: called with the module's input {@code x} and its
- * frozen output {@code x W^T + b}, returns what the next op sees.
+ * Lets an adapter change a linear module's output: called with the module's input {@code x}, returns
+ * what the encoder adds to the frozen output {@code x W^T + b}, or null for nothing.
  *
- * <p>With the base in bfloat16 the input is a float32 copy (the adapter computes in float32) and the
- * output is bfloat16; returning {@code output.add(delta)} with a float32 delta is what the encoder
- * expects (it casts the sum back).
+ * <p>With the base in bfloat16 the input is a float32 copy (the adapter computes in float32); the
+ * encoder rounds the float32 delta to bfloat16 before adding it, so the add stays in bfloat16.
  */
 @FunctionalInterface
 public interface ModuleHook {
-  ModuleHook NONE = (module, input, output) -> output;
+  ModuleHook NONE = (module, input) -> null;
 
-  NDArray apply(String module, NDArray input, NDArray output);
+  NDArray delta(String module, NDArray input);
 
   /**
-   * Whether {@link #apply} may change {@code module}'s output; the encoder skips the hook (and, in
-   * bfloat16, the float32 copy of the module's input) where it does not.
+   * Whether {@link #delta} may be non-null for {@code module}; the encoder skips the hook (and, in
+   * bfloat16, the float32 copy of the module's input) where it is not.
    */
   default boolean adapts(String module) {
     return this != NONE;
@@ -30,8 +28,8 @@ public interface ModuleHook {
   static ModuleHook only(Set<String> modules, ModuleHook hook) {
     return new ModuleHook() {
       @Override
-      public NDArray apply(String module, NDArray input, NDArray output) {
-        return hook.apply(module, input, output);
+      public NDArray delta(String module, NDArray input) {
+        return hook.delta(module, input);
       }
 
       @Override

@@ -25,7 +25,8 @@ public final class LowRankBranch {
   private final BranchFactor transform;
   private final double scaling;
   private final NDArray scale;
-  private final float dropout;
+  /** Null without dropout. */
+  private final InputDropout dropout;
   private int activeRank;
 
   public LowRankBranch(String module, NDArray a, NDArray b, BranchFactor gate, BranchFactor transform,
@@ -38,7 +39,7 @@ public final class LowRankBranch {
     this.scaling = scaling;
     // a scalar array owned by the branch, never mul(Number): see ScalarConstants for why
     this.scale = scaling == 1.0 ? null : new ScalarConstants(a.getManager()).of((float) scaling);
-    this.dropout = (float) dropout;
+    this.dropout = dropout > 0 ? new InputDropout((float) dropout) : null;
     this.activeRank = (int) a.getShape().get(0);
   }
 
@@ -128,7 +129,7 @@ public final class LowRankBranch {
     }
     boolean cut = ranks < rank();
     String r = "0:" + ranks;
-    NDArray h = training && dropout > 0 ? InputDropout.apply(x, dropout) : x;
+    NDArray h = training && dropout != null ? dropout.apply(x) : x;
     NDArray av = cut ? a.get(r) : a;
     NDArray bv = cut ? b.get(":," + r) : b;
     if (firstTrained > 0) {

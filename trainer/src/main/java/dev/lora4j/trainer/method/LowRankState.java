@@ -54,10 +54,9 @@ public class LowRankState implements MethodState {
 
   @Override
   public ModuleHook hook(boolean training) {
-    return ModuleHook.only(branches.keySet(), (module, input, output) -> {
+    return ModuleHook.only(branches.keySet(), (module, input) -> {
       LowRankBranch b = branches.get(module);
-      NDArray delta = b == null ? null : b.forward(input, training);
-      return delta == null ? output : output.add(delta);
+      return b == null ? null : b.forward(input, training);
     });
   }
 

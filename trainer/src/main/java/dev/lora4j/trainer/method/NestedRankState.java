@@ -78,14 +78,13 @@ final class NestedRankState extends LowRankState {
     if (!training) {
       return super.hook(false);
     }
-    return ModuleHook.only(branches().keySet(), (module, input, output) -> {
+    return ModuleHook.only(branches().keySet(), (module, input) -> {
       LowRankBranch b = branches().get(module);
       if (b == null) {
-        return output;
+        return null;
       }
       int[] w = window.get(module);
-      NDArray delta = b.forward(input, true, w[1], w[0]);
-      return delta == null ? output : output.add(delta);
+      return b.forward(input, true, w[1], w[0]);
     });
   }
 

@@ -108,13 +108,13 @@ class Bf16ForwardTest {
       a.setRequiresGradient(true);
       p.put(module, a);
     }
-    ModuleHook hook = (module, x, y) -> {
+    ModuleHook hook = (module, x) -> {
       NDArray a = p.get(module);
       if (a == null) {
-        return y;
+        return null;
       }
       assertEquals(DataType.FLOAT32, x.getDataType(), module + ": hooks see a float32 input");
-      return y.add(x.matMul(a));
+      return x.matMul(a);
     };
     NDArray[] in = batch(m);
     try (GradientCollector gc = Engine.getEngine(PyTorchEngine.NAME).newGradientCollector()) {

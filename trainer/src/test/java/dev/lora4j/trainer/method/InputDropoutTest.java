@@ -70,11 +70,12 @@ class InputDropoutTest {
     PyTorchEngine.load();
     try (NDManager m = NDManager.newBaseManager(Device.cpu(), PyTorchEngine.NAME)) {
       NDArray x = m.ones(new Shape(64, 48));
+      InputDropout dropout = new InputDropout(0.2f);
       Engine.getEngine(PyTorchEngine.NAME).setRandomSeed(5);
-      float[] first = InputDropout.apply(x, 0.2f).toFloatArray();
-      float[] second = InputDropout.apply(x, 0.2f).toFloatArray();
+      float[] first = dropout.apply(x).toFloatArray();
+      float[] second = dropout.apply(x).toFloatArray();
       Engine.getEngine(PyTorchEngine.NAME).setRandomSeed(5);
-      float[] again = InputDropout.apply(x, 0.2f).toFloatArray();
+      float[] again = dropout.apply(x).toFloatArray();
       assertArrayEquals(first, again, "re-seeding PyTorch's generator repeats the mask");
       assertFalse(Arrays.equals(first, second), "the next call in the same step draws a new mask");
     }
@@ -88,7 +89,7 @@ class InputDropoutTest {
       x.setRequiresGradient(true);
       NDArray y;
       try (GradientCollector gc = Engine.getEngine(PyTorchEngine.NAME).newGradientCollector()) {
-        y = InputDropout.apply(x, 0.3f);
+        y = new InputDropout(0.3f).apply(x);
         gc.backward(y.sum());
       }
       float[] xv = x.toFloatArray();
@@ -102,6 +103,32 @@ class InputDropoutTest {
         assertEquals(xv[i] * g[i], yv[i], 1e-6f, "y = x * mask");
       }
       assertTrue(dropped > 0 && dropped < xv.length, "some dropped, some kept: " + dropped);
+    }
+  }
+
+  @Test
+  void aBufferIsReusedOnlyOnceTheMaskMadeFromItIsClosed() {
+    PyTorchEngine.load();
+    InputDropout dropout = new InputDropout(0.5f);
+    try (NDManager root = NDManager.newBaseManager(Device.cpu(), PyTorchEngine.NAME)) {
+      NDArray firstStep;
+      float[] firstValues;
+      try (NDManager step = root.newSubManager()) {
+        NDArray x = step.ones(new Shape(16, 48));
+        firstStep = dropout.apply(x);
+        firstValues = firstStep.toFloatArray();
+        // a second mask while the first is alive gets its own buffer: the first result stays as it was
+        NDArray again = dropout.apply(x);
+        assertFalse(Arrays.equals(firstValues, again.toFloatArray()));
+        assertArrayEquals(firstValues, firstStep.toFloatArray(), "a live mask was overwritten");
+        assertEquals(2, dropout.buffers());
+      }
+      try (NDManager step = root.newSubManager()) {
+        // the step's scope closed both masks: the next step draws into the same buffers, a longer batch too
+        dropout.apply(step.ones(new Shape(16, 48)));
+        dropout.apply(step.ones(new Shape(18, 48)));
+        assertEquals(2, dropout.buffers(), "closed masks' buffers are reused");
+      }
     }
   }
 }
