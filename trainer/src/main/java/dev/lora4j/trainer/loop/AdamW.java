@@ -93,7 +93,7 @@ public final class AdamW {
       float[] wv = w.toFloatArray();
       float l = update(wv, gradients.apply(p), m.get(p.name()), v.get(p.name()),
           p.weightDecay() && weightDecay > 0 ? (float) (1 - lr * weightDecay) : 1f, (float) bc2, (float) (lr / bc1));
-      largest = Float.isNaN(l) ? l : Math.max(largest, l);
+      largest = Math.max(largest, l); // NaN, once there, stays
       w.set(FloatBuffer.wrap(wv));
     }
     return largest;
