@@ -2,7 +2,6 @@ package dev.lora4j.trainer.loop;
 
 import ai.djl.ndarray.NDArray;
 import dev.lora4j.trainer.method.TrainableParameter;
-import java.nio.FloatBuffer;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -94,7 +93,7 @@ public final class AdamW {
       float l = update(wv, gradients.apply(p), m.get(p.name()), v.get(p.name()),
           p.weightDecay() && weightDecay > 0 ? (float) (1 - lr * weightDecay) : 1f, (float) bc2, (float) (lr / bc1));
       largest = Math.max(largest, l); // NaN, once there, stays
-      w.set(FloatBuffer.wrap(wv));
+      TrainableParameter.overwrite(w, wv);
     }
     return largest;
   }

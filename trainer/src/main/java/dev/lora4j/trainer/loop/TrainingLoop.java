@@ -17,7 +17,6 @@ import dev.lora4j.trainer.head.ClassifierHead;
 import dev.lora4j.trainer.method.MethodState;
 import dev.lora4j.trainer.method.StepInfo;
 import dev.lora4j.trainer.method.TrainableParameter;
-import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -296,7 +295,7 @@ public final class TrainingLoop {
       if (v == null || v.length != p.size()) {
         throw new Lora4jException("checkpoint has no values of the right size for " + p.name());
       }
-      p.array().set(FloatBuffer.wrap(v));
+      TrainableParameter.overwrite(p.array(), v);
     }
     method.buffers().forEach((k, a) -> {
       float[] v = values.get("buffer/" + k);

@@ -6,7 +6,6 @@ import dev.lora4j.models.adapter.LowRankModule;
 import dev.lora4j.models.base.LinearModule;
 import dev.lora4j.trainer.NestedRankConfig;
 import dev.lora4j.trainer.encoder.ModuleHook;
-import java.nio.FloatBuffer;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -96,8 +95,8 @@ final class NestedRankState extends LowRankState {
       int r = b.rank();
       int in = (int) b.a().getShape().get(1);
       int out = (int) b.b().getShape().get(0);
-      b.a().set(FloatBuffer.wrap(NestedRanks.keepOutside(old[0], b.a().toFloatArray(), r, in, 0, w[0], w[1])));
-      b.b().set(FloatBuffer.wrap(NestedRanks.keepOutside(old[1], b.b().toFloatArray(), out, r, 1, w[0], w[1])));
+      TrainableParameter.overwrite(b.a(), NestedRanks.keepOutside(old[0], b.a().toFloatArray(), r, in, 0, w[0], w[1]));
+      TrainableParameter.overwrite(b.b(), NestedRanks.keepOutside(old[1], b.b().toFloatArray(), out, r, 1, w[0], w[1]));
     }
   }
 

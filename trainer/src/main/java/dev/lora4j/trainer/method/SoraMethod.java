@@ -3,7 +3,6 @@ package dev.lora4j.trainer.method;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import dev.lora4j.trainer.SparsityConfig;
-import java.nio.FloatBuffer;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -63,7 +62,7 @@ final class SoraMethod implements TrainingMethod {
         n += grad.length;
         float[] next = ProximalL1.step(g.toFloatArray(), grad, sparsity.gateLr(), lambda);
         // Written in place with autograd off (outside the collector): the gate stays the same leaf.
-        g.set(FloatBuffer.wrap(next));
+        TrainableParameter.overwrite(g, next);
       }
       gateGradMeanAbs = n == 0 ? 0 : sumAbs / n;
     }

@@ -25,4 +25,17 @@ public record TrainableParameter(String name, NDArray array, Updater updater, bo
   public long size() {
     return array.size();
   }
+
+  /**
+   * Writes {@code values} into {@code array} in place, with autograd off, as {@code x - x + values}.
+   * Why not {@code array.set(Buffer)}, one native call instead of three: DJL's native copy enters
+   * PyTorch's deprecated AutoNonVariableTypeMode guard, which prints a deprecation warning into the
+   * log of every training run. Exact for a finite {@code array} ({@code x - x} is zero), which every
+   * trained array is: the loop stops a run whose parameters leave the finite range.
+   */
+  public static void overwrite(NDArray array, float[] values) {
+    try (NDArray fresh = array.getManager().create(values, array.getShape())) {
+      array.subi(array).addi(fresh);
+    }
+  }
 }
