@@ -29,7 +29,7 @@ import dev.lora4j.trainer.method.LowRankState;
 import dev.lora4j.trainer.method.MethodSetup;
 import dev.lora4j.trainer.method.MethodState;
 import dev.lora4j.trainer.method.Methods;
-import java.nio.FloatBuffer;
+import dev.lora4j.trainer.method.TrainableParameter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -88,7 +88,7 @@ class TrainerParityTest {
   /** Trained-looking values: B non-zero; gates and transforms away from their start, some gates shut. */
   static void perturb(LowRankState state, Random rnd) {
     for (LowRankBranch b : state.branches().values()) {
-      b.b().set(FloatBuffer.wrap(gaussian(rnd, (int) b.b().size(), 0.4f)));
+      TrainableParameter.overwrite(b.b(), gaussian(rnd, (int) b.b().size(), 0.4f));
       for (BranchFactor f : factors(b)) {
         for (NDArray leaf : f.leaves()) {
           float[] v = leaf.toFloatArray();
@@ -98,7 +98,7 @@ class TrainerParityTest {
           if (leaf.getName().endsWith("log_alpha")) {
             v[1] = -6; // a closed hard-concrete gate: pruned at export
           }
-          leaf.set(FloatBuffer.wrap(v));
+          TrainableParameter.overwrite(leaf, v);
         }
       }
     }

@@ -17,7 +17,6 @@ import dev.lora4j.trainer.PyTorchEngine;
 import dev.lora4j.trainer.TrainingConfig;
 import dev.lora4j.trainer.encoder.DjlEncoder;
 import dev.lora4j.trainer.encoder.ModuleHook;
-import java.nio.FloatBuffer;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Random;
@@ -58,7 +57,7 @@ class LowRankBranchTest {
             new MethodSetup(d.resolveTargets(c.targets()), c, m, new Random(1)))) {
       for (LowRankBranch b : state.branches().values()) {
         fill(b.b(), rnd, 0.3f);
-        b.gate().leaves().get(0).set(FloatBuffer.wrap(new float[] {1.5f, 0f, -0.7f, 0.2f}));
+        TrainableParameter.overwrite(b.gate().leaves().get(0), new float[] {1.5f, 0f, -0.7f, 0.2f});
       }
       float[] djl = hidden(enc, state.hook(false), m);
       Map<String, Matrix> deltas = new HashMap<>();
@@ -99,7 +98,7 @@ class LowRankBranchTest {
     for (int i = 0; i < v.length; i++) {
       v[i] = (float) rnd.nextGaussian() * std;
     }
-    a.set(FloatBuffer.wrap(v));
+    TrainableParameter.overwrite(a, v);
   }
 
   private static float[] hidden(DjlEncoder enc, ModuleHook hook, NDManager m) {

@@ -14,7 +14,6 @@ import dev.lora4j.models.adapter.LowRankModule;
 import dev.lora4j.models.tensor.Matrix;
 import dev.lora4j.trainer.PyTorchEngine;
 import dev.lora4j.trainer.TransformKind;
-import java.nio.FloatBuffer;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -39,7 +38,7 @@ class StructuredBranchTest {
 
   LowRankBranch branch(BranchFactor transform) {
     LowRankBranch b = LowRankBranch.initial("mod", 6, 5, 4, 1.5, 0, null, transform, new Random(2), m);
-    b.b().set(FloatBuffer.wrap(gaussian(new Random(3), 5 * 4, 0.5f)));
+    TrainableParameter.overwrite(b.b(), gaussian(new Random(3), 5 * 4, 0.5f));
     return b;
   }
 
@@ -65,7 +64,7 @@ class StructuredBranchTest {
         for (int i = 0; i < v.length; i++) {
           v[i] += (float) rnd.nextGaussian() * 0.3f;
         }
-        leaf.set(FloatBuffer.wrap(v));
+        TrainableParameter.overwrite(leaf, v);
       }
       LowRankBranch b = branch(t);
       Matrix tm = new Matrix(4, 4, t.exported());
