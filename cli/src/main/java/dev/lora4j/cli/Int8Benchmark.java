@@ -103,8 +103,7 @@ final class Int8Benchmark {
           java.util.concurrent.Executors.newSingleThreadExecutor(AdapterRuntime.threadFactory("lora4j-int8-bench"));
       try {
         for (int b : new int[] {1, batch}) {
-          int bb = b;
-          rows.add(serverLike.submit(() -> compare(f32, i8, synthetic, texts, bb, "", ">= 1.8x", t)).get());
+          rows.add(serverLike.submit(() -> compare(f32, i8, synthetic, texts, b, "", ">= 1.8x", t)).get());
         }
       } finally {
         serverLike.shutdown();

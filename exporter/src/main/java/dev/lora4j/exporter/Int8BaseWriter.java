@@ -117,27 +117,9 @@ final class Int8BaseWriter {
     String mask = ops.unsqueeze(ops.op("Cast", List.of(HeadNodes.ATTENTION_MASK),
         attr("to", (long) TensorProto.DataType.FLOAT_VALUE)), -1);
     String masked = ops.op("Mul", List.of(x, mask));
-    List<NodeProto> maskNodes = ops.drain();
-    List<NodeProto> out = new ArrayList<>();
-    boolean inserted = false;
-    for (NodeProto n : model.nodes()) {
-      if (!n.getInputList().contains(x)) {
-        out.add(n);
-        continue;
-      }
-      if (!inserted) {
-        out.addAll(maskNodes); // right before the first reader: x and the mask exist by then
-        inserted = true;
-      }
-      NodeProto.Builder b = n.toBuilder();
-      for (int i = 0; i < b.getInputCount(); i++) {
-        if (b.getInput(i).equals(x)) {
-          b.setInput(i, masked);
-        }
-      }
-      out.add(b.build());
-    }
-    model.graph().clearNode().addAllNode(out);
+    // rewire first, so the new Mul is not among the readers; then the mask right after x is written
+    model.rewireConsumers(x, masked, n -> true);
+    model.insertNodesAfter(model.indexOfProducer(x), ops.drain());
   }
 
   /** One base MatMul to quantize, and the Add of its constant bias when that is its only reader. */

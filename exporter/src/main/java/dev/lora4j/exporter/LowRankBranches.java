@@ -68,11 +68,10 @@ final class LowRankBranches {
   }
 
   private static int producerIndex(OnnxModel model, String value) {
-    for (int i = 0; i < model.nodes().size(); i++) {
-      if (model.nodes().get(i).getOutputList().contains(value)) {
-        return i;
-      }
+    int i = model.indexOfProducer(value);
+    if (i < 0) {
+      throw new IllegalStateException(model.source() + ": no node produces " + value);
     }
-    throw new IllegalStateException(model.source() + ": no node produces " + value);
+    return i;
   }
 }

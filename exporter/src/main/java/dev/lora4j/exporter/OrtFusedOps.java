@@ -223,30 +223,32 @@ final class OrtFusedOps {
    * warning per initializer on every session it opens, and they would only make the file larger.
    */
   private static void removeUnread(OnnxModel model) {
-    Set<String> outputs = new HashSet<>();
-    model.outputs().forEach(o -> outputs.add(o.getName()));
-    Set<String> read = new HashSet<>();
-    boolean changed = true;
-    while (changed) {
-      read = new HashSet<>(outputs);
-      for (NodeProto n : model.nodes()) {
-        reads(n, read);
-      }
-      Set<String> r = read;
-      List<NodeProto> keep = model.nodes().stream()
-          .filter(n -> n.getOutputList().stream().anyMatch(r::contains)).toList();
-      changed = keep.size() != model.nodes().size();
-      if (changed) {
-        model.graph().clearNode().addAllNode(keep);
-      }
+    Set<String> read = read(model);
+    List<NodeProto> keep = kept(model, read);
+    while (keep.size() != model.nodes().size()) {
+      model.graph().clearNode().addAllNode(keep);
+      read = read(model);
+      keep = kept(model, read);
     }
-    model.inputs().forEach(i -> outputs.add(i.getName())); // an input's default value stays
-    Set<String> kept = read;
-    List<TensorProto> initializers = model.initializers().stream()
-        .filter(t -> kept.contains(t.getName()) || outputs.contains(t.getName())).toList();
+    Set<String> needed = new HashSet<>(read);
+    model.inputs().forEach(i -> needed.add(i.getName())); // an input's default value stays
+    List<TensorProto> initializers = model.initializers().stream().filter(t -> needed.contains(t.getName())).toList();
     if (initializers.size() != model.initializers().size()) {
       model.graph().clearInitializer().addAllInitializer(initializers);
     }
+  }
+
+  /** The graph's outputs and every value a node reads. */
+  private static Set<String> read(OnnxModel model) {
+    Set<String> read = new HashSet<>();
+    model.outputs().forEach(o -> read.add(o.getName()));
+    model.nodes().forEach(n -> reads(n, read));
+    return read;
+  }
+
+  /** The nodes at least one of whose outputs is in {@code read}. */
+  private static List<NodeProto> kept(OnnxModel model, Set<String> read) {
+    return model.nodes().stream().filter(n -> n.getOutputList().stream().anyMatch(read::contains)).toList();
   }
 
   /** Adds the values {@code n} reads, including those its subgraphs (If, Loop, Scan bodies) read from outside. */

@@ -203,8 +203,13 @@ public final class AdapterRuntime implements AutoCloseable {
 
   /** As {@link #openFromClasspath(String)}, with {@code options}. */
   public static AdapterRuntime openFromClasspath(String name, RuntimeOptions options) {
+    return openFromClasspath(name, options, defaultClassLoader());
+  }
+
+  /** Where packaged bases and adapters are looked up by default: the context class loader, else lora4j's. */
+  static ClassLoader defaultClassLoader() {
     ClassLoader context = Thread.currentThread().getContextClassLoader();
-    return openFromClasspath(name, options, context != null ? context : AdapterRuntime.class.getClassLoader());
+    return context != null ? context : AdapterRuntime.class.getClassLoader();
   }
 
   /**
@@ -267,8 +272,7 @@ public final class AdapterRuntime implements AutoCloseable {
    * like {@link #load(String, Path)}; refused when no jar or two jars on the class path hold it.
    */
   public AdapterInfo loadFromClasspath(String name) {
-    ClassLoader context = Thread.currentThread().getContextClassLoader();
-    return loadFromClasspath(name, context != null ? context : AdapterRuntime.class.getClassLoader());
+    return loadFromClasspath(name, defaultClassLoader());
   }
 
   /** As {@link #loadFromClasspath(String)}, from {@code classLoader}'s class path. */

@@ -99,8 +99,7 @@ public final class AdapterServer implements AutoCloseable {
         });
     http.setExecutor(connections);
     http.createContext("/", this::handle);
-    ClassLoader context = Thread.currentThread().getContextClassLoader();
-    this.classpath = context != null ? context : AdapterServer.class.getClassLoader();
+    this.classpath = AdapterRuntime.defaultClassLoader();
   }
 
   /** Starts serving; {@link #close()} stops. */

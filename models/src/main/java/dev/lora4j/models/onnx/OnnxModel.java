@@ -237,6 +237,16 @@ public final class OnnxModel {
     return Optional.empty();
   }
 
+  /** Index of the node that writes {@code value}, or -1 when none does (a graph input or initializer). */
+  public int indexOfProducer(String value) {
+    for (int i = 0; i < graph().getNodeCount(); i++) {
+      if (graph().getNode(i).getOutputList().contains(value)) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
   /** Index of the node with this name, or -1. */
   public int indexOfNode(String nodeName) {
     for (int i = 0; i < graph().getNodeCount(); i++) {
