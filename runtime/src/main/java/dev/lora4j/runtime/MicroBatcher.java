@@ -17,6 +17,12 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * {@code maxWait}; the batch runs when the window closes or {@code maxRows} requests are in, on
  * one worker thread. Requests beyond the queue's capacity are refused at once (back-pressure)
  * instead of piling up.
+ *
+ * <p>With a zero window the batch is whatever is queued when the worker is free: requests that
+ * arrive while a batch runs make up the next one, so batches grow with the load and an idle
+ * runtime answers at once. A window only helps where one run costs about the same for one row as
+ * for many and requests arrive sparsely (a GPU); it never closes early below {@code maxRows}, so on
+ * a CPU every batch of fewer rows pays all of it (see {@link RuntimeOptions#defaults()}).
  */
 final class MicroBatcher<Q, R> implements AutoCloseable {
   /** Runs one batch; returns one outcome per request, in order. */

@@ -12,7 +12,8 @@ import java.time.Duration;
  * @param maxTokens texts are truncated to this many tokens (special tokens included)
  * @param maxTextChars longer texts are refused, before tokenizing
  * @param maxBatch most texts in one call
- * @param batchWindow how long the micro-batcher waits to fill a batch of single requests
+ * @param batchWindow how long the micro-batcher waits to fill a batch of single requests (zero:
+ *     it batches what queued while the previous batch ran)
  * @param batchRows most rows the micro-batcher puts in one run
  * @param queueCapacity single requests waiting beyond this are refused (back-pressure)
  * @param int8Base serve the export's int8-base graphs ({@code export --quantize int8}): the base
@@ -67,8 +68,17 @@ public record RuntimeOptions(
     }
   }
 
+  /**
+   * 256 MB of adapters, 128 tokens, batches of up to 256 texts, and a micro-batcher without a
+   * window ({@link Duration#ZERO}): it runs what is queued as soon as it is free. The 2 ms window
+   * it had cost throughput at every load measured, since fewer callers than {@code batchRows}
+   * never fill a batch and so every batch waited the window out. Batch-1 {@code submit} from 1, 2
+   * and 8 callers, requests a second, float32 / int8 base, 2 ms → no window (2026-11-30, 2 cores,
+   * MiniLM, {@code scripts/bench-batch-window.java}): 187 / 245 → 293 / 507, 250 / 377 → 331 / 639,
+   * 361 / 711 → 395 / 856.
+   */
   public static RuntimeOptions defaults() {
-    return new RuntimeOptions(SessionSettings.defaults(), 256L << 20, 128, 10_000, 256, Duration.ofMillis(2), 32,
+    return new RuntimeOptions(SessionSettings.defaults(), 256L << 20, 128, 10_000, 256, Duration.ZERO, 32,
         4_096);
   }
 

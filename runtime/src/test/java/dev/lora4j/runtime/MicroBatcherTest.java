@@ -38,6 +38,37 @@ class MicroBatcherTest {
     assertTrue(sizes.size() < 32, "requests were batched: " + sizes);
   }
 
+  /**
+   * Without a window a request that finds the worker idle runs alone, and the requests that queue
+   * while it runs go together in the next batch. Fails if the worker took one request per batch
+   * from the queue, or (the first await) if a zero window blocked waiting for more rows.
+   */
+  @Test
+  void withoutAWindowRequestsQueuedDuringARunMakeTheNextBatch() throws Exception {
+    List<List<Integer>> batches = Collections.synchronizedList(new ArrayList<>());
+    CountDownLatch firstRunning = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    try (MicroBatcher<Integer, Integer> b = new MicroBatcher<>(batch -> {
+      batches.add(List.copyOf(batch));
+      firstRunning.countDown();
+      release.await();
+      return batch.stream().map(MicroBatcher.Outcome::ok).toList();
+    }, 8, Duration.ZERO, 64)) {
+      CompletableFuture<Integer> first = b.submit(0);
+      assertTrue(firstRunning.await(10, TimeUnit.SECONDS), "the first request ran without waiting for more");
+      List<CompletableFuture<Integer>> rest = new ArrayList<>();
+      for (int i = 1; i <= 5; i++) {
+        rest.add(b.submit(i));
+      }
+      release.countDown();
+      assertEquals(0, first.get(10, TimeUnit.SECONDS));
+      for (int i = 1; i <= 5; i++) {
+        assertEquals(i, rest.get(i - 1).get(10, TimeUnit.SECONDS));
+      }
+    }
+    assertEquals(List.of(List.of(0), List.of(1, 2, 3, 4, 5)), batches);
+  }
+
   @Test
   void aFailingBatchFailsItsRequestsOnly() throws Exception {
     try (MicroBatcher<Integer, Integer> b = new MicroBatcher<>(batch -> {
