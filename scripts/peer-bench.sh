@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Peer benchmark (issue 16): Hugging Face PEFT LoRA and lora4j LoRA trained back to back with the same
 # settings, base weights, sentences and batch order, in float32 and in bfloat16 (lora4j --precision bf16,
-# PEFT under torch.autocast(bfloat16)), each followed by inference over the dev set; writes a table
-# (tokens/s, accuracy, lora4j/PEFT ratio, the load during each run) between <!-- begin peer --> and
+# PEFT under torch.autocast(bfloat16)), each followed by inference over the dev set (lora4j: its
+# trainer's evaluation and, what users serve with, the exported adapter in the runtime on ONNX Runtime);
+# writes a table (tokens/s, accuracy, lora4j/PEFT ratio, the load during each run) between <!-- begin peer --> and
 # <!-- end peer --> in docs/RESULTS.md. Runs alternate lora4j / PEFT so load drifts hit both alike;
 # measure on an idle machine (the table records the 1-minute load average before and after each run).
 # Needs python3 with torch, transformers, peft, tokenizers and onnx (peer side only; see scripts/peer/).
@@ -24,8 +25,28 @@ TRAIN="../shared/data/sst2/train.tsv"; DEV="../shared/data/sst2/dev.tsv"
 BASE_DIR="${LORA4J_BASE_DIR:-$HOME/.cache/lora4j/base/minilm-l6}"
 mkdir -p "$OUT"
 RESULTS="$OUT/results.tsv"
-[ "${REPORT_ONLY:-0}" = 1 ] || printf 'seed\tside\tprecision\ttrain_tok_s\tdev_acc\tinfer_sent_s\tload_before\tload_after\tseconds\n' > "$RESULTS"
+[ "${REPORT_ONLY:-0}" = 1 ] || printf 'seed\tside\tprecision\ttrain_tok_s\tdev_acc\tinfer_sent_s\tload_before\tload_after\tseconds\tserved_sent_s\tserved_int8_sent_s\tserved_int8_acc\n' > "$RESULTS"
 load1() { cut -d' ' -f1 /proc/loadavg; }
+
+# The dev set in the order PEFT evaluates it (token count after truncation, ties in file order), so the
+# runtime's batches of 32 hold the same sentences as PEFT's.
+DEV_SORTED="$OUT/dev.by-length.tsv"
+sorted_dev() {
+  [ -s "$DEV_SORTED" ] && return 0
+  python3 - "$BASE_DIR/tokenizer.json" "$DEV" "$MAXLEN" > "$DEV_SORTED" <<'PY'
+import sys
+from tokenizers import Tokenizer
+tok = Tokenizer.from_file(sys.argv[1])
+tok.enable_truncation(int(sys.argv[3]))
+tok.no_padding()
+lines = open(sys.argv[2], encoding="utf-8").read().splitlines()
+rows = lines[1:]
+lengths = [len(e.ids) for e in tok.encode_batch([r.split("\t")[0] for r in rows])]
+print(lines[0])
+for i in sorted(range(len(rows)), key=lambda i: lengths[i]):
+    print(rows[i])
+PY
+}
 
 lora4j_run() { # precision seed
   local p="$1" SEED="$2" dir="$OUT/lora4j-$1-s$2" before after t0 t1 log="$OUT/lora4j-$1-s$2.log"
@@ -34,15 +55,25 @@ lora4j_run() { # precision seed
     --max-length "$MAXLEN" --epochs "$EPOCHS" --seed "$SEED" --max-train "$MAX_TRAIN" --precision "$p" \
     --train "$TRAIN" --dev "$DEV" --quiet --overwrite --out "$dir" > "$log" 2>&1
   ./lora4j eval --adapter "$dir" --data "$DEV" > "$dir.eval" 2>&1
+  # served: the exported multi graph in the runtime, loaded, PEFT's batches (the time run prints
+  # counts only its predict calls)
+  sorted_dev
+  ./lora4j export --adapter "$dir" --name peer --format multi --quantize int8 --out "$dir.export" > "$dir.export.log" 2>&1
+  ./lora4j run --base "$dir.export" --adapter peer --input "$DEV_SORTED" --batch 32 --max-tokens "$MAXLEN" \
+    --device cpu > "$dir.served" 2>&1
+  ./lora4j run --base "$dir.export" --adapter peer --input "$DEV_SORTED" --batch 32 --max-tokens "$MAXLEN" \
+    --device cpu --int8 > "$dir.served-int8" 2>&1
   t1=$(date +%s); after=$(load1)
   local tps acc secs n
   tps=$(sed -n 's/.*(\([0-9.,]*\) training tokens\/s).*/\1/p' "$log" | tr -d ,)
   acc=$(sed -n 's/^Accuracy *\([0-9.]*\)%.*/\1/p' "$dir.eval")
   secs=$(sed -n 's/^Time *\([0-9.]*\) s.*/\1/p' "$dir.eval")
   n=$(($(wc -l < "$DEV") - 1))
-  printf '%s\tlora4j\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$SEED" "$p" "$tps" "$acc" "$(awk -v n="$n" -v s="$secs" 'BEGIN{printf "%.1f", n/s}')" \
-    "$before" "$after" "$((t1 - t0))" >> "$RESULTS"
+  printf '%s\tlora4j\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$SEED" "$p" "$tps" "$acc" "$(awk -v n="$n" -v s="$secs" 'BEGIN{printf "%.1f", n/s}')" \
+    "$before" "$after" "$((t1 - t0))" "$(texts_per_s "$dir.served")" "$(texts_per_s "$dir.served-int8")" \
+    "$(sed -n 's/^accuracy \([0-9.]*\)%.*/\1/p' "$dir.served-int8")" >> "$RESULTS"
 }
+texts_per_s() { sed -n 's/^[0-9]* texts in [0-9.]* s: \([0-9]*\) texts\/s.*/\1/p' "$1"; }
 
 peft_run() { # precision seed
   local p="$1" SEED="$2" before after t0 t1 json="$OUT/peft-$1-s$2.json"
@@ -59,7 +90,7 @@ peft_run() { # precision seed
   python3 - "$json" "$p" "$before" "$after" "$((t1 - t0))" "$SEED" >> "$RESULTS" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-print(sys.argv[6] + "\tpeft\t%s\t%s\t%.2f\t%.1f\t%s\t%s\t%s" % (sys.argv[2], r["train_tokens_per_second"], 100 * r["dev_accuracy"],
+print(sys.argv[6] + "\tpeft\t%s\t%s\t%.2f\t%.1f\t%s\t%s\t%s\t\t\t" % (sys.argv[2], r["train_tokens_per_second"], 100 * r["dev_accuracy"],
       r["dev_examples"] / r["infer_seconds"], sys.argv[3], sys.argv[4], sys.argv[5]))
 PY
 }
@@ -85,31 +116,47 @@ print("Produced by \`scripts/peer-bench.sh\` (MAX_TRAIN=$MAX_TRAIN, EPOCHS=$EPOC
       "lora4j's MiniLM weights, the same sentences in the same length-bucketed batch order, LoRA on query and value, "
       "masked mean pooling, AdamW, warm-up 6 % then linear decay, clip 1.0. bf16: lora4j --precision bf16 (frozen base "
       "in bfloat16), PEFT under torch.autocast(bfloat16). Train tokens/s counts real tokens (no padding), dev evaluation "
-      "excluded; inference: the whole dev set, float32, batches of 32 (lora4j eval: DJL, its time includes loading the "
-      "base and adapter; PEFT: PyTorch eager, model already loaded). Each seed is one round run back to back in the "
+      "excluded; inference: the whole dev set, float32, batches of 32 (lora4j eval: its trainer on DJL / PyTorch, the "
+      "time includes loading the base and adapter; PEFT: PyTorch eager, model already loaded, sentences sorted by "
+      "length, tokenized beforehand). Served: what lora4j users serve with, \`lora4j run --batch 32\` on the adapter "
+      "exported as a multi graph (ONNX Runtime, loaded; tokenizing included), float32 and with \`--int8\` (the base's "
+      "MatMuls in int8, \`export --quantize int8\`; its dev accuracy in the detail table), over the dev set in PEFT's "
+      "order, so each batch holds the same sentences as PEFT's; ratios against PEFT's float32 inference. Each seed is one round run back to back in the "
       "order of the rows; ratios are taken within a round (against PEFT of the same seed), then averaged (mean ± sd). "
       "Load: 1-minute load average before / after each run, in the detail table.")
 print()
 def f(r, k): return float(r[k])
 def ms(xs, fmt): return (fmt % st.mean(xs)) + ((" ± " + fmt % st.stdev(xs)) if len(xs) > 1 else "")
 peft = {(r["seed"], r["precision"]): r for r in rows if r["side"] == "peft"}
-print("| side | precision | train tokens/s | vs PEFT same precision | vs PEFT fp32 | dev accuracy % | inference sentences/s | seeds |")
-print("|---|---|---:|---:|---:|---:|---:|---:|")
+print("| side | precision | train tokens/s | vs PEFT same precision | vs PEFT fp32 | dev accuracy % | inference sentences/s "
+      "| served float32 sentences/s (vs PEFT) | served int8 sentences/s (vs PEFT) | seeds |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+def cell(r, k): return r.get(k) or ""
+def served(rs, k):
+    # against PEFT's float32 inference of the same seed: the runtime serves float32 (or int8) whatever
+    # the training precision was
+    v = [float(cell(r, k)) for r in rs if cell(r, k)]
+    x = [float(cell(r, k)) / f(peft[(r["seed"], "fp32")], "infer_sent_s") for r in rs if cell(r, k) and (r["seed"], "fp32") in peft]
+    return (ms(v, "%.0f") + (" (" + ms(x, "%.2fx") + ")" if x else "")) if v else "-"
 for side, prec in dict.fromkeys((r["side"], r["precision"]) for r in rows):
     rs = [r for r in rows if r["side"] == side and r["precision"] == prec]
     same = [f(r, "train_tok_s") / f(peft[(r["seed"], prec)], "train_tok_s") for r in rs if (r["seed"], prec) in peft]
     fp32 = [f(r, "train_tok_s") / f(peft[(r["seed"], "fp32")], "train_tok_s") for r in rs if (r["seed"], "fp32") in peft]
-    print("| %s | %s | %s | %s | %s | %s | %s | %d |" % (side, prec, ms([f(r, "train_tok_s") for r in rs], "%.0f"),
+    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |" % (side, prec, ms([f(r, "train_tok_s") for r in rs], "%.0f"),
           ms(same, "%.2fx") if same else "-", ms(fp32, "%.2fx") if fp32 else "-", ms([f(r, "dev_acc") for r in rs], "%.2f"),
-          ms([f(r, "infer_sent_s") for r in rs], "%.0f"), len(rs)))
+          ms([f(r, "infer_sent_s") for r in rs], "%.0f"), served(rs, "served_sent_s"), served(rs, "served_int8_sent_s"),
+          len(rs)))
 print()
 print("<details><summary>Every run</summary>")
 print()
-print("| seed | side | precision | train tokens/s | dev accuracy % | inference sentences/s | load before / after | wall s |")
-print("|---:|---|---|---:|---:|---:|---|---:|")
+print("| seed | side | precision | train tokens/s | dev accuracy % | inference sentences/s | served float32 / int8 "
+      "sentences/s | served int8 dev accuracy % | load before / after | wall s |")
+print("|---:|---|---|---:|---:|---:|---:|---:|---|---:|")
 for r in rows:
-    print("| %s | %s | %s | %s | %s | %s | %s / %s | %s |" % (r["seed"], r["side"], r["precision"], r["train_tok_s"],
-          r["dev_acc"], r["infer_sent_s"], r["load_before"], r["load_after"], r["seconds"]))
+    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |" % (r["seed"], r["side"], r["precision"], r["train_tok_s"],
+          r["dev_acc"], r["infer_sent_s"], (cell(r, "served_sent_s") + " / " + cell(r, "served_int8_sent_s"))
+          if cell(r, "served_sent_s") else "-", cell(r, "served_int8_acc") or "-", r["load_before"], r["load_after"],
+          r["seconds"]))
 print()
 print("</details>")
 PY
