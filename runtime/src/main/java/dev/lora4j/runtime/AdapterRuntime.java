@@ -574,10 +574,34 @@ public final class AdapterRuntime implements AutoCloseable {
     }
   }
 
-  /** Runs the multi-adapter graph with {@code adapter} active (none: plain base); one array per output. */
+  /**
+   * Runs the multi-adapter graph with {@code adapter} active (none: plain base); one array per
+   * output, rows in the order of {@code texts}. On the CPU texts of mixed lengths run in several
+   * runs of similar length ({@link PaddingRuns}).
+   */
   private float[][][] runMulti(List<String> texts, ResidentAdapter adapter, String... outputs) {
     try {
-      return natives.call(() -> runMultiHere(tokenizer.encode(texts), adapter, outputs));
+      return natives.call(() -> {
+        Encoding all = tokenizer.encode(texts);
+        List<int[]> runs = device == Device.CPU ? PaddingRuns.plan(all.tokenCounts()) : List.of();
+        if (runs.size() < 2) {
+          return runMultiHere(all, adapter, outputs);
+        }
+        float[][][] res = new float[outputs.length][texts.size()][];
+        for (int[] rows : runs) {
+          List<String> part = new ArrayList<>(rows.length);
+          for (int r : rows) {
+            part.add(texts.get(r));
+          }
+          float[][][] out = runMultiHere(tokenizer.encode(part), adapter, outputs);
+          for (int o = 0; o < outputs.length; o++) {
+            for (int i = 0; i < rows.length; i++) {
+              res[o][rows[i]] = out[o][i];
+            }
+          }
+        }
+        return res;
+      });
     } catch (OrtException e) {
       throw new Lora4jException("inference failed: " + e.getMessage(), e);
     }

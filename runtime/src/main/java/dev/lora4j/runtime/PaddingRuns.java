@@ -1,0 +1,54 @@
+package dev.lora4j.runtime;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.IntStream;
+
+/**
+ * Splits a batch of texts of mixed lengths into runs of similar length, because one run pads every
+ * row to its longest: 32 SST-2 dev sentences in file order average 25 tokens but pad to about 55,
+ * and the runtime answered 200 texts/s in such batches against 450 in length-sorted ones (float32
+ * base, 2 cores, 2026-11-30). Split into four runs of eight length-sorted rows the same file order
+ * gave 300 texts/s; two runs of sixteen 280, eight of four 290–310, so a run keeps at least
+ * {@value #MIN_ROWS} rows (each run also pays ONNX Runtime's fixed cost per call).
+ *
+ * <p>A batch stays one run when splitting would save less than {@value #MIN_SAVING} of its padded
+ * tokens (texts of about one length, input already sorted) or has fewer than twice
+ * {@value #MIN_ROWS} rows. The runtime plans runs on the CPU only: a GPU pads almost for free and
+ * pays more per call.
+ */
+final class PaddingRuns {
+  static final int MIN_ROWS = 8;
+  static final double MIN_SAVING = 0.25;
+
+  private PaddingRuns() {}
+
+  /**
+   * Row indices per run, every row in exactly one run; a single run keeps the input order.
+   *
+   * @param tokenCounts real tokens per row (padding excluded)
+   */
+  static List<int[]> plan(int[] tokenCounts) {
+    int n = tokenCounts.length;
+    int[] all = IntStream.range(0, n).toArray();
+    if (n < 2 * MIN_ROWS) {
+      return List.<int[]>of(all);
+    }
+    int[] sorted = IntStream.range(0, n).boxed().sorted(Comparator.comparingInt(i -> tokenCounts[i]))
+        .mapToInt(Integer::intValue).toArray();
+    List<int[]> runs = new ArrayList<>();
+    long padded = 0;
+    // runs of MIN_ROWS in length order; a remainder shorter than that joins the last run
+    for (int start = 0; start < n; ) {
+      int end = n - (start + MIN_ROWS) < MIN_ROWS ? n : start + MIN_ROWS;
+      int[] run = Arrays.copyOfRange(sorted, start, end);
+      padded += (long) run.length * tokenCounts[run[run.length - 1]];
+      runs.add(run);
+      start = end;
+    }
+    long single = (long) n * Arrays.stream(tokenCounts).max().orElse(0);
+    return padded <= (1 - MIN_SAVING) * single ? runs : List.<int[]>of(all);
+  }
+}
