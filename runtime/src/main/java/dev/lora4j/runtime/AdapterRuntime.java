@@ -498,13 +498,20 @@ public final class AdapterRuntime implements AutoCloseable {
     }
     try {
       List<String> texts = rows.stream().map(MixedRequest::text).toList();
-      MixedBatchRunner.RowOutputs out = natives.call(() -> mixed.run(tokenizer.encode(texts), slots, slotOfRow));
+      float[][][] out = natives.call(() -> PaddingRuns.run(tokenizer, texts, device == Device.CPU, (enc, part) -> {
+        int[] slotOfPart = new int[part.length];
+        for (int i = 0; i < part.length; i++) {
+          slotOfPart[i] = slotOfRow[part[i]];
+        }
+        MixedBatchRunner.RowOutputs o = mixed.run(enc, slots, slotOfPart);
+        return new float[][][] {o.logits(), o.probabilities()};
+      }));
       List<Prediction> ps = new ArrayList<>();
       for (int i = 0; i < rows.size(); i++) {
         String name = rows.get(i).adapter();
         ps.add(new Prediction(name, leases.get(name).value().adapter().head().labels(),
-            FiniteOutputs.require(out.logits()[i], name, "logits", i),
-            FiniteOutputs.require(out.probabilities()[i], name, "probabilities", i)));
+            FiniteOutputs.require(out[0][i], name, "logits", i),
+            FiniteOutputs.require(out[1][i], name, "probabilities", i)));
       }
       return ps;
     } catch (OrtException e) {
@@ -581,27 +588,8 @@ public final class AdapterRuntime implements AutoCloseable {
    */
   private float[][][] runMulti(List<String> texts, ResidentAdapter adapter, String... outputs) {
     try {
-      return natives.call(() -> {
-        Encoding all = tokenizer.encode(texts);
-        List<int[]> runs = device == Device.CPU ? PaddingRuns.plan(all.tokenCounts()) : List.of();
-        if (runs.size() < 2) {
-          return runMultiHere(all, adapter, outputs);
-        }
-        float[][][] res = new float[outputs.length][texts.size()][];
-        for (int[] rows : runs) {
-          List<String> part = new ArrayList<>(rows.length);
-          for (int r : rows) {
-            part.add(texts.get(r));
-          }
-          float[][][] out = runMultiHere(tokenizer.encode(part), adapter, outputs);
-          for (int o = 0; o < outputs.length; o++) {
-            for (int i = 0; i < rows.length; i++) {
-              res[o][rows[i]] = out[o][i];
-            }
-          }
-        }
-        return res;
-      });
+      return natives.call(() -> PaddingRuns.run(tokenizer, texts, device == Device.CPU,
+          (enc, rows) -> runMultiHere(enc, adapter, outputs)));
     } catch (OrtException e) {
       throw new Lora4jException("inference failed: " + e.getMessage(), e);
     }

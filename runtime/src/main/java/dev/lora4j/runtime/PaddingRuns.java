@@ -1,5 +1,8 @@
 package dev.lora4j.runtime;
 
+import ai.onnxruntime.OrtException;
+import dev.lora4j.models.text.Encoding;
+import dev.lora4j.models.text.Tokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -24,6 +27,41 @@ final class PaddingRuns {
   static final double MIN_SAVING = 0.25;
 
   private PaddingRuns() {}
+
+  /** One run over some of the texts: {@code rows} index them; returns [output][row of this run]. */
+  @FunctionalInterface
+  interface Run {
+    float[][][] run(Encoding enc, int[] rows) throws OrtException;
+  }
+
+  /**
+   * Tokenizes {@code texts} and runs them, in one run or (with {@code split}) in the runs
+   * {@link #plan} gives; returns [output][text], rows in the order of {@code texts}.
+   */
+  static float[][][] run(Tokenizer tokenizer, List<String> texts, boolean split, Run run) throws OrtException {
+    Encoding all = tokenizer.encode(texts);
+    List<int[]> runs = split ? plan(all.tokenCounts()) : List.of();
+    if (runs.size() < 2) {
+      return run.run(all, IntStream.range(0, texts.size()).toArray());
+    }
+    float[][][] res = null;
+    for (int[] rows : runs) {
+      List<String> part = new ArrayList<>(rows.length);
+      for (int r : rows) {
+        part.add(texts.get(r));
+      }
+      float[][][] out = run.run(tokenizer.encode(part), rows);
+      if (res == null) {
+        res = new float[out.length][texts.size()][];
+      }
+      for (int o = 0; o < out.length; o++) {
+        for (int i = 0; i < rows.length; i++) {
+          res[o][rows[i]] = out[o][i];
+        }
+      }
+    }
+    return res;
+  }
 
   /**
    * Row indices per run, every row in exactly one run; a single run keeps the input order.

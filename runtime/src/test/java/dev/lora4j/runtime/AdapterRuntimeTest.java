@@ -141,6 +141,19 @@ class AdapterRuntimeTest {
       assertTrue(ExportFixture.maxAbsDiff(rt.predict(n, t).logits(), batch.get(i).logits()) <= 1e-5, "logits of " + t);
       assertTrue(ExportFixture.maxAbsDiff(rt.embed(n, List.of(t)).get(0), embedded.get(i)) <= 1e-5, "embedding of " + t);
     }
+    // the mixed-batch graph splits the same way: rows for four adapters, each against its text alone
+    List<MixedRequest> rows = new ArrayList<>();
+    for (int i = 0; i < texts.size(); i++) {
+      rows.add(new MixedRequest(ExportFixture.NAMES.get(i * 3 % 4), texts.get(i)));
+    }
+    List<Prediction> mixed = rt.predictMixed(rows);
+    for (int i = 0; i < rows.size(); i++) {
+      MixedRequest r = rows.get(i);
+      assertEquals(r.adapter(), mixed.get(i).adapter());
+      // 1e-4: the mixed graph gathers each row's factors, another kernel order than the multi graph
+      assertTrue(ExportFixture.maxAbsDiff(rt.predict(r.adapter(), r.text()).logits(), mixed.get(i).logits()) <= TOLERANCE,
+          "mixed row " + i);
+    }
   }
 
   @Test
