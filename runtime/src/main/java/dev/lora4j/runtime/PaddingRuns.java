@@ -11,11 +11,13 @@ import java.util.stream.IntStream;
 
 /**
  * Splits a batch of texts of mixed lengths into runs of similar length, because one run pads every
- * row to its longest: 32 SST-2 dev sentences in file order average 25 tokens but pad to about 55,
- * and the runtime answered 200 texts/s in such batches against 450 in length-sorted ones (float32
- * base, 2 cores, 2026-11-30). Split into four runs of eight length-sorted rows the same file order
- * gave 300 texts/s; two runs of sixteen 280, eight of four 290–310, so a run keeps at least
- * {@value #MIN_ROWS} rows (each run also pays ONNX Runtime's fixed cost per call).
+ * row to its longest: 32 SST-2 dev sentences in file order average 25 tokens but pad to about 55.
+ * Runs of eight length-sorted rows beat runs of sixteen and of four (in-JVM passes over the dev
+ * set in batches of 32: 280, 300 and 290–310 texts/s against 200–210 unsplit and 450 for the whole
+ * set sorted), so a run keeps at least {@value #MIN_ROWS} rows: each run also pays ONNX Runtime's
+ * fixed cost per call. {@code lora4j run --input ../shared/data/sst2/dev.tsv --max-tokens 64} (file
+ * order, float32 base, 2 cores, 2026-11-30): 162–165 → 302–310 texts/s in batches of 64, 218 →
+ * 263–282 in batches of 32.
  *
  * <p>A batch stays one run when splitting would save less than {@value #MIN_SAVING} of its padded
  * tokens (texts of about one length, input already sorted) or has fewer than twice
