@@ -25,7 +25,7 @@ TRAIN="../shared/data/sst2/train.tsv"; DEV="../shared/data/sst2/dev.tsv"
 BASE_DIR="${LORA4J_BASE_DIR:-$HOME/.cache/lora4j/base/minilm-l6}"
 mkdir -p "$OUT"
 RESULTS="$OUT/results.tsv"
-[ "${REPORT_ONLY:-0}" = 1 ] || printf 'seed\tside\tprecision\ttrain_tok_s\tdev_acc\tinfer_sent_s\tload_before\tload_after\tseconds\tserved_sent_s\tserved_int8_sent_s\tserved_int8_acc\n' > "$RESULTS"
+[ "${REPORT_ONLY:-0}" = 1 ] || printf 'seed\tside\tprecision\ttrain_tok_s\tdev_acc\tinfer_sent_s\tload_before\tload_after\tseconds\tserved_sent_s\tserved_int8_sent_s\tserved_int8_acc\tserved1_sent_s\tserved1_int8_sent_s\n' > "$RESULTS"
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
 # The dev set in the order PEFT evaluates it (token count after truncation, ties in file order), so the
@@ -59,19 +59,23 @@ lora4j_run() { # precision seed
   # counts only its predict calls)
   sorted_dev
   ./lora4j export --adapter "$dir" --name peer --format multi --quantize int8 --out "$dir.export" > "$dir.export.log" 2>&1
-  ./lora4j run --base "$dir.export" --adapter peer --input "$DEV_SORTED" --batch 32 --max-tokens "$MAXLEN" \
-    --device cpu > "$dir.served" 2>&1
-  ./lora4j run --base "$dir.export" --adapter peer --input "$DEV_SORTED" --batch 32 --max-tokens "$MAXLEN" \
-    --device cpu --int8 > "$dir.served-int8" 2>&1
+  local b int8
+  for b in 32 1; do
+    for int8 in "" --int8; do
+      ./lora4j run --base "$dir.export" --adapter peer --input "$DEV_SORTED" --batch "$b" --max-tokens "$MAXLEN" \
+        --device cpu $int8 > "$dir.served-b$b$int8" 2>&1
+    done
+  done
   t1=$(date +%s); after=$(load1)
   local tps acc secs n
   tps=$(sed -n 's/.*(\([0-9.,]*\) training tokens\/s).*/\1/p' "$log" | tr -d ,)
   acc=$(sed -n 's/^Accuracy *\([0-9.]*\)%.*/\1/p' "$dir.eval")
   secs=$(sed -n 's/^Time *\([0-9.]*\) s.*/\1/p' "$dir.eval")
   n=$(($(wc -l < "$DEV") - 1))
-  printf '%s\tlora4j\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$SEED" "$p" "$tps" "$acc" "$(awk -v n="$n" -v s="$secs" 'BEGIN{printf "%.1f", n/s}')" \
-    "$before" "$after" "$((t1 - t0))" "$(texts_per_s "$dir.served")" "$(texts_per_s "$dir.served-int8")" \
-    "$(sed -n 's/^accuracy \([0-9.]*\)%.*/\1/p' "$dir.served-int8")" >> "$RESULTS"
+  printf '%s\tlora4j\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$SEED" "$p" "$tps" "$acc" "$(awk -v n="$n" -v s="$secs" 'BEGIN{printf "%.1f", n/s}')" \
+    "$before" "$after" "$((t1 - t0))" "$(texts_per_s "$dir.served-b32")" "$(texts_per_s "$dir.served-b32--int8")" \
+    "$(sed -n 's/^accuracy \([0-9.]*\)%.*/\1/p' "$dir.served-b32--int8")" "$(texts_per_s "$dir.served-b1")" \
+    "$(texts_per_s "$dir.served-b1--int8")" >> "$RESULTS"
 }
 texts_per_s() { sed -n 's/^[0-9]* texts in [0-9.]* s: \([0-9]*\) texts\/s.*/\1/p' "$1"; }
 
@@ -90,8 +94,10 @@ peft_run() { # precision seed
   python3 - "$json" "$p" "$before" "$after" "$((t1 - t0))" "$SEED" >> "$RESULTS" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-print(sys.argv[6] + "\tpeft\t%s\t%s\t%.2f\t%.1f\t%s\t%s\t%s\t\t\t" % (sys.argv[2], r["train_tokens_per_second"], 100 * r["dev_accuracy"],
-      r["dev_examples"] / r["infer_seconds"], sys.argv[3], sys.argv[4], sys.argv[5]))
+# PEFT's own inference fills the served columns of its row: batch 32, -, -, batch 1, -
+print(sys.argv[6] + "\tpeft\t%s\t%s\t%.2f\t%.1f\t%s\t%s\t%s\t%.1f\t\t\t%.1f\t" % (sys.argv[2], r["train_tokens_per_second"],
+      100 * r["dev_accuracy"], r["dev_examples"] / r["infer_seconds"], sys.argv[3], sys.argv[4], sys.argv[5],
+      r["dev_examples"] / r["infer_seconds"], r["dev_examples"] / r["infer1_seconds"]))
 PY
 }
 
@@ -116,47 +122,49 @@ print("Produced by \`scripts/peer-bench.sh\` (MAX_TRAIN=$MAX_TRAIN, EPOCHS=$EPOC
       "lora4j's MiniLM weights, the same sentences in the same length-bucketed batch order, LoRA on query and value, "
       "masked mean pooling, AdamW, warm-up 6 % then linear decay, clip 1.0. bf16: lora4j --precision bf16 (frozen base "
       "in bfloat16), PEFT under torch.autocast(bfloat16). Train tokens/s counts real tokens (no padding), dev evaluation "
-      "excluded; inference: the whole dev set, float32, batches of 32 (lora4j eval: its trainer on DJL / PyTorch, the "
-      "time includes loading the base and adapter; PEFT: PyTorch eager, model already loaded, sentences sorted by "
-      "length, tokenized beforehand). Served: what lora4j users serve with, \`lora4j run --batch 32\` on the adapter "
-      "exported as a multi graph (ONNX Runtime, loaded; tokenizing included), float32 and with \`--int8\` (the base's "
-      "MatMuls in int8, \`export --quantize int8\`; its dev accuracy in the detail table), over the dev set in PEFT's "
-      "order, so each batch holds the same sentences as PEFT's; ratios against PEFT's float32 inference. Each seed is one round run back to back in the "
+      "excluded. Inference, whole dev set, float32 unless int8, sentences/s: PEFT runs its model (PyTorch eager, loaded, "
+      "sentences tokenized beforehand) over the dev set sorted by length, in batches of 32 and then one sentence a call; "
+      "lora4j serves the adapter as its users do, \`lora4j run --batch 32\` and \`--batch 1\` on the adapter exported as "
+      "a multi graph (ONNX Runtime, loaded; tokenizing included) over the same sentences in the same order, float32 and "
+      "with \`--int8\` (the base's MatMuls in int8, \`export --quantize int8\`; its dev accuracy in the detail table). "
+      "Served ratios are against PEFT's float32 inference of the same seed and batch size (the runtime serves float32 "
+      "or int8 whatever the training precision). The detail table also has lora4j's evaluation after training (its "
+      "trainer on DJL, loading included). Each seed is one round run back to back in the "
       "order of the rows; ratios are taken within a round (against PEFT of the same seed), then averaged (mean ± sd). "
       "Load: 1-minute load average before / after each run, in the detail table.")
 print()
 def f(r, k): return float(r[k])
 def ms(xs, fmt): return (fmt % st.mean(xs)) + ((" ± " + fmt % st.stdev(xs)) if len(xs) > 1 else "")
-peft = {(r["seed"], r["precision"]): r for r in rows if r["side"] == "peft"}
-print("| side | precision | train tokens/s | vs PEFT same precision | vs PEFT fp32 | dev accuracy % | inference sentences/s "
-      "| served float32 sentences/s (vs PEFT) | served int8 sentences/s (vs PEFT) | seeds |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 def cell(r, k): return r.get(k) or ""
-def served(rs, k):
-    # against PEFT's float32 inference of the same seed: the runtime serves float32 (or int8) whatever
-    # the training precision was
+peft = {(r["seed"], r["precision"]): r for r in rows if r["side"] == "peft"}
+def served(rs, k, peft_k):
     v = [float(cell(r, k)) for r in rs if cell(r, k)]
-    x = [float(cell(r, k)) / f(peft[(r["seed"], "fp32")], "infer_sent_s") for r in rs if cell(r, k) and (r["seed"], "fp32") in peft]
+    x = [float(cell(r, k)) / float(cell(peft[(r["seed"], "fp32")], peft_k)) for r in rs
+         if cell(r, k) and (r["seed"], "fp32") in peft and cell(peft[(r["seed"], "fp32")], peft_k)]
     return (ms(v, "%.0f") + (" (" + ms(x, "%.2fx") + ")" if x else "")) if v else "-"
+print("| side | precision | train tokens/s | vs PEFT same precision | vs PEFT fp32 | dev accuracy % "
+      "| inference, batch 32 | batch 1 | int8, batch 32 | int8, batch 1 | seeds |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for side, prec in dict.fromkeys((r["side"], r["precision"]) for r in rows):
     rs = [r for r in rows if r["side"] == side and r["precision"] == prec]
     same = [f(r, "train_tok_s") / f(peft[(r["seed"], prec)], "train_tok_s") for r in rs if (r["seed"], prec) in peft]
     fp32 = [f(r, "train_tok_s") / f(peft[(r["seed"], "fp32")], "train_tok_s") for r in rs if (r["seed"], "fp32") in peft]
-    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |" % (side, prec, ms([f(r, "train_tok_s") for r in rs], "%.0f"),
+    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |" % (side, prec, ms([f(r, "train_tok_s") for r in rs], "%.0f"),
           ms(same, "%.2fx") if same else "-", ms(fp32, "%.2fx") if fp32 else "-", ms([f(r, "dev_acc") for r in rs], "%.2f"),
-          ms([f(r, "infer_sent_s") for r in rs], "%.0f"), served(rs, "served_sent_s"), served(rs, "served_int8_sent_s"),
-          len(rs)))
+          served(rs, "served_sent_s", "served_sent_s"), served(rs, "served1_sent_s", "served1_sent_s"),
+          served(rs, "served_int8_sent_s", "served_sent_s"), served(rs, "served1_int8_sent_s", "served1_sent_s"), len(rs)))
 print()
 print("<details><summary>Every run</summary>")
 print()
-print("| seed | side | precision | train tokens/s | dev accuracy % | inference sentences/s | served float32 / int8 "
-      "sentences/s | served int8 dev accuracy % | load before / after | wall s |")
-print("|---:|---|---|---:|---:|---:|---:|---:|---|---:|")
+print("| seed | side | precision | train tokens/s | dev accuracy % | evaluation after training, sentences/s "
+      "| batch 32 float32 / int8 | batch 1 float32 / int8 | int8 dev accuracy % | load before / after | wall s |")
+print("|---:|---|---|---:|---:|---:|---:|---:|---:|---|---:|")
+def pair(r, a, b): return " / ".join(x for x in (cell(r, a), cell(r, b)) if x) or "-"
 for r in rows:
-    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |" % (r["seed"], r["side"], r["precision"], r["train_tok_s"],
-          r["dev_acc"], r["infer_sent_s"], (cell(r, "served_sent_s") + " / " + cell(r, "served_int8_sent_s"))
-          if cell(r, "served_sent_s") else "-", cell(r, "served_int8_acc") or "-", r["load_before"], r["load_after"],
-          r["seconds"]))
+    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |" % (r["seed"], r["side"], r["precision"],
+          r["train_tok_s"], r["dev_acc"], r["infer_sent_s"], pair(r, "served_sent_s", "served_int8_sent_s"),
+          pair(r, "served1_sent_s", "served1_int8_sent_s"), cell(r, "served_int8_acc") or "-", r["load_before"],
+          r["load_after"], r["seconds"]))
 print()
 print("</details>")
 PY

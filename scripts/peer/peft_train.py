@@ -14,9 +14,10 @@ two throughputs compare like for like:
     6 % of the steps then linear decay to 0, global gradient-norm clip 1.0, same lr for adapter and head;
   * --precision bf16: the forward pass under torch.autocast("cpu", dtype=torch.bfloat16) (PEFT's usual
     mixed precision: parameters and optimizer stay float32);
-  * evaluation in float32, batches of 32 sorted by length, as lora4j evaluates.
+  * evaluation in float32, batches of 32 sorted by length, as lora4j evaluates; then the dev set once more
+    one sentence a call, in the same order.
 Prints one JSON object: train tokens/s (real tokens, padding excluded, as lora4j counts), dev accuracy,
-inference tokens/s and sentences/s over the dev set.
+inference time over the dev set in batches of 32 and one sentence at a time.
 
 Python is only the peer here; lora4j never depends on it.
 """
@@ -217,11 +218,19 @@ def main():
             correct += int((model(x, mask).argmax(-1) == dev_y[rows]).sum())
             dev_tokens += int(mask.sum())
     infer = time.perf_counter() - t0
+    # one sentence a call, as a request at a time is served (same order)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for i in order:
+            x, mask = pad([i], dev_ids)
+            model(x, mask)
+    infer1 = time.perf_counter() - t0
     print(json.dumps({"peer": "peft", "precision": a.precision, "torch": torch.__version__, "steps": step,
                       "train_tokens": tokens, "train_seconds": round(seconds, 3),
                       "train_tokens_per_second": round(tokens / seconds, 1), "final_loss": losses[-1],
                       "dev_accuracy": correct / len(dev_ids), "dev_examples": len(dev_ids),
-                      "infer_seconds": round(infer, 3), "infer_tokens_per_second": round(dev_tokens / infer, 1)}))
+                      "infer_seconds": round(infer, 3), "infer_tokens_per_second": round(dev_tokens / infer, 1),
+                      "infer1_seconds": round(infer1, 3)}))
 
 
 if __name__ == "__main__":
