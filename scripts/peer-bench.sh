@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Peer benchmark (issue 16): Hugging Face PEFT LoRA and lora4j LoRA trained back to back with the same
 # settings, base weights, sentences and batch order, in float32 and in bfloat16 (lora4j --precision bf16,
-# PEFT under torch.autocast(bfloat16)), each followed by inference over the dev set (lora4j: its
-# trainer's evaluation and, what users serve with, the exported adapter in the runtime on ONNX Runtime);
+# PEFT under torch.autocast(bfloat16)), each followed by inference over the dev set in batches of 32 and one
+# sentence at a time (lora4j: what users serve with, the exported adapter in the runtime on ONNX Runtime,
+# float32 and int8; also its trainer's evaluation);
 # writes a table (tokens/s, accuracy, lora4j/PEFT ratio, the load during each run) between <!-- begin peer --> and
 # <!-- end peer --> in docs/RESULTS.md. Runs alternate lora4j / PEFT so load drifts hit both alike;
 # measure on an idle machine (the table records the 1-minute load average before and after each run).
