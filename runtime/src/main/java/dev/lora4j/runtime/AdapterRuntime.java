@@ -498,7 +498,7 @@ public final class AdapterRuntime implements AutoCloseable {
     }
     try {
       List<String> texts = rows.stream().map(MixedRequest::text).toList();
-      float[][][] out = natives.call(() -> PaddingRuns.run(tokenizer, texts, device == Device.CPU, (enc, part) -> {
+      float[][][] out = natives.call(() -> byLength(texts, (enc, part) -> {
         int[] slotOfPart = new int[part.length];
         for (int i = 0; i < part.length; i++) {
           slotOfPart[i] = slotOfRow[part[i]];
@@ -588,11 +588,15 @@ public final class AdapterRuntime implements AutoCloseable {
    */
   private float[][][] runMulti(List<String> texts, ResidentAdapter adapter, String... outputs) {
     try {
-      return natives.call(() -> PaddingRuns.run(tokenizer, texts, device == Device.CPU,
-          (enc, rows) -> runMultiHere(enc, adapter, outputs)));
+      return natives.call(() -> byLength(texts, (enc, rows) -> runMultiHere(enc, adapter, outputs)));
     } catch (OrtException e) {
       throw new Lora4jException("inference failed: " + e.getMessage(), e);
     }
+  }
+
+  /** Tokenizes {@code texts} and runs them, on the CPU in runs of similar length ({@link PaddingRuns}). */
+  private float[][][] byLength(List<String> texts, PaddingRuns.Run run) throws OrtException {
+    return PaddingRuns.run(tokenizer.encode(texts), device == Device.CPU, run);
   }
 
   private float[][][] runMultiHere(Encoding enc, ResidentAdapter adapter, String... outputs) throws OrtException {

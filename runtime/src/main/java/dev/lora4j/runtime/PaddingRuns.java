@@ -2,7 +2,6 @@ package dev.lora4j.runtime;
 
 import ai.onnxruntime.OrtException;
 import dev.lora4j.models.text.Encoding;
-import dev.lora4j.models.text.Tokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -37,24 +36,19 @@ final class PaddingRuns {
   }
 
   /**
-   * Tokenizes {@code texts} and runs them, in one run or (with {@code split}) in the runs
-   * {@link #plan} gives; returns [output][text], rows in the order of {@code texts}.
+   * Runs {@code all} in one run or (with {@code split}) in the runs {@link #plan} gives; returns
+   * [output][row], rows in the order of {@code all}.
    */
-  static float[][][] run(Tokenizer tokenizer, List<String> texts, boolean split, Run run) throws OrtException {
-    Encoding all = tokenizer.encode(texts);
+  static float[][][] run(Encoding all, boolean split, Run run) throws OrtException {
     List<int[]> runs = split ? plan(all.tokenCounts()) : List.of();
     if (runs.size() < 2) {
-      return run.run(all, IntStream.range(0, texts.size()).toArray());
+      return run.run(all, IntStream.range(0, all.batchSize()).toArray());
     }
     float[][][] res = null;
     for (int[] rows : runs) {
-      List<String> part = new ArrayList<>(rows.length);
-      for (int r : rows) {
-        part.add(texts.get(r));
-      }
-      float[][][] out = run.run(tokenizer.encode(part), rows);
+      float[][][] out = run.run(all.rows(rows), rows);
       if (res == null) {
-        res = new float[out.length][texts.size()][];
+        res = new float[out.length][all.batchSize()][];
       }
       for (int o = 0; o < out.length; o++) {
         for (int i = 0; i < rows.length; i++) {

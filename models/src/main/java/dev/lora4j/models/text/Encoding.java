@@ -108,6 +108,32 @@ public record Encoding(int batchSize, int sequenceLength, long[] inputIds, long[
     return Arrays.copyOfRange(inputIds, from, from + tokenCounts[row]);
   }
 
+  /**
+   * The batch of just {@code rows} (indices into this one, in that order), padded to the longest of
+   * them: what encoding their texts alone gives, without tokenizing them again.
+   */
+  public Encoding rows(int[] rows) {
+    int seq = 0;
+    for (int r : rows) {
+      seq = Math.max(seq, tokenCounts[r]);
+    }
+    long[] ids = new long[rows.length * seq];
+    long[] mask = new long[rows.length * seq];
+    long[] types = new long[rows.length * seq];
+    int[] counts = new int[rows.length];
+    boolean[] cut = new boolean[rows.length];
+    for (int i = 0; i < rows.length; i++) {
+      int from = rows[i] * sequenceLength;
+      // right padding: a row's first seq positions hold its tokens and, after them, its own padding
+      System.arraycopy(inputIds, from, ids, i * seq, seq);
+      System.arraycopy(attentionMask, from, mask, i * seq, seq);
+      System.arraycopy(tokenTypeIds, from, types, i * seq, seq);
+      counts[i] = tokenCounts[rows[i]];
+      cut[i] = truncated[rows[i]];
+    }
+    return new Encoding(rows.length, seq, ids, mask, types, counts, cut);
+  }
+
   // Records compare array components by identity; an encoding is a value, so compare contents.
   @Override
   public boolean equals(Object o) {

@@ -87,6 +87,22 @@ class TokenizerTest {
     assertArrayEquals(new int[] {3, 11, 4}, e.tokenCounts());
   }
 
+  /**
+   * Selected rows of a batch equal encoding their texts alone: fails if the selection keeps the old
+   * padding length, copies another row, or loses a row's truncation flag.
+   */
+  @Test
+  void rowsOfABatchEncodeAsTheirTextsAlone() {
+    List<String> texts = List.of(LONG, "a", "The quick brown fox jumps over the lazy dog", "hello world");
+    Encoding all = tokenizer.encode(texts, 16);
+    int[] rows = {3, 1, 2};
+    Encoding some = all.rows(rows);
+    assertEquals(tokenizer.encode(List.of(texts.get(3), texts.get(1), texts.get(2)), 16), some);
+    assertEquals(11, some.sequenceLength());
+    assertEquals(tokenizer.encode(List.of(LONG, "a"), 16), all.rows(new int[] {0, 1}));
+    assertTrue(all.rows(new int[] {0}).isTruncated(0));
+  }
+
   @Test
   void longTextIsCutKeepingSpecialTokens() {
     Encoding full = tokenizer.encode(List.of(LONG), 2048);
