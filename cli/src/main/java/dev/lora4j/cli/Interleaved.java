@@ -108,24 +108,60 @@ final class Interleaved {
    * a block's first call follows another action and is not timed.
    */
   static Map<String, Double> blockMedians(Map<String, Timer.Action> actions, int blocks, int block) throws Exception {
-    Map<String, double[]> samples = new LinkedHashMap<>();
-    actions.keySet().forEach(k -> samples.put(k, new double[blocks * (block - 1)]));
+    Map<String, double[][]> samples = blockSamples(actions, blocks, block);
+    Map<String, Double> out = new LinkedHashMap<>();
+    samples.forEach((k, v) -> out.put(k, median(Arrays.stream(v).flatMapToDouble(Arrays::stream).toArray())));
+    return out;
+  }
+
+  /**
+   * Each action's median per call, and per round b's block median minus a's ({@code differencesMs},
+   * in round order); {@link #bMinusAMs} is their median.
+   */
+  record Paired(double aMs, double bMs, double[] differencesMs) {
+    double bMinusAMs() {
+      return median(differencesMs);
+    }
+  }
+
+  /**
+   * Two actions in alternating blocks as {@link #blockMedians}, for a small difference between two
+   * long calls: each round's pair of blocks runs back to back, so its difference is taken under one
+   * load, and the median over rounds sheds the rounds a burst of load hit. (The difference of the two
+   * overall medians keeps whatever drift separates the samples each median happens to pick.)
+   */
+  static Paired pairedBlocks(Timer.Action a, Timer.Action b, int rounds, int block) throws Exception {
+    Map<String, Timer.Action> both = new LinkedHashMap<>();
+    both.put("a", a);
+    both.put("b", b);
+    Map<String, double[][]> s = blockSamples(both, rounds, block);
+    double[] diff = new double[rounds];
+    for (int r = 0; r < rounds; r++) {
+      diff[r] = median(s.get("b")[r]) - median(s.get("a")[r]);
+    }
+    return new Paired(median(Arrays.stream(s.get("a")).flatMapToDouble(Arrays::stream).toArray()),
+        median(Arrays.stream(s.get("b")).flatMapToDouble(Arrays::stream).toArray()), diff);
+  }
+
+  /** Milliseconds per timed call: [round][call] for each action, blocks alternating as {@link #blockMedians}. */
+  private static Map<String, double[][]> blockSamples(Map<String, Timer.Action> actions, int blocks, int block)
+      throws Exception {
+    Map<String, double[][]> samples = new LinkedHashMap<>();
+    actions.keySet().forEach(k -> samples.put(k, new double[blocks][block - 1]));
     for (int b = 0; b < blocks; b++) {
       for (Map.Entry<String, Timer.Action> e : actions.entrySet()) {
         e.getValue().run();
         for (int i = 0; i < block - 1; i++) {
           long s = System.nanoTime();
           e.getValue().run();
-          samples.get(e.getKey())[b * (block - 1) + i] = (System.nanoTime() - s) / 1e6;
+          samples.get(e.getKey())[b][i] = (System.nanoTime() - s) / 1e6;
         }
       }
     }
-    Map<String, Double> out = new LinkedHashMap<>();
-    samples.forEach((k, v) -> out.put(k, median(v)));
-    return out;
+    return samples;
   }
 
-  private static double median(double[] t) {
+  static double median(double[] t) {
     double[] s = t.clone();
     Arrays.sort(s);
     int n = s.length;
