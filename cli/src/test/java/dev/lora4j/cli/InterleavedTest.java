@@ -42,24 +42,23 @@ class InterleavedTest {
 
   @Test
   void pairedBlocksTakeEachRoundsDifferenceUnderItsOwnLoad() throws Exception {
-    // load that grows 30 ms a round, b always 3 ms slower than a within a round: the per-round
-    // difference is 3 ms; pairing a round's a with another round's b would give 33 or -27 ms, and a
-    // reversed sign -3 ms. Sleep overshoots by well under a millisecond on an idle JVM; 1.5 ms margin.
+    // load that grows 30 ms a round, b always 6 ms slower than a within a round: the per-round
+    // difference is 6 ms; pairing a round's a with another round's b would give 36 or -24 ms, and a
+    // reversed sign -6 ms. Sleep overshoots by well under a millisecond on an idle JVM, and each
+    // figure is a median (of a block's three timed calls, then of three rounds): 2.5 ms margin.
     int[] round = {0};
     int[] calls = {0};
-    Timer.Action a = () -> {
-      Thread.sleep(10 + 30L * round[0]);
-    };
+    Timer.Action a = () -> Thread.sleep(10 + 30L * round[0]);
     Timer.Action b = () -> {
-      Thread.sleep(13 + 30L * round[0]);
-      if (++calls[0] % 3 == 0) {
-        round[0]++; // b's block (three calls) ends the round
+      Thread.sleep(16 + 30L * round[0]);
+      if (++calls[0] % 4 == 0) {
+        round[0]++; // b's block (four calls, the first untimed) ends the round
       }
     };
-    Interleaved.Paired p = Interleaved.pairedBlocks(a, b, 3, 3);
-    assertEquals(3.0, p.bMinusAMs(), 1.5, p.toString());
-    assertEquals(40.0, p.aMs(), 1.5, p.toString()); // the middle round's 10 + 30
-    assertEquals(43.0, p.bMs(), 1.5, p.toString());
+    Interleaved.Paired p = Interleaved.pairedBlocks(a, b, 3, 4);
+    assertEquals(6.0, p.bMinusAMs(), 2.5, () -> p.aMs() + " / " + p.bMs() + " ms, per round " + java.util.Arrays.toString(p.differencesMs()));
+    assertEquals(40.0, p.aMs(), 2.5, () -> p.aMs() + " / " + p.bMs() + " ms, per round " + java.util.Arrays.toString(p.differencesMs())); // all samples' median: the middle round's 10 + 30
+    assertEquals(46.0, p.bMs(), 2.5, () -> p.aMs() + " / " + p.bMs() + " ms, per round " + java.util.Arrays.toString(p.differencesMs()));
   }
 
   @Test
