@@ -56,9 +56,11 @@ class InterleavedTest {
       }
     };
     Interleaved.Paired p = Interleaved.pairedBlocks(a, b, 3, 4);
-    assertEquals(6.0, p.bMinusAMs(), 2.5, () -> p.aMs() + " / " + p.bMs() + " ms, per round " + java.util.Arrays.toString(p.differencesMs()));
-    assertEquals(40.0, p.aMs(), 2.5, () -> p.aMs() + " / " + p.bMs() + " ms, per round " + java.util.Arrays.toString(p.differencesMs())); // all samples' median: the middle round's 10 + 30
-    assertEquals(46.0, p.bMs(), 2.5, () -> p.aMs() + " / " + p.bMs() + " ms, per round " + java.util.Arrays.toString(p.differencesMs()));
+    java.util.function.Supplier<String> why =
+        () -> p.aMs() + " / " + p.bMs() + " ms, per round " + java.util.Arrays.toString(p.differencesMs());
+    assertEquals(6.0, p.bMinusAMs(), 2.5, why);
+    assertEquals(40.0, p.aMs(), 2.5, why); // all samples' median: the middle round's 10 + 30
+    assertEquals(46.0, p.bMs(), 2.5, why);
   }
 
   @Test
