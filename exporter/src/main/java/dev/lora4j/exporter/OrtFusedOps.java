@@ -1,6 +1,7 @@
 package dev.lora4j.exporter;
 
 import static dev.lora4j.models.onnx.OnnxBuilders.attr;
+import static dev.lora4j.models.onnx.OnnxBuilders.floatValue;
 import static dev.lora4j.models.onnx.OnnxBuilders.node;
 
 import dev.lora4j.models.base.EncoderDescription;
@@ -21,7 +22,8 @@ import java.util.Set;
 /**
  * Gives a BERT encoder graph ONNX Runtime's fused transformer kernels: per layer the attention core
  * (Reshape / Transpose of q, k, v, scaled {@code q·k^T}, mask Add, Softmax, {@code ·v}, Transpose /
- * Reshape back) becomes one {@code com.microsoft.MultiHeadAttention}, and each residual Add plus
+ * Reshape back) becomes one {@code com.microsoft.MultiHeadAttention} (in an {@code If} that leaves the
+ * mask out when the batch has no padding), and each residual Add plus
  * LayerNorm one {@code com.microsoft.SkipLayerNormalization}.
  *
  * <p>Why by hand: ONNX Runtime's own attention fusion does not recognise a core whose q and v come
@@ -42,6 +44,8 @@ final class OrtFusedOps {
   private static final String SCOPE = "/lora4j/fused/";
   private static final String MASK = HeadNodes.ATTENTION_MASK;
   private static final String MASK_INT32 = SCOPE + "attention_mask_int32";
+  private static final String NO_PADDING = SCOPE + "attention_mask_all_ones";
+  private static final String ONE_INT32 = SCOPE + "const_one_int32";
 
   private OrtFusedOps() {}
 
@@ -73,7 +77,11 @@ final class OrtFusedOps {
 
   /**
    * {@code Reshape(Transpose(MatMul(Softmax(Add(Div(MatMul(T(R(q)), T(R(k))), c), mask)), T(R(v)))))}
-   * into {@code MultiHeadAttention(q, k, v, key_padding_mask)} with scale {@code 1/c}.
+   * into {@code MultiHeadAttention(q, k, v, key_padding_mask)} with scale {@code 1/c}, inside an
+   * {@code If} on "the batch has no padding" whose then-branch leaves the mask out. Why: ONNX
+   * Runtime's CPU kernel takes a faster path without a mask (at 24 tokens 42-45 against 61 us a
+   * layer), a batch of one never has padding, and with no padded key the mask changes nothing; the
+   * If costs a few microseconds a layer (docs/EXPORT.md "Quantized base").
    */
   private static boolean attention(OnnxModel model, EncoderDescription base, int layer) {
     if (model.inputs().stream().noneMatch(i -> i.getName().equals(MASK))) {
@@ -98,17 +106,46 @@ final class OrtFusedOps {
       return false;
     }
     if (model.producer(MASK_INT32).isEmpty()) {
-      List<NodeProto> cast = List.of(node("Cast", SCOPE + "attention_mask/Cast", List.of(MASK), List.of(MASK_INT32),
-          attr("to", (long) TensorProto.DataType.INT32_VALUE)));
-      List<NodeProto> all = new ArrayList<>(cast);
+      List<NodeProto> all = new ArrayList<>(maskNodes());
       all.addAll(model.nodes());
       model.graph().clearNode().addAllNode(all);
+      model.graph().addInitializer(TensorProto.newBuilder().setName(ONE_INT32)
+          .setDataType(TensorProto.DataType.INT32_VALUE).addInt32Data(1).build());
     }
-    NodeProto mha = contrib(node("MultiHeadAttention", SCOPE + "layer." + layer + "/MultiHeadAttention",
-        List.of(q, k, v, "", MASK_INT32), List.of(out),
-        attr("num_heads", (long) base.spec().heads()), attr("scale", 1f / c.get()[0])));
-    replaceProducer(model, out, mha);
+    String name = SCOPE + "layer." + layer + "/MultiHeadAttention";
+    List<AttributeProto> attrs = List.of(attr("num_heads", (long) base.spec().heads()), attr("scale", 1f / c.get()[0]));
+    NodeProto unmasked = mha(name, List.of(q, k, v), out + "/unmasked", attrs);
+    NodeProto withMask = mha(name + "/masked", List.of(q, k, v, "", MASK_INT32), out + "/masked", attrs);
+    Object hidden = (long) base.spec().hidden();
+    NodeProto choose = node("If", SCOPE + "layer." + layer + "/If", List.of(NO_PADDING), List.of(out),
+        graphAttr("then_branch", GraphProto.newBuilder().setName(name + "/then").addNode(unmasked)
+            .addOutput(floatValue(out + "/unmasked", "batch", "sequence", hidden)).build()),
+        graphAttr("else_branch", GraphProto.newBuilder().setName(name + "/else").addNode(withMask)
+            .addOutput(floatValue(out + "/masked", "batch", "sequence", hidden)).build()));
+    replaceProducer(model, out, choose);
     return true;
+  }
+
+  /**
+   * The mask as int32 (MultiHeadAttention's key padding mask) and whether the batch has no padding
+   * at all (the If's condition, computed once for every layer).
+   */
+  private static List<NodeProto> maskNodes() {
+    return List.of(
+        node("Cast", SCOPE + "attention_mask/Cast", List.of(MASK), List.of(MASK_INT32),
+            attr("to", (long) TensorProto.DataType.INT32_VALUE)),
+        node("ReduceMin", SCOPE + "attention_mask/ReduceMin", List.of(MASK_INT32), List.of(SCOPE + "attention_mask_min"),
+            attr("keepdims", 0L)),
+        node("Equal", SCOPE + "attention_mask/NoPadding", List.of(SCOPE + "attention_mask_min", ONE_INT32),
+            List.of(NO_PADDING)));
+  }
+
+  private static NodeProto mha(String name, List<String> inputs, String output, List<AttributeProto> attrs) {
+    return contrib(node("MultiHeadAttention", name, inputs, List.of(output), attrs.toArray(AttributeProto[]::new)));
+  }
+
+  private static AttributeProto graphAttr(String name, GraphProto g) {
+    return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.GRAPH).setG(g).build();
   }
 
   /** {@code Add(dense, residual)} then LayerNorm (the fused op or its decomposed chain). */

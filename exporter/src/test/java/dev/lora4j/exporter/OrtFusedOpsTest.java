@@ -36,12 +36,15 @@ class OrtFusedOpsTest {
         OnnxModel plain = e.getValue();
         OnnxModel fused = plain.copy();
         assertEquals(layers, OrtFusedOps.apply(fused, BASE), e.getKey());
-        assertEquals(layers, count(fused, "MultiHeadAttention"), e.getKey());
+        assertEquals(layers, fusedAttention(fused), e.getKey());
         assertEquals(2L * layers, count(fused, "SkipLayerNormalization"), e.getKey());
         assertEquals(count(plain, "Softmax") - layers, count(fused, "Softmax"), e.getKey() + ": attention Softmax left");
         assertEquals(count(plain, "LayerNormalization") - 2L * layers, count(fused, "LayerNormalization"), e.getKey());
         OrtLoraAdapter adapter = e.getKey().equals("multi") ? oa : null;
-        assertSameOutputs(plain, fused, adapter, e.getKey());
+        assertSameOutputs(plain, fused, adapter, SENTENCES, e.getKey()); // padded: the masked branch
+        for (long[] one : SENTENCES) { // one sentence, no padding: the unmasked branch
+          assertSameOutputs(plain, fused, adapter, List.of(one), e.getKey() + ", " + one.length + " tokens alone");
+        }
       }
     }
   }
@@ -61,16 +64,16 @@ class OrtFusedOpsTest {
     OnnxModel fused = plain.copy();
     assertEquals(BASE.spec().layers() - 1, OrtFusedOps.apply(fused, BASE));
     assertEquals(1, count(fused, "Softmax"), "layer 0 keeps its own attention");
-    assertSameOutputs(plain, fused, null, "layer 0 unfused");
+    assertSameOutputs(plain, fused, null, SENTENCES, "layer 0 unfused");
   }
 
-  private static void assertSameOutputs(OnnxModel plain, OnnxModel fused, OrtLoraAdapter adapter, String what)
-      throws Exception {
+  private static void assertSameOutputs(OnnxModel plain, OnnxModel fused, OrtLoraAdapter adapter,
+      List<long[]> sentences, String what) throws Exception {
     Map<String, Object> want;
     Map<String, Object> got;
     try (Ort p = new Ort(plain); Ort f = new Ort(fused)) {
-      want = p.run(SENTENCES, Map.of(), adapter);
-      got = f.run(SENTENCES, Map.of(), adapter);
+      want = p.run(sentences, Map.of(), adapter);
+      got = f.run(sentences, Map.of(), adapter);
     }
     assertEquals(want.keySet(), got.keySet(), what);
     for (String name : want.keySet()) {
@@ -113,6 +116,38 @@ class OrtFusedOpsTest {
       return out;
     }
     throw new IllegalArgumentException("unexpected output type " + value.getClass());
+  }
+
+  /**
+   * Layers with fused attention: each an {@code If} on the no-padding flag whose then-branch is one
+   * MultiHeadAttention without a mask and whose else-branch is one with the int32 key padding mask,
+   * both on the same q, k, v. Any other MultiHeadAttention at the top level fails the count.
+   */
+  static long fusedAttention(OnnxModel m) {
+    assertEquals(0, count(m, "MultiHeadAttention"), "MultiHeadAttention outside an If");
+    long n = 0;
+    for (NodeProto node : m.nodes()) {
+      if (!node.getOpType().equals("If")) {
+        continue;
+      }
+      NodeProto then = only(node, "then_branch");
+      NodeProto otherwise = only(node, "else_branch");
+      assertEquals(List.of("MultiHeadAttention", "MultiHeadAttention"), List.of(then.getOpType(), otherwise.getOpType()));
+      assertEquals(3, then.getInputCount(), node.getName() + ": the unmasked branch takes q, k, v only");
+      assertEquals(then.getInputList(), otherwise.getInputList().subList(0, 3), node.getName());
+      assertEquals(5, otherwise.getInputCount(), node.getName() + ": the masked branch takes the key padding mask");
+      assertTrue(otherwise.getInput(4).endsWith("attention_mask_int32"), node.getName());
+      assertEquals(then.getAttributeList(), otherwise.getAttributeList(), node.getName() + ": heads and scale differ");
+      n++;
+    }
+    return n;
+  }
+
+  private static NodeProto only(NodeProto n, String branch) {
+    dev.lora4j.models.onnx.proto.Onnx.GraphProto g = n.getAttributeList().stream()
+        .filter(a -> a.getName().equals(branch)).findFirst().orElseThrow().getG();
+    assertEquals(1, g.getNodeCount(), n.getName() + " " + branch);
+    return g.getNode(0);
   }
 
   private static long count(OnnxModel m, String op) {
