@@ -53,8 +53,8 @@ class HalfPrecisionServingTest {
   private static final Map<String, String> FP32_FILES_BEFORE = Map.of(
       "x.onnx_adapter", "dac6db16e7d86868e80d9cebc2f5064c367a76e1e99be390e3c21c52134e650e",
       "x.merged.onnx", "55c9cabcfd47246ae974059a73f3104f5c24fde10d3ccb37772dd75592320e33",
-      "base.multi.onnx", "6256e628615b4e560e70a4146de1d1329622cfeed73cfb519c0334d5f58ac939",
-      "base.mixed.onnx", "dfad39c8d7f3a9f6465676211099c90d9ebc29a0913395a28667aa05fc5f8d96");
+      "base.multi.onnx", "7ea825e8d82c252c5c5927fba5d03cbb46873c03962f5e96be406095c5ccffb8",
+      "base.mixed.onnx", "efdb57e86f7fb81d36fada4864b6e0fb62400e07af83f328e57789625a2b01f8");
 
   private Adapter x;
   private Path plain;
