@@ -110,7 +110,7 @@ final class Interleaved {
   static Map<String, Double> blockMedians(Map<String, Timer.Action> actions, int blocks, int block) throws Exception {
     Map<String, double[][]> samples = blockSamples(actions, blocks, block);
     Map<String, Double> out = new LinkedHashMap<>();
-    samples.forEach((k, v) -> out.put(k, median(Arrays.stream(v).flatMapToDouble(Arrays::stream).toArray())));
+    samples.forEach((k, v) -> out.put(k, medianOfAll(v)));
     return out;
   }
 
@@ -139,8 +139,7 @@ final class Interleaved {
     for (int r = 0; r < rounds; r++) {
       diff[r] = median(s.get("b")[r]) - median(s.get("a")[r]);
     }
-    return new Paired(median(Arrays.stream(s.get("a")).flatMapToDouble(Arrays::stream).toArray()),
-        median(Arrays.stream(s.get("b")).flatMapToDouble(Arrays::stream).toArray()), diff);
+    return new Paired(medianOfAll(s.get("a")), medianOfAll(s.get("b")), diff);
   }
 
   /** Milliseconds per timed call: [round][call] for each action, blocks alternating as {@link #blockMedians}. */
@@ -159,6 +158,11 @@ final class Interleaved {
       }
     }
     return samples;
+  }
+
+  /** The median of every sample of every round. */
+  private static double medianOfAll(double[][] rounds) {
+    return median(Arrays.stream(rounds).flatMapToDouble(Arrays::stream).toArray());
   }
 
   static double median(double[] t) {

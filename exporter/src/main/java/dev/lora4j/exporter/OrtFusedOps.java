@@ -80,8 +80,8 @@ final class OrtFusedOps {
    * into {@code MultiHeadAttention(q, k, v, key_padding_mask)} with scale {@code 1/c}, inside an
    * {@code If} on "the batch has no padding" whose then-branch leaves the mask out. Why: ONNX
    * Runtime's CPU kernel takes a faster path without a mask (at 24 tokens 42-45 against 61 us a
-   * layer), a batch of one never has padding, and with no padded key the mask changes nothing; the
-   * If costs a few microseconds a layer (docs/EXPORT.md "Quantized base").
+   * layer), a batch of one never has padding, and with no padded key the mask changes nothing. The
+   * If's own cost is inside the net gain measured (docs/EXPORT.md "Fused kernels").
    */
   private static boolean attention(OnnxModel model, EncoderDescription base, int layer) {
     if (model.inputs().stream().noneMatch(i -> i.getName().equals(MASK))) {
