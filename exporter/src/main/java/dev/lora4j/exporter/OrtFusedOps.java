@@ -20,7 +20,8 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * Gives a BERT encoder graph ONNX Runtime's fused transformer kernels: per layer the attention core
+ * Gives a BERT encoder graph ONNX Runtime's fused transformer kernels: the embedding lookups and
+ * their LayerNorm become one {@code com.microsoft.EmbedLayerNormalization}; per layer the attention core
  * (Reshape / Transpose of q, k, v, scaled {@code q·k^T}, mask Add, Softmax, {@code ·v}, Transpose /
  * Reshape back) becomes one {@code com.microsoft.MultiHeadAttention} (in an {@code If} that leaves the
  * mask out when the batch has no padding), and each residual Add plus
@@ -46,12 +47,15 @@ final class OrtFusedOps {
   private static final String MASK_INT32 = SCOPE + "attention_mask_int32";
   private static final String NO_PADDING = SCOPE + "attention_mask_all_ones";
   private static final String ONE_INT32 = SCOPE + "const_one_int32";
+  private static final String IDS = "input_ids";
+  private static final String TYPES = "token_type_ids";
 
   private OrtFusedOps() {}
 
   /** Fuses what matches in {@code model}, in place; returns how many layers got fused attention. */
   static int apply(OnnxModel model, EncoderDescription base) {
     importContribDomain(model);
+    embeddings(model, base);
     int fused = 0;
     for (int layer = 0; layer < base.spec().layers(); layer++) {
       if (attention(model, base, layer)) {
@@ -84,7 +88,7 @@ final class OrtFusedOps {
    * If's own cost is inside the net gain measured (docs/EXPORT.md "Fused kernels").
    */
   private static boolean attention(OnnxModel model, EncoderDescription base, int layer) {
-    if (model.inputs().stream().noneMatch(i -> i.getName().equals(MASK))) {
+    if (!isInput(model, MASK)) {
       return false;
     }
     String q = finalValue(model, base.requireModule(ModuleKind.QUERY.moduleName(layer)));
@@ -124,6 +128,95 @@ final class OrtFusedOps {
             .addOutput(floatValue(out + "/masked", "batch", "sequence", hidden)).build()));
     replaceProducer(model, out, choose);
     return true;
+  }
+
+  /**
+   * The word, token-type and position lookups, the Adds of the three and the LayerNorm after them
+   * into one {@code com.microsoft.EmbedLayerNormalization}, which reads int32 ids (two Casts). Why:
+   * at batch 1 those are about ten nodes of a few microseconds each (Shape, Gather, Slice, three
+   * Gathers, two Adds, the LayerNorm), a fixed cost the int8 base pays as fully as the float32 one
+   * (docs/EXPORT.md "Fused kernels" has what it measured). Fused only when the lookups read
+   * {@code input_ids}, {@code token_type_ids} and positions 0, 1, ..., S-1 (a Slice of a 0, 1, 2, ...
+   * constant ending at the input's length: what the kernel computes when no position ids are given);
+   * position ids fed as an input, or RoBERTa's positions offset past the padding index, stay as they
+   * are. Returns whether it fused.
+   */
+  static boolean embeddings(OnnxModel model, EncoderDescription base) {
+    String word = base.embeddingsInitializer("word_embeddings.weight");
+    String position = base.embeddingsInitializer("position_embeddings.weight");
+    String type = base.embeddingsInitializer("token_type_embeddings.weight");
+    String gamma = base.embeddingsInitializer("LayerNorm.weight");
+    String beta = base.embeddingsInitializer("LayerNorm.bias");
+    Optional<OnnxModel.LayerNorm> ln = model.layerNorm(gamma).filter(l -> l.beta().equals(beta));
+    java.util.Map<String, String> indices = new java.util.HashMap<>();
+    if (ln.isEmpty() || !isInput(model, IDS) || !isInput(model, TYPES)
+        || !sumOfLookups(model, ln.get().input(), indices) || indices.size() != 3
+        || !IDS.equals(indices.get(word)) || !TYPES.equals(indices.get(type))
+        || !indices.containsKey(position) || !firstPositions(model, indices.get(position))) {
+      return false;
+    }
+    String ids = SCOPE + "input_ids_int32";
+    String types = SCOPE + "token_type_ids_int32";
+    List<NodeProto> all = new ArrayList<>(List.of(
+        node("Cast", SCOPE + "embeddings/CastIds", List.of(IDS), List.of(ids), attr("to", (long) TensorProto.DataType.INT32_VALUE)),
+        node("Cast", SCOPE + "embeddings/CastTypes", List.of(TYPES), List.of(types),
+            attr("to", (long) TensorProto.DataType.INT32_VALUE))));
+    all.addAll(model.nodes());
+    model.graph().clearNode().addAllNode(all);
+    replaceProducer(model, ln.get().output(), contrib(node("EmbedLayerNormalization",
+        SCOPE + "embeddings/EmbedLayerNormalization", List.of(ids, types, word, position, type, gamma, beta),
+        // mask_index: required by ONNX Runtime 1.29's type inference, read by nothing here
+        List.of(ln.get().output(), SCOPE + "embeddings_mask_index"), attr("epsilon", ln.get().epsilon()))));
+    return true;
+  }
+
+  /**
+   * Whether {@code value} is a tree of two-input Adds whose leaves are all Gathers along axis 0 of
+   * an initializer; collects each table's indices into {@code indices}.
+   */
+  private static boolean sumOfLookups(OnnxModel model, String value, java.util.Map<String, String> indices) {
+    Optional<NodeProto> p = model.producer(value);
+    if (p.isPresent() && is(p.get(), "Add") && p.get().getInputCount() == 2) {
+      return sumOfLookups(model, p.get().getInput(0), indices) && sumOfLookups(model, p.get().getInput(1), indices);
+    }
+    boolean lookup = p.isPresent() && is(p.get(), "Gather") && p.get().getInputCount() == 2
+        && model.initializer(p.get().getInput(0)).isPresent()
+        && p.get().getAttributeList().stream().noneMatch(a -> a.getName().equals("axis") && a.getI() != 0);
+    return lookup && indices.put(p.get().getInput(0), p.get().getInput(1)) == null;
+  }
+
+  /**
+   * {@code value} is {@code Slice(0, 1, 2, ..., starts 0, ends computed from input_ids alone, on the
+   * last axis, step 1)}: the positions 0..S-1 of every sequence.
+   */
+  private static boolean firstPositions(OnnxModel model, String value) {
+    Optional<NodeProto> slice = model.producer(value).filter(n -> is(n, "Slice") && n.getInputCount() >= 4);
+    if (slice.isEmpty()) {
+      return false;
+    }
+    NodeProto n = slice.get();
+    Optional<TensorProto> table = model.initializer(n.getInput(0));
+    Optional<long[]> range = model.constantLongs(n.getInput(0));
+    Optional<long[]> starts = model.constantLongs(n.getInput(1));
+    Optional<long[]> axes = model.constantLongs(n.getInput(3));
+    Optional<long[]> steps = n.getInputCount() > 4 && !n.getInput(4).isEmpty()
+        ? model.constantLongs(n.getInput(4)) : Optional.of(new long[] {1});
+    if (table.isEmpty() || range.isEmpty() || starts.isEmpty() || axes.isEmpty() || steps.isEmpty()
+        || !java.util.Arrays.equals(starts.get(), new long[] {0}) || !java.util.Arrays.equals(steps.get(), new long[] {1})
+        || axes.get().length != 1 || (axes.get()[0] != -1 && axes.get()[0] != table.get().getDimsCount() - 1)
+        || !readsOnly(model, n.getInput(2), IDS)) {
+      return false;
+    }
+    for (int i = 0; i < range.get().length; i++) {
+      if (range.get()[i] != i) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean isInput(OnnxModel model, String name) {
+    return model.inputs().stream().anyMatch(i -> i.getName().equals(name));
   }
 
   /**

@@ -39,7 +39,10 @@ class OrtFusedOpsTest {
         assertEquals(layers, fusedAttention(fused), e.getKey());
         assertEquals(2L * layers, count(fused, "SkipLayerNormalization"), e.getKey());
         assertEquals(count(plain, "Softmax") - layers, count(fused, "Softmax"), e.getKey() + ": attention Softmax left");
-        assertEquals(count(plain, "LayerNormalization") - 2L * layers, count(fused, "LayerNormalization"), e.getKey());
+        assertEquals(count(plain, "LayerNormalization") - 2L * layers - 1, count(fused, "LayerNormalization"), e.getKey());
+        assertEquals(List.of("EmbedLayerNormalization"), fused.consumers("embeddings.word_embeddings.weight").stream()
+            .map(NodeProto::getOpType).toList(), e.getKey() + ": the word lookup is left");
+        assertEquals(0, fused.consumers("embeddings.position_ids").size(), e.getKey() + ": the position Slice is left");
         OrtLoraAdapter adapter = e.getKey().equals("multi") ? oa : null;
         assertSameOutputs(plain, fused, adapter, SENTENCES, e.getKey()); // padded: the masked branch
         for (long[] one : SENTENCES) { // one sentence, no padding: the unmasked branch
@@ -65,6 +68,23 @@ class OrtFusedOpsTest {
     assertEquals(BASE.spec().layers() - 1, OrtFusedOps.apply(fused, BASE));
     assertEquals(1, count(fused, "Softmax"), "layer 0 keeps its own attention");
     assertSameOutputs(plain, fused, null, SENTENCES, "layer 0 unfused");
+  }
+
+  @Test
+  void positionsThatDoNotStartAtZeroAreLeftToTheLookups() throws Exception {
+    // RoBERTa-style positions, offset past a padding index: the fused kernel would use 0..S-1
+    OnnxModel plain = BASE.model().copy();
+    long[] offset = new long[(int) plain.initializer("embeddings.position_ids").orElseThrow().getDims(1)];
+    for (int i = 0; i < offset.length; i++) {
+      offset[i] = Math.min(i + 2, offset.length - 1);
+    }
+    plain.putInitializer(TensorProtos.int64s("embeddings.position_ids", new long[] {1, offset.length}, offset));
+
+    OnnxModel fused = plain.copy();
+    assertEquals(false, OrtFusedOps.embeddings(fused, BASE));
+    assertEquals(BASE.spec().layers(), OrtFusedOps.apply(fused, BASE), "the layers still fuse");
+    assertEquals(0, count(fused, "EmbedLayerNormalization"));
+    assertSameOutputs(plain, fused, null, SENTENCES, "offset positions");
   }
 
   private static void assertSameOutputs(OnnxModel plain, OnnxModel fused, OrtLoraAdapter adapter,

@@ -229,6 +229,14 @@ public final class EncoderDescription {
   }
 
   /**
+   * The graph's name of an embeddings initializer, {@code which} as PyTorch names it under
+   * {@code embeddings.} (for example {@code word_embeddings.weight}, {@code LayerNorm.bias}).
+   */
+  public String embeddingsInitializer(String which) {
+    return prefix + "embeddings." + which;
+  }
+
+  /**
    * Every weight under its PyTorch name, in PyTorch layout (linear weights {@code out x in}):
    * embeddings, LayerNorms, and per layer the six linear modules' weight and bias.
    */
@@ -236,7 +244,7 @@ public final class EncoderDescription {
     Map<String, FloatTensor> w = new LinkedHashMap<>();
     for (String e : List.of("word_embeddings.weight", "position_embeddings.weight", "token_type_embeddings.weight",
         "LayerNorm.weight", "LayerNorm.bias")) {
-      String onnxName = prefix + "embeddings." + e;
+      String onnxName = embeddingsInitializer(e);
       if (model.initializer(onnxName).isPresent()) {
         w.put("embeddings." + e, model.floatInitializer(onnxName));
       }
