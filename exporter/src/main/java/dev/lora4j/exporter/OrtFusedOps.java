@@ -32,7 +32,7 @@ import java.util.Set;
  * {@code LayerNormalization} kernel takes about twice as long as {@code SkipLayerNormalization},
  * which also absorbs the residual Add. At batch 1 a MiniLM layer is a few microseconds of
  * arithmetic per node, so node count is the cost: ONNX Runtime runs the MiniLM int8 multi graph as
- * 119 nodes instead of 213 (see docs/EXPORT.md "Quantized base" for what each step measured).
+ * 118 kernels a call instead of 213 (see docs/EXPORT.md "Quantized base" for what each step measured).
  *
  * <p>Each fusion first checks that the subgraph is exactly the pattern it replaces; a layer that
  * differs (another attention variant, a mask that is not the {@code attention_mask} input) is left
