@@ -14,8 +14,11 @@ import dev.lora4j.models.onnx.proto.Onnx.NodeProto;
 import dev.lora4j.models.onnx.proto.Onnx.OperatorSetIdProto;
 import dev.lora4j.models.onnx.proto.Onnx.TensorProto;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -148,7 +151,7 @@ final class OrtFusedOps {
     String gamma = base.embeddingsInitializer("LayerNorm.weight");
     String beta = base.embeddingsInitializer("LayerNorm.bias");
     Optional<OnnxModel.LayerNorm> ln = model.layerNorm(gamma).filter(l -> l.beta().equals(beta));
-    java.util.Map<String, String> indices = new java.util.HashMap<>();
+    Map<String, String> indices = new HashMap<>();
     if (ln.isEmpty() || !isInput(model, IDS) || !isInput(model, TYPES)
         || !sumOfLookups(model, ln.get().input(), indices) || indices.size() != 3
         || !IDS.equals(indices.get(word)) || !TYPES.equals(indices.get(type))
@@ -157,10 +160,10 @@ final class OrtFusedOps {
     }
     String ids = SCOPE + "input_ids_int32";
     String types = SCOPE + "token_type_ids_int32";
+    AttributeProto toInt32 = attr("to", (long) TensorProto.DataType.INT32_VALUE);
     List<NodeProto> all = new ArrayList<>(List.of(
-        node("Cast", SCOPE + "embeddings/CastIds", List.of(IDS), List.of(ids), attr("to", (long) TensorProto.DataType.INT32_VALUE)),
-        node("Cast", SCOPE + "embeddings/CastTypes", List.of(TYPES), List.of(types),
-            attr("to", (long) TensorProto.DataType.INT32_VALUE))));
+        node("Cast", SCOPE + "embeddings/CastIds", List.of(IDS), List.of(ids), toInt32),
+        node("Cast", SCOPE + "embeddings/CastTypes", List.of(TYPES), List.of(types), toInt32)));
     all.addAll(model.nodes());
     model.graph().clearNode().addAllNode(all);
     replaceProducer(model, ln.get().output(), contrib(node("EmbedLayerNormalization",
@@ -174,7 +177,7 @@ final class OrtFusedOps {
    * Whether {@code value} is a tree of two-input Adds whose leaves are all Gathers along axis 0 of
    * an initializer; collects each table's indices into {@code indices}.
    */
-  private static boolean sumOfLookups(OnnxModel model, String value, java.util.Map<String, String> indices) {
+  private static boolean sumOfLookups(OnnxModel model, String value, Map<String, String> indices) {
     Optional<NodeProto> p = model.producer(value);
     if (p.isPresent() && is(p.get(), "Add") && p.get().getInputCount() == 2) {
       return sumOfLookups(model, p.get().getInput(0), indices) && sumOfLookups(model, p.get().getInput(1), indices);
@@ -202,7 +205,7 @@ final class OrtFusedOps {
     Optional<long[]> steps = n.getInputCount() > 4 && !n.getInput(4).isEmpty()
         ? model.constantLongs(n.getInput(4)) : Optional.of(new long[] {1});
     if (table.isEmpty() || range.isEmpty() || starts.isEmpty() || axes.isEmpty() || steps.isEmpty()
-        || !java.util.Arrays.equals(starts.get(), new long[] {0}) || !java.util.Arrays.equals(steps.get(), new long[] {1})
+        || !Arrays.equals(starts.get(), new long[] {0}) || !Arrays.equals(steps.get(), new long[] {1})
         || axes.get().length != 1 || (axes.get()[0] != -1 && axes.get()[0] != table.get().getDimsCount() - 1)
         || !readsOnly(model, n.getInput(2), IDS)) {
       return false;
@@ -324,7 +327,7 @@ final class OrtFusedOps {
 
   private static boolean perm(NodeProto n, long... want) {
     return n.getAttributeList().stream().filter(a -> a.getName().equals("perm")).findFirst()
-        .map(a -> a.getIntsList().equals(java.util.Arrays.stream(want).boxed().toList())).orElse(false);
+        .map(a -> a.getIntsList().equals(Arrays.stream(want).boxed().toList())).orElse(false);
   }
 
   /** Softmax over the last axis of the [batch, heads, seq, seq] scores (before opset 13 the default axis is 1). */
