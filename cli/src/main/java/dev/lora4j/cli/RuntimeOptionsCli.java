@@ -21,7 +21,7 @@ final class RuntimeOptionsCli {
         .desc("ONNX Runtime intra-op threads (default: all cores).").get());
     o.addOption(Option.builder().longOpt("max-tokens").hasArg().argName("n")
         .desc("Truncate texts to this many tokens, " + RuntimeOptions.MIN_TOKENS + " to " + RuntimeOptions.MAX_TOKENS
-            + " (default 128).").get());
+            + " (default 128), and never past the base model's positions (MiniLM: 512).").get());
     o.addOption(Option.builder().longOpt("int8")
         .desc("Serve the int8 base (base.multi.int8.onnx, from 'lora4j export --quantize int8'): the base's "
             + "MatMuls in int8, adapters float32.").get());

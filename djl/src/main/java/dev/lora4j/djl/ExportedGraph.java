@@ -49,6 +49,9 @@ record ExportedGraph(String adapter, Path dir, Tokenizer tokenizer, List<String>
       }
     }
     int maxTokens = ArgumentsUtil.intValue(arguments, Lora4jTranslatorFactory.MAX_TOKENS, Tokenizer.DEFAULT_MAX_LENGTH);
+    if (manifest != null) {
+      maxTokens = manifest.base().tokensFor(maxTokens);
+    }
     Tokenizer tokenizer = Tokenizer.open(tokenizerFile, maxTokens);
     return new ExportedGraph(adapter, dir, tokenizer, labels(dir, adapter, arguments), inputNames(model));
   }

@@ -235,7 +235,8 @@ public final class ExportBundle {
     }
     ExportManifest manifest = new ExportManifest(ExportManifest.FORMAT_VERSION, Provenance.toolName(),
         Instant.now().toString(),
-        new ExportManifest.Base(request.base().id(), sha, base.spec().layers(), base.spec().hidden(), opset(base.model())),
+        new ExportManifest.Base(request.base().id(), sha, base.spec().layers(), base.spec().hidden(), opset(base.model()),
+            base.spec().maxPositions()),
         tokenizer, multi, mixed, branches == null ? null : MixedBatchGraphWriter.layout(base, branches), entries,
         hashes(dir),
         int8Graphs, branches == null ? null : BranchModules.recorded(request.adapterModules()));

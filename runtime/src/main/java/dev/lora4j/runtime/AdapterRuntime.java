@@ -114,12 +114,22 @@ public final class AdapterRuntime implements AutoCloseable {
     } else {
       this.mixed = null;
     }
-    this.tokenizer = Tokenizer.open(tok, options.maxTokens());
+    this.tokenizer = Tokenizer.open(tok, maxTokens(dir, manifest.base(), options.maxTokens()));
     this.loader = new AdapterLoader(dir, manifest, layout);
     this.registry = new AdapterRegistry<>(this::loadAdapter, options.adapterBudgetBytes());
     // the batcher's thread runs each batch in place, with no hop to the native pool
     this.batcher = new MicroBatcher<>(this::runSingles, options.batchRows(), options.batchWindow(),
         options.queueCapacity(), NativeThreads.threadFactory("lora4j-micro-batcher"));
+  }
+
+  /** {@link RuntimeOptions#maxTokens()}, or the base's positions where it has fewer (a debug line says so). */
+  private static int maxTokens(Path dir, ExportManifest.Base base, int asked) {
+    int kept = base.tokensFor(asked);
+    if (kept < asked) {
+      System.getLogger("lora4j.runtime").log(System.Logger.Level.DEBUG, "lora4j: truncating texts at " + kept
+          + " tokens, not " + asked + ": base model '" + base.id() + "' of " + dir + " has " + kept + " positions");
+    }
+    return kept;
   }
 
   private String graphName(Path dir, String graph) {

@@ -9,7 +9,8 @@ import java.time.Duration;
  * @param session device and threads for ONNX Runtime
  * @param adapterBudgetBytes adapter weights kept resident; beyond it the least recently used ones
  *     are evicted and reloaded on demand
- * @param maxTokens texts are truncated to this many tokens (special tokens included)
+ * @param maxTokens texts are truncated to this many tokens (special tokens included), or at the
+ *     base model's positions where it has fewer (export.json {@code base.max_positions})
  * @param maxTextChars longer texts are refused, before tokenizing
  * @param maxBatch most texts in one call
  * @param batchWindow how long the micro-batcher waits to fill a batch of single requests (zero:

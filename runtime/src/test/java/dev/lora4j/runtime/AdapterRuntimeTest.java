@@ -10,6 +10,7 @@ import ai.onnxruntime.OrtSession;
 import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.adapter.PeftAdapters;
 import dev.lora4j.models.export.ExportLayout;
+import dev.lora4j.models.testing.TinyBert;
 import dev.lora4j.models.text.Tokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -57,6 +58,26 @@ class AdapterRuntimeTest {
     double diff = ExportFixture.maxAbsDiff(want, p.logits());
     assertTrue(diff <= TOLERANCE, adapter + " on '" + text + "': " + Arrays.toString(p.logits()) + " vs merged "
         + Arrays.toString(want) + " (diff " + diff + ")");
+  }
+
+  /**
+   * The default of 128 tokens is more than the tiny base's 64 positions: a longer text is truncated
+   * at the positions (export.json {@code base.max_positions}) rather than failing inside ONNX Runtime
+   * ("input index out of range"), and answers exactly as with the option set to the positions.
+   */
+  @Test
+  void textsAreTruncatedAtTheBasesPositionsWhenTheOptionAsksForMore() throws Exception {
+    String n = ExportFixture.NAMES.get(0);
+    String text = "a good movie but the plot is dull ".repeat(20).strip(); // 160 words
+    assertTrue(RuntimeOptions.defaults().maxTokens() > TinyBert.MAX_POSITIONS, "the test needs a default past 64");
+    assertEquals(TinyBert.MAX_POSITIONS, rt.base().maxPositions(), "export.json records the base's positions");
+    Prediction p = rt.predict(n, text);
+    RuntimeOptions o = RuntimeOptions.defaults().withDevice(Device.CPU);
+    try (AdapterRuntime exact = AdapterRuntime.open(fx.dir, new RuntimeOptions(o.session(), o.adapterBudgetBytes(),
+        TinyBert.MAX_POSITIONS, o.maxTextChars(), o.maxBatch(), o.batchWindow(), o.batchRows(), o.queueCapacity()))) {
+      exact.load(n, fx.adapterFile(n));
+      assertEquals(Arrays.toString(exact.predict(n, text).logits()), Arrays.toString(p.logits()));
+    }
   }
 
   /**

@@ -44,8 +44,23 @@ public record ExportManifest(
   /** {@code adapter_modules} of graphs with a branch on every adaptable module ({@code --adapter-modules all}). */
   public static final String ALL_MODULES = "all";
 
-  /** The base model the directory was exported against. */
-  public record Base(String id, String onnxSha256, int layers, int hidden, long opset) {}
+  /**
+   * The base model the directory was exported against.
+   *
+   * @param maxPositions how many positions the base has embeddings for, so the longest input it
+   *     takes; 0 in exports before the field
+   */
+  public record Base(String id, String onnxSha256, int layers, int hidden, long opset, int maxPositions) {
+
+    /**
+     * How many tokens a text may keep when {@code asked} were wanted: no more than the base has
+     * positions for, past which ONNX Runtime fails every longer text ("input index out of range").
+     * Exports before {@code max_positions} do not say; {@code asked} stands.
+     */
+    public int tokensFor(int asked) {
+      return maxPositions > 0 ? Math.min(asked, maxPositions) : asked;
+    }
+  }
 
   /**
    * One adapter's files.

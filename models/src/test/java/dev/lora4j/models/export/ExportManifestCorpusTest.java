@@ -30,7 +30,7 @@ class ExportManifestCorpusTest {
   void exportManifestsAreRefusedWithAMessageOrNameOnlyFilesInside() throws Exception {
     Path validDir = Files.createDirectories(tmp.resolve("valid"));
     ExportManifest manifest = new ExportManifest(ExportManifest.FORMAT_VERSION, "lora4j test", "2026-01-01T00:00:00Z",
-        new ExportManifest.Base("tiny-bert", "ab".repeat(32), 2, 32, 17), ExportLayout.TOKENIZER,
+        new ExportManifest.Base("tiny-bert", "ab".repeat(32), 2, 32, 17, 64), ExportLayout.TOKENIZER,
         ExportLayout.MULTI_GRAPH, ExportLayout.MIXED_GRAPH,
         new MixedBatchStacks.Layout(32, List.of(new MixedBatchStacks.ModuleShape("encoder.layer.0.q", 32, 32))),
         List.of(new ExportManifest.AdapterEntry("tiny", ExportLayout.merged("tiny"), null,

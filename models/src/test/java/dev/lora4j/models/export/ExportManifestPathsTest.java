@@ -15,7 +15,7 @@ class ExportManifestPathsTest {
   @TempDir Path dir;
 
   private Path manifest(String multiGraph) {
-    new ExportManifest(1, "t", "c", new ExportManifest.Base("b", "ab".repeat(32), 2, 32, 17), null, multiGraph,
+    new ExportManifest(1, "t", "c", new ExportManifest.Base("b", "ab".repeat(32), 2, 32, 17, 64), null, multiGraph,
         null, null, List.of()).write(dir.resolve(ExportLayout.MANIFEST));
     return dir.resolve(ExportLayout.MANIFEST);
   }
