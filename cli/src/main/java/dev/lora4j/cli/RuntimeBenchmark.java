@@ -100,12 +100,12 @@ final class RuntimeBenchmark {
           OrtSession merged2 = env.createSession(dir.resolve(ExportLayout.merged(first)).toString(), opts);
           Feed f8 = new Feed(env, enc8)) {
         // interleaved: the goal is their ratio, and load drifting between two blocks would move it
-        Map<String, Interleaved.Timed> pair = new LinkedHashMap<>();
-        pair.put("merged", Interleaved.here(() -> merged.run(f8.map(), LOGITS).close()));
-        pair.put("factored", Interleaved.here(() -> factored.run(f8.map(), LOGITS).close()));
-        pair.put("factored2", Interleaved.here(() -> factored2.run(f8.map(), LOGITS).close()));
-        pair.put("merged2", Interleaved.here(() -> merged2.run(f8.map(), LOGITS).close()));
-        Map<String, Interleaved.Median> m = Interleaved.medians(pair, 5, runs, 1);
+        Map<String, Interleaved.Timed> sessions = new LinkedHashMap<>();
+        sessions.put("merged", Interleaved.here(() -> merged.run(f8.map(), LOGITS).close()));
+        sessions.put("factored", Interleaved.here(() -> factored.run(f8.map(), LOGITS).close()));
+        sessions.put("factored2", Interleaved.here(() -> factored2.run(f8.map(), LOGITS).close()));
+        sessions.put("merged2", Interleaved.here(() -> merged2.run(f8.map(), LOGITS).close()));
+        Map<String, Interleaved.Median> m = Interleaved.medians(sessions, 5, runs, 1);
         t.put("merged, batch 8", (m.get("merged").wallMs() + m.get("merged2").wallMs()) / 2);
         t.put("factored, batch 8", (m.get("factored").wallMs() + m.get("factored2").wallMs()) / 2);
         t.put("reload a merged model (create session)", Timer.medianMs(1, 5,

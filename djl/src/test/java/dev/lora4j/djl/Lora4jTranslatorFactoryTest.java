@@ -116,6 +116,22 @@ class Lora4jTranslatorFactoryTest {
   }
 
   @Test
+  void aTextPastTheBasesPositionsIsTruncatedThere() throws Exception {
+    // the tiny base has 64 positions and the default is 128 tokens: export.json's max_positions bounds
+    // the truncation, as in AdapterRuntime, instead of ONNX Runtime failing on the longer input
+    String text = "a good movie but the plot is dull ".repeat(20).strip(); // 160 words
+    Prediction want = rt.predict("sentiment", text);
+    try (ZooModel<String, Classifications> model =
+            criteria(Classifications.class, export.resolve(ExportLayout.merged("sentiment")), Map.of()).loadModel();
+        Predictor<String, Classifications> predictor = model.newPredictor()) {
+      Classifications got = predictor.predict(text);
+      assertEquals(want.label(), got.best().getClassName());
+      double d = maxAbsDiff(want.probabilities(), got.getProbabilities());
+      assertTrue(d <= 1e-5, "probabilities differ by " + d);
+    }
+  }
+
+  @Test
   void embeddingsEqualAdapterRuntimeEmbed() throws Exception {
     List<float[]> want = rt.embed("topics", TEXTS);
     try (ZooModel<String, float[]> model =
