@@ -33,13 +33,19 @@ class Int8BenchmarkTest {
     assertEquals("(context)", r.rows().get(2).goal());
     assertTrue(r.timingsMs().get("runtime int8 base, batch 1, called from an application thread (a hand-off each call)")
         > 0, r.timingsMs().toString());
-    // one caller per core, where there are two or more: a context row and two request rates
+    // where there are two cores or more: one caller on one thread per session (one core's ratio),
+    // then one caller per core; context rows, with their timings
     int cores = Runtime.getRuntime().availableProcessors();
-    int c = cores > 1 ? 1 : 0;
+    int c = cores > 1 ? 2 : 0;
     if (cores > 1) {
-      assertTrue(what.get(3).startsWith("int8 / float32 base throughput, batch 1, " + cores + " concurrent callers"),
+      assertTrue(what.get(3).startsWith("int8 / float32 base throughput, batch 1, 1 thread per session (one core) "),
           what.toString());
-      assertTrue(r.rows().get(3).value() > 0);
+      assertEquals("(context)", r.rows().get(3).goal());
+      assertTrue(r.timingsMs().get("runtime float32 base, batch 1, 1 thread per session (one core)") > 0,
+          r.timingsMs().toString());
+      assertTrue(what.get(4).startsWith("int8 / float32 base throughput, batch 1, " + cores + " concurrent callers"),
+          what.toString());
+      assertTrue(r.rows().get(4).value() > 0);
       assertTrue(r.timingsMs().get("runtime int8 base, batch 1, " + cores + " callers, wall time per request") > 0,
           r.timingsMs().toString());
     }
