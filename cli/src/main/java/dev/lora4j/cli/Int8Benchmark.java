@@ -113,7 +113,7 @@ final class Int8Benchmark {
       }
       rows.add(compare(f32s, i8s, synthetic, texts, 1, ", called from an application thread (a hand-off each call)",
           "(context)", t));
-      concurrent(export, synthetic, options, texts, rows, t);
+      oneThreadPerSession(export, synthetic, options, texts, rows, t);
       List<LabeledText> scored = labelled.stream().filter(r -> r.label() != null).toList();
       if (!adapters.isEmpty() && !scored.isEmpty()) {
         for (Path a : adapters) {
@@ -198,7 +198,7 @@ final class Int8Benchmark {
    * larger products gain much, so the goal row above compares int8 on about one core with float32 on
    * two. Context rows: the goal rows are one caller with the default threads.
    */
-  private void concurrent(Path export, String adapter, RuntimeOptions options, List<String> texts,
+  private void oneThreadPerSession(Path export, String adapter, RuntimeOptions options, List<String> texts,
       List<RuntimeBenchmark.Row> rows, Map<String, Double> t) throws Exception {
     int callers = Runtime.getRuntime().availableProcessors();
     if (callers < 2) {
