@@ -2,6 +2,7 @@ package dev.lora4j.runtime;
 
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoggingLevel;
 import dev.lora4j.models.Lora4jException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -46,6 +47,8 @@ final class NativeThreads implements AutoCloseable {
   private static final long ENV_STACK_UNKNOWN = 32L << 20;
 
   private static OrtEnvironment environment;
+  /** Threads of the process-wide ONNX Runtime pool every session uses; -1 when sessions have their own. */
+  private static int sharedThreads = -1;
 
   /** A native step; may throw ONNX Runtime's checked exception, which {@link #call} passes on as is. */
   @FunctionalInterface
@@ -222,38 +225,86 @@ final class NativeThreads implements AutoCloseable {
    */
   static synchronized OrtEnvironment environment() {
     if (environment == null) {
-      OrtEnvironment[] made = new OrtEnvironment[1];
-      Throwable[] failed = new Throwable[1];
-      Thread t = new Thread(null, () -> {
-        try {
-          made[0] = OrtEnvironment.getEnvironment();
-        } catch (Throwable e) {
-          failed[0] = e;
-        }
-      }, "lora4j-ort-environment", environmentStackBytes(commandLineBytes()));
-      t.setDaemon(true);
-      t.start();
-      boolean interrupted = false;
-      while (t.isAlive()) {
-        try {
-          t.join();
-        } catch (InterruptedException e) {
-          interrupted = true; // creation cannot be abandoned halfway; finish, then pass the interrupt on
-        }
-      }
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
-      if (failed[0] instanceof RuntimeException r) {
-        throw r;
-      } else if (failed[0] instanceof Error e) {
-        throw e;
-      } else if (failed[0] != null) {
-        throw new Lora4jException("ONNX Runtime failed to start: " + failed[0], failed[0]);
-      }
-      environment = made[0];
+      environment = create(null);
     }
     return environment;
+  }
+
+  /**
+   * Creates the environment with one intra-op pool of {@code threads} threads (0: ONNX Runtime's
+   * choice, one per core) that every session lora4j opens afterwards runs on. Only before anything
+   * in the process has started ONNX Runtime: its environment exists once per process and its pools
+   * are fixed when it is made.
+   */
+  static synchronized void shareThreads(int threads) {
+    if (threads < 0) {
+      throw new IllegalArgumentException("a shared thread pool needs 0 (one per core) or more threads, not " + threads);
+    }
+    if (sharedThreads >= 0) {
+      throw new Lora4jException("lora4j: this process already shares one ONNX Runtime thread pool (" + sharedThreads
+          + " threads, 0: one per core); it is set once, before any runtime opens");
+    }
+    if (environment != null) {
+      throw new Lora4jException("lora4j: ONNX Runtime is already running in this process, so its thread pool can "
+          + "no longer be shared; call AdapterRuntime.shareThreadPool before opening any runtime");
+    }
+    OrtEnvironment.ThreadingOptions pool = new OrtEnvironment.ThreadingOptions();
+    try {
+      pool.setGlobalIntraOpNumThreads(threads);
+      pool.setGlobalInterOpNumThreads(1);
+      pool.setGlobalSpinControl(true);
+      environment = create(pool);
+    } catch (OrtException e) {
+      throw new Lora4jException("lora4j: ONNX Runtime refused a shared pool of " + threads + " threads: "
+          + e.getMessage(), e);
+    } catch (IllegalStateException e) {
+      // ONNX Runtime for Java made its environment before (for the host application, not lora4j)
+      throw new Lora4jException("lora4j: ONNX Runtime is already running in this process (" + e.getMessage()
+          + "), so its thread pool can no longer be shared; call AdapterRuntime.shareThreadPool before anything "
+          + "else uses ONNX Runtime", e);
+    } finally {
+      pool.close();
+    }
+    sharedThreads = threads;
+  }
+
+  /** Whether sessions run on the process-wide pool of {@link #shareThreads} rather than their own. */
+  static synchronized boolean sharesThreads() {
+    return sharedThreads >= 0;
+  }
+
+  private static OrtEnvironment create(OrtEnvironment.ThreadingOptions pool) {
+    OrtEnvironment[] made = new OrtEnvironment[1];
+    Throwable[] failed = new Throwable[1];
+    Thread t = new Thread(null, () -> {
+      try {
+        made[0] = pool == null ? OrtEnvironment.getEnvironment()
+            : OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING, "lora4j", pool);
+      } catch (Throwable e) {
+        failed[0] = e;
+      }
+    }, "lora4j-ort-environment", environmentStackBytes(commandLineBytes()));
+    t.setDaemon(true);
+    t.start();
+    boolean interrupted = false;
+    while (t.isAlive()) {
+      try {
+        t.join();
+      } catch (InterruptedException e) {
+        interrupted = true; // creation cannot be abandoned halfway; finish, then pass the interrupt on
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    if (failed[0] instanceof RuntimeException r) {
+      throw r;
+    } else if (failed[0] instanceof Error e) {
+      throw e;
+    } else if (failed[0] != null) {
+      throw new Lora4jException("ONNX Runtime failed to start: " + failed[0], failed[0]);
+    }
+    return made[0];
   }
 
   /** Stack for environment creation given the command line's length (-1: unknown). */

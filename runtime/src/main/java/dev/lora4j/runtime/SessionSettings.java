@@ -7,8 +7,9 @@ import ai.onnxruntime.OrtSession;
 /**
  * ONNX Runtime session settings that users may tune.
  *
- * @param intraOpThreads threads inside one operator; 0 lets ONNX Runtime decide (all cores)
- * @param interOpThreads threads across operators; 0 lets ONNX Runtime decide
+ * @param intraOpThreads threads inside one operator; 0 lets ONNX Runtime decide (all cores); must be 0
+ *     after {@link AdapterRuntime#shareThreadPool}, whose pool then serves every session
+ * @param interOpThreads threads across operators; 0 lets ONNX Runtime decide; 0 with a shared pool
  * @param cudaDeviceId which GPU, when CUDA is used
  */
 public record SessionSettings(Device device, int intraOpThreads, int interOpThreads, int cudaDeviceId) {
@@ -39,6 +40,16 @@ public record SessionSettings(Device device, int intraOpThreads, int interOpThre
     OrtSession.SessionOptions o = new OrtSession.SessionOptions();
     o.setSessionLogLevel(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
     o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+    if (NativeThreads.sharesThreads()) {
+      if (intraOpThreads > 0 || interOpThreads > 0) {
+        o.close();
+        throw new IllegalArgumentException("this process's sessions share one thread pool (AdapterRuntime."
+            + "shareThreadPool), which sets the thread count for all of them; leave the session's thread counts "
+            + "at 0, not " + intraOpThreads + " / " + interOpThreads);
+      }
+      o.disablePerSessionThreads();
+      return o;
+    }
     if (intraOpThreads > 0) {
       o.setIntraOpNumThreads(intraOpThreads);
     }
