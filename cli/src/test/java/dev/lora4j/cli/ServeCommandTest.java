@@ -33,6 +33,20 @@ class ServeCommandTest {
     return new DefaultParser().parse(new ServeCommand().options(), args);
   }
 
+  /**
+   * A server started inside a JVM where ONNX Runtime already runs (here: this test JVM) cannot share
+   * one pool; its sessions then keep their own, with the --threads they were given. (In its own
+   * process, serve shares the pool: readme-check's serve runs that way.)
+   */
+  @Test
+  void insideAJvmWhereOnnxRuntimeRunsTheSessionsKeepTheirOwnPoolsAndThreads() throws Exception {
+    dev.lora4j.runtime.ExecutionProviders.environment();
+    RuntimeOptions asked = RuntimeOptions.defaults().withSession(RuntimeOptions.defaults().session().withThreads(1));
+    RuntimeOptions used = ServeCommand.sharedThreadPool(asked);
+    assertEquals(1, used.session().intraOpThreads());
+    assertEquals(asked, used);
+  }
+
   @Test
   void adminTokenIsReadFromAFileOrTheEnvironmentOnly(@TempDir Path dir) throws Exception {
     assertNull(ServeCommand.adminToken(parse(), null), "no token: admin routes stay off");
