@@ -112,9 +112,9 @@ final class ServeCommand implements Command {
    * alternates single-adapter and mixed batches otherwise wakes each session's idle pool in turn
    * (measured, one runtime on 2 cores, a single request and a two-row mixed batch alternating: 5.7
    * and 11.4 ms with a pool per session, 4.5 and 7.3 ms shared; 2.9-3.3 and 6.2-6.7 ms either way
-   * in blocks of one kind). This process is the server's own, so it may set ONNX Runtime's environment; where
-   * ONNX Runtime already runs (serve started inside another JVM's process), the sessions keep their
-   * own pools.
+   * in blocks of one kind). This process is the server's own, so it may set ONNX Runtime's
+   * environment; where ONNX Runtime already runs (serve started inside another JVM's process), the
+   * sessions keep their own pools.
    */
   static RuntimeOptions sharedThreadPool(RuntimeOptions options) {
     try {

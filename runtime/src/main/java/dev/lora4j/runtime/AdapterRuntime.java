@@ -213,8 +213,8 @@ public final class AdapterRuntime implements AutoCloseable {
    * one runtime's single-adapter and mixed-batch graphs) pays for each session's idle pool: measured
    * on two cores, one text a call alternating a float32 and an int8 runtime, 5.2-5.4 and 2.2 ms a
    * call with a pool per session against 3.5 and 1.8-1.9 ms on a shared one (3.0-3.5 and 1.7-1.8 ms
-   * in blocks of one runtime, either way). Not the default: a library must not take the process-wide choice from
-   * the application hosting it.
+   * in blocks of one runtime, either way). Not the default: a library must not take the process-wide
+   * choice from the application hosting it ({@code lora4j serve}, which owns its process, does share).
    */
   public static void shareThreadPool(int threads) {
     NativeThreads.shareThreads(threads);
