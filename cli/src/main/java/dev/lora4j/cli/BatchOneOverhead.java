@@ -54,6 +54,10 @@ final class BatchOneOverhead {
     if (rounds < 1) {
       throw new dev.lora4j.models.Lora4jException("--runs must be at least 1, not " + rounds);
     }
+    if (threads < 0 || threads > dev.lora4j.runtime.SessionSettings.MAX_THREADS) {
+      throw new dev.lora4j.models.Lora4jException("--threads must be between 0 and "
+          + dev.lora4j.runtime.SessionSettings.MAX_THREADS + ", not " + threads);
+    }
     this.base = base;
     this.sentences = List.copyOf(sentences);
     this.rounds = rounds;

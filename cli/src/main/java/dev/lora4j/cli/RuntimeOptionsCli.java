@@ -2,6 +2,7 @@ package dev.lora4j.cli;
 
 import dev.lora4j.runtime.Device;
 import dev.lora4j.runtime.RuntimeOptions;
+import dev.lora4j.runtime.SessionSettings;
 import org.apache.commons.cli.CommandLine;
 import org.apache.commons.cli.Option;
 import org.apache.commons.cli.Options;
@@ -18,7 +19,7 @@ final class RuntimeOptionsCli {
     o.addOption(Option.builder().longOpt("device").hasArg().argName("auto|cpu|cuda")
         .desc("Where to run: auto (CUDA if available, else CPU; default), cpu, or cuda (fail without a GPU).").get());
     o.addOption(Option.builder().longOpt("threads").hasArg().argName("n")
-        .desc("ONNX Runtime intra-op threads (default: all cores).").get());
+        .desc("ONNX Runtime intra-op threads, up to " + SessionSettings.MAX_THREADS + " (default: all cores).").get());
     o.addOption(Option.builder().longOpt("max-tokens").hasArg().argName("n")
         .desc("Truncate texts to this many tokens, " + RuntimeOptions.MIN_TOKENS + " to " + RuntimeOptions.MAX_TOKENS
             + " (default 128), and never past the base model's positions (MiniLM: 512).").get());
@@ -29,9 +30,14 @@ final class RuntimeOptionsCli {
 
   static RuntimeOptions parse(CommandLine line) {
     RuntimeOptions d = RuntimeOptions.defaults();
+    int threads = OptionValues.integer(line, "threads", 0);
+    if (threads < 0 || threads > SessionSettings.MAX_THREADS) {
+      throw new IllegalArgumentException("--threads must be between 0 (one per core) and " + SessionSettings.MAX_THREADS
+          + ", not " + threads);
+    }
     RuntimeOptions o = d.withSession(d.session()
         .withDevice(Device.parse(line.getOptionValue("device", "auto")))
-        .withThreads(OptionValues.integer(line, "threads", 0)));
+        .withThreads(threads));
     int tokens = OptionValues.integer(line, "max-tokens", d.maxTokens());
     if (tokens < RuntimeOptions.MIN_TOKENS || tokens > RuntimeOptions.MAX_TOKENS) {
       throw new IllegalArgumentException("--max-tokens must be between " + RuntimeOptions.MIN_TOKENS + " and "

@@ -43,6 +43,17 @@ class RunCommandChecksTest {
     assertEquals("lora4j eval: " + expected, eval.err().strip());
   }
 
+  /** Thousands of threads hung ONNX Runtime (it makes them all when a session opens) instead of failing. */
+  @Test
+  void threadsOutOfRangeNamesTheFlagAndItsRange() {
+    for (String n : new String[] {"1025", "100000"}) {
+      MainTest.Run r = MainTest.run("run", "--base", out.toString(), "--adapter", "sst2", "--device", "cpu",
+          "--threads", n, "fun");
+      assertEquals(2, r.code(), r.out());
+      assertEquals("lora4j run: --threads must be between 0 (one per core) and 1024, not " + n, r.err().strip());
+    }
+  }
+
   @Test
   void maxTokensOutOfRangeNamesTheFlagAndItsRange() {
     for (String n : new String[] {"1", "2", "100000"}) {

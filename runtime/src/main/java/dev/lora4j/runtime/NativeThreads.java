@@ -237,8 +237,9 @@ final class NativeThreads implements AutoCloseable {
    * are fixed when it is made.
    */
   static synchronized void shareThreads(int threads) {
-    if (threads < 0) {
-      throw new IllegalArgumentException("a shared thread pool needs 0 (one per core) or more threads, not " + threads);
+    if (threads < 0 || threads > SessionSettings.MAX_THREADS) {
+      throw new IllegalArgumentException("a shared thread pool takes 0 (one per core) to " + SessionSettings.MAX_THREADS
+          + " threads, not " + threads);
     }
     if (sharedThreads >= 0) {
       throw new Lora4jException("lora4j: this process already shares one ONNX Runtime thread pool (" + sharedThreads

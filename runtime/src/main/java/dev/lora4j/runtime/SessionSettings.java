@@ -13,10 +13,21 @@ import ai.onnxruntime.OrtSession;
  * @param cudaDeviceId which GPU, when CUDA is used
  */
 public record SessionSettings(Device device, int intraOpThreads, int interOpThreads, int cudaDeviceId) {
+  /**
+   * Most threads one ONNX Runtime pool may be given. Why a ceiling: ONNX Runtime makes every thread
+   * when the session (or shared pool) is made, and past what the process may create it hung instead
+   * of failing (measured: {@code run --threads 5000} under a 3,000-thread limit waited forever, 1,024
+   * answered); no CPU gains from more threads than it has cores anyway.
+   */
+  public static final int MAX_THREADS = 1024;
 
   public SessionSettings {
     if (intraOpThreads < 0 || interOpThreads < 0 || cudaDeviceId < 0) {
       throw new IllegalArgumentException("thread counts and the CUDA device id must not be negative");
+    }
+    if (intraOpThreads > MAX_THREADS || interOpThreads > MAX_THREADS) {
+      throw new IllegalArgumentException("ONNX Runtime thread counts must be at most " + MAX_THREADS + " (0: one per "
+          + "core), not " + Math.max(intraOpThreads, interOpThreads));
     }
   }
 

@@ -65,6 +65,19 @@ class SharedThreadPoolTest {
     assertTrue(out.contains("session threads refused: this process's sessions share one thread pool"), out);
   }
 
+  /** Thousands of threads hung ONNX Runtime (it makes them all up front) instead of failing: refused here. */
+  @Test
+  void absurdThreadCountsAreRefusedBeforeOnnxRuntimeMakesAThread() {
+    assertEquals(1024, new SessionSettings(Device.CPU, SessionSettings.MAX_THREADS, 0, 0).intraOpThreads());
+    IllegalArgumentException intra = assertThrows(IllegalArgumentException.class,
+        () -> new SessionSettings(Device.CPU, 100_000, 0, 0));
+    assertEquals("ONNX Runtime thread counts must be at most 1024 (0: one per core), not 100000", intra.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> new SessionSettings(Device.CPU, 0, 1025, 0));
+    IllegalArgumentException pool = assertThrows(IllegalArgumentException.class,
+        () -> AdapterRuntime.shareThreadPool(100_000));
+    assertEquals("a shared thread pool takes 0 (one per core) to 1024 threads, not 100000", pool.getMessage());
+  }
+
   @Test
   void onceOnnxRuntimeRunsTheSharedPoolIsRefusedWithWhatToDo() {
     ExecutionProviders.environment(); // started here, as any runtime opened before would have
