@@ -142,6 +142,14 @@ final class ServeCommand implements Command {
     if (timeoutMs < 1) {
       throw new Lora4jException("--timeout must be at least 1 ms, not " + timeoutMs);
     }
+    int port = OptionValues.integer(line, "port", d.port());
+    if (port < 0 || port > 65535) {
+      throw new Lora4jException("--port must be between 0 (any free port) and 65535, not " + port);
+    }
+    int maxBatch = OptionValues.integer(line, "max-batch", d.maxBatch());
+    if (maxBatch < 1) {
+      throw new Lora4jException("--max-batch must be at least 1, not " + maxBatch);
+    }
     List<Path> dirs = new ArrayList<>();
     for (Path p : new Path[] {base, adapters}) {
       if (p != null) {
@@ -158,8 +166,8 @@ final class ServeCommand implements Command {
       }
     }
     ServerSettings settings = d.withHost(line.getOptionValue("host", d.host()))
-        .withPort(OptionValues.integer(line, "port", d.port()))
-        .withMaxBatch(OptionValues.integer(line, "max-batch", d.maxBatch()))
+        .withPort(port)
+        .withMaxBatch(maxBatch)
         .withWork(Duration.ofMillis(timeoutMs), d.threads(), d.queue())
         .withAdapterDirs(dirs)
         .withAdminToken(adminToken(line, System.getenv(TOKEN_ENV)));

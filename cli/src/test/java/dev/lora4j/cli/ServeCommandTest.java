@@ -128,4 +128,18 @@ class ServeCommandTest {
     assertEquals(Main.USAGE, budget.code());
     assertTrue(budget.err().contains("--adapter-budget must be at least 1 MiB, not 0"), budget.err());
   }
+
+  /** Each bad server flag gets its own message naming it (it was one "invalid server settings" for all). */
+  @Test
+  void aPortOrBatchOutOfRangeNamesTheFlag(@TempDir Path dir) throws Exception {
+    Path export = export(dir);
+    String[][] cases = {{"--port", "99999", "--port must be between 0 (any free port) and 65535, not 99999"},
+        {"--max-batch", "0", "--max-batch must be at least 1, not 0"}};
+    for (String[] c : cases) {
+      MainTest.Run r = MainTest.run("serve", "--base", export.toString(), "--device", "cpu", c[0], c[1]);
+      assertEquals(Main.USAGE, r.code(), r.out() + r.err());
+      assertEquals("lora4j serve: " + c[2], r.err().strip());
+      assertFalse(r.out().contains("serving"), r.out());
+    }
+  }
 }

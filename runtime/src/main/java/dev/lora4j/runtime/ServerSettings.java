@@ -28,10 +28,34 @@ public record ServerSettings(
 
   public ServerSettings {
     adapterDirs = List.copyOf(adapterDirs);
-    if (host == null || port < 0 || port > 65535 || maxBodyBytes < 1 || maxBatch < 1 || threads < 1 || queue < 1
-        || ioThreads < 1 || timeout == null || timeout.isNegative() || timeout.isZero() || ioTimeout == null
-        || ioTimeout.isNegative() || ioTimeout.isZero() || (adminToken != null && adminToken.isBlank())) {
-      throw new IllegalArgumentException("invalid server settings");
+    if (host == null || host.isBlank()) {
+      throw new IllegalArgumentException("server settings: a host to listen on is required");
+    }
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException("server settings: port must be between 0 (any free port) and 65535, not "
+          + port);
+    }
+    atLeastOne("most request bytes", maxBodyBytes);
+    atLeastOne("most texts in one request", maxBatch);
+    atLeastOne("request threads", threads);
+    atLeastOne("queued requests", queue);
+    atLeastOne("connection threads", ioThreads);
+    positive("request timeout", timeout);
+    positive("connection timeout", ioTimeout);
+    if (adminToken != null && adminToken.isBlank()) {
+      throw new IllegalArgumentException("server settings: a blank admin token (give none to turn admin routes off)");
+    }
+  }
+
+  private static void atLeastOne(String what, int n) {
+    if (n < 1) {
+      throw new IllegalArgumentException("server settings: " + what + " must be at least 1, not " + n);
+    }
+  }
+
+  private static void positive(String what, Duration d) {
+    if (d == null || d.isNegative() || d.isZero()) {
+      throw new IllegalArgumentException("server settings: " + what + " must be positive, not " + d);
     }
   }
 
