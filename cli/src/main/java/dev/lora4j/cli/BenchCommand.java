@@ -1,5 +1,6 @@
 package dev.lora4j.cli;
 
+import dev.lora4j.models.Lora4jException;
 import dev.lora4j.models.base.BaseModelCatalog;
 import dev.lora4j.models.base.BaseModelFiles;
 import dev.lora4j.models.io.AtomicFiles;
@@ -82,6 +83,11 @@ final class BenchCommand implements Command {
 
   @Override
   public int run(CommandLine line, PrintStream out) throws Exception {
+    // checked before the minutes of export and timing that would end in an index error at the first median
+    int runs = OptionValues.integer(line, "runs", line.hasOption("overhead") ? 200 : 30);
+    if (runs < 1) {
+      throw new Lora4jException("--runs must be at least 1, not " + runs);
+    }
     BaseModelFiles base = BaseModelCatalog.atDefaultCache().resolve(line.getOptionValue("base"));
     Path data = Path.of(line.getOptionValue("data", "../shared/data/sst2/dev.tsv"));
     List<String> sentences = new ArrayList<>();
@@ -100,11 +106,9 @@ final class BenchCommand implements Command {
     Path work = Files.createTempDirectory("lora4j-bench");
     try {
       if (line.hasOption("overhead")) {
-        new BatchOneOverhead(base, sentences, OptionValues.integer(line, "runs", 200),
-            OptionValues.integer(line, "threads", 0), out).run(work);
+        new BatchOneOverhead(base, sentences, runs, OptionValues.integer(line, "threads", 0), out).run(work);
         return 0;
       }
-      int runs = OptionValues.integer(line, "runs", 30);
       RuntimeBenchmark.Report r = new RuntimeBenchmark(base, sentences, runs, s -> out.println("bench: " + s)).run(work);
       r = withInt8(r, base, data, line, sentences, runs, work, out);
       out.printf(Locale.ROOT, "%n%-62s %12s  %-9s %s%n", "measure", "value", "goal", "met");

@@ -54,6 +54,18 @@ class RunCommandChecksTest {
     }
   }
 
+  /** Zero runs used to end, after minutes of export and timing, in an index error at the first median. */
+  @Test
+  void benchRefusesZeroRunsBeforeItStarts() {
+    for (String mode : new String[] {"--runs", "--overhead"}) {
+      MainTest.Run r = mode.equals("--runs") ? MainTest.run("bench", "--runs", "0")
+          : MainTest.run("bench", "--overhead", "--runs", "0");
+      assertEquals(2, r.code(), r.out());
+      assertEquals("lora4j bench: --runs must be at least 1, not 0", r.err().strip());
+      assertEquals("", r.out(), "nothing exported or timed");
+    }
+  }
+
   @Test
   void maxTokensOutOfRangeNamesTheFlagAndItsRange() {
     for (String n : new String[] {"1", "2", "100000"}) {
