@@ -15,9 +15,9 @@ import ai.onnxruntime.OrtSession;
 public record SessionSettings(Device device, int intraOpThreads, int interOpThreads, int cudaDeviceId) {
   /**
    * Most threads one ONNX Runtime pool may be given. Why a ceiling: ONNX Runtime makes every thread
-   * when the session (or shared pool) is made, and past what the process may create it hung instead
-   * of failing (measured: {@code run --threads 5000} under a 3,000-thread limit waited forever, 1,024
-   * answered); no CPU gains from more threads than it has cores anyway.
+   * when the session (or shared pool) is made, and past what the process may create it hangs instead
+   * of failing (measured: {@code run --threads 5000} under a 3,000-thread limit had not answered
+   * after 90 s, 1,024 answered); no CPU gains from more threads than it has cores anyway.
    */
   public static final int MAX_THREADS = 1024;
 
