@@ -49,15 +49,12 @@ final class BatchOneOverhead {
   private final int threads;
   private final PrintStream out;
 
-  /** @param threads ONNX Runtime intra-op threads for every session here, the runtime's too (0: its default) */
+  /**
+   * @param rounds at least 1 and {@code threads} within {@code SessionSettings.MAX_THREADS}: {@link
+   *     BenchCommand} checks both before anything is exported
+   * @param threads ONNX Runtime intra-op threads for every session here, the runtime's too (0: its default)
+   */
   BatchOneOverhead(BaseModelFiles base, List<String> sentences, int rounds, int threads, PrintStream out) {
-    if (rounds < 1) {
-      throw new dev.lora4j.models.Lora4jException("--runs must be at least 1, not " + rounds);
-    }
-    if (threads < 0 || threads > dev.lora4j.runtime.SessionSettings.MAX_THREADS) {
-      throw new dev.lora4j.models.Lora4jException("--threads must be between 0 and "
-          + dev.lora4j.runtime.SessionSettings.MAX_THREADS + ", not " + threads);
-    }
     this.base = base;
     this.sentences = List.copyOf(sentences);
     this.rounds = rounds;

@@ -88,6 +88,7 @@ final class BenchCommand implements Command {
     if (runs < 1) {
       throw new Lora4jException("--runs must be at least 1, not " + runs);
     }
+    int overheadThreads = line.hasOption("overhead") ? RuntimeOptionsCli.threads(line) : 0;
     BaseModelFiles base = BaseModelCatalog.atDefaultCache().resolve(line.getOptionValue("base"));
     Path data = Path.of(line.getOptionValue("data", "../shared/data/sst2/dev.tsv"));
     List<String> sentences = new ArrayList<>();
@@ -106,7 +107,7 @@ final class BenchCommand implements Command {
     Path work = Files.createTempDirectory("lora4j-bench");
     try {
       if (line.hasOption("overhead")) {
-        new BatchOneOverhead(base, sentences, runs, OptionValues.integer(line, "threads", 0), out).run(work);
+        new BatchOneOverhead(base, sentences, runs, overheadThreads, out).run(work);
         return 0;
       }
       RuntimeBenchmark.Report r = new RuntimeBenchmark(base, sentences, runs, s -> out.println("bench: " + s)).run(work);

@@ -30,14 +30,9 @@ final class RuntimeOptionsCli {
 
   static RuntimeOptions parse(CommandLine line) {
     RuntimeOptions d = RuntimeOptions.defaults();
-    int threads = OptionValues.integer(line, "threads", 0);
-    if (threads < 0 || threads > SessionSettings.MAX_THREADS) {
-      throw new IllegalArgumentException("--threads must be between 0 (one per core) and " + SessionSettings.MAX_THREADS
-          + ", not " + threads);
-    }
     RuntimeOptions o = d.withSession(d.session()
         .withDevice(Device.parse(line.getOptionValue("device", "auto")))
-        .withThreads(threads));
+        .withThreads(threads(line)));
     int tokens = OptionValues.integer(line, "max-tokens", d.maxTokens());
     if (tokens < RuntimeOptions.MIN_TOKENS || tokens > RuntimeOptions.MAX_TOKENS) {
       throw new IllegalArgumentException("--max-tokens must be between " + RuntimeOptions.MIN_TOKENS + " and "
@@ -45,6 +40,16 @@ final class RuntimeOptionsCli {
     }
     return new RuntimeOptions(o.session(), o.adapterBudgetBytes(), tokens, o.maxTextChars(), o.maxBatch(),
         o.batchWindow(), o.batchRows(), o.queueCapacity(), line.hasOption("int8"));
+  }
+
+  /** {@code --threads} (0 when absent), within what one ONNX Runtime pool may be given. */
+  static int threads(CommandLine line) {
+    int threads = OptionValues.integer(line, "threads", 0);
+    if (threads < 0 || threads > SessionSettings.MAX_THREADS) {
+      throw new IllegalArgumentException("--threads must be between 0 (one per core) and " + SessionSettings.MAX_THREADS
+          + ", not " + threads);
+    }
+    return threads;
   }
 
   /** The runtime on {@code --base}: an export directory, or a packaged base on the class path. */

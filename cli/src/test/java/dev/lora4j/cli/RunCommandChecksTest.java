@@ -64,6 +64,10 @@ class RunCommandChecksTest {
       assertEquals("lora4j bench: --runs must be at least 1, not 0", r.err().strip());
       assertEquals("", r.out(), "nothing exported or timed");
     }
+    MainTest.Run threads = MainTest.run("bench", "--overhead", "--threads", "5000");
+    assertEquals(2, threads.code(), threads.out());
+    assertEquals("lora4j bench: --threads must be between 0 (one per core) and 1024, not 5000", threads.err().strip());
+    assertEquals("", threads.out(), "nothing exported or timed");
   }
 
   @Test

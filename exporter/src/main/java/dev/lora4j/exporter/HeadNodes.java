@@ -39,7 +39,7 @@ final class HeadNodes {
     List<TensorShapeProto.Dimension> dims = out.getType().getTensorType().getShape().getDimList();
     this.batchDim = batchDim(model);
     this.hiddenSize = dims.size() == 3 && dims.get(2).hasDimValue() ? (int) dims.get(2).getDimValue() : -1;
-    if (model.inputs().stream().noneMatch(i -> i.getName().equals(ATTENTION_MASK))) {
+    if (!model.hasInput(ATTENTION_MASK)) {
       throw new Lora4jException(model.source() + ": the base model has no " + ATTENTION_MASK + " input to pool with");
     }
   }

@@ -91,7 +91,7 @@ final class OrtFusedOps {
    * If's own cost is inside the net gain measured (docs/EXPORT.md "Fused kernels").
    */
   private static boolean attention(OnnxModel model, EncoderDescription base, int layer) {
-    if (!isInput(model, MASK)) {
+    if (!model.hasInput(MASK)) {
       return false;
     }
     String q = finalValue(model, base.requireModule(ModuleKind.QUERY.moduleName(layer)));
@@ -152,7 +152,7 @@ final class OrtFusedOps {
     String beta = base.embeddingsInitializer("LayerNorm.bias");
     Optional<OnnxModel.LayerNorm> ln = model.layerNorm(gamma).filter(l -> l.beta().equals(beta));
     Map<String, String> indices = new HashMap<>();
-    if (ln.isEmpty() || !isInput(model, IDS) || !isInput(model, TYPES)
+    if (ln.isEmpty() || !model.hasInput(IDS) || !model.hasInput(TYPES)
         || !sumOfLookups(model, ln.get().input(), indices) || indices.size() != 3
         || !IDS.equals(indices.get(word)) || !TYPES.equals(indices.get(type))
         || !indices.containsKey(position) || !firstPositions(model, indices.get(position))) {
@@ -216,10 +216,6 @@ final class OrtFusedOps {
       }
     }
     return true;
-  }
-
-  private static boolean isInput(OnnxModel model, String name) {
-    return model.inputs().stream().anyMatch(i -> i.getName().equals(name));
   }
 
   /**

@@ -57,9 +57,9 @@ public final class SharedPoolMain {
   /** For each text: a single request on {@code a}, on {@code b}, and a mixed batch on {@code a}. */
   private static void answer(AdapterRuntime a, AdapterRuntime b, String adapter, List<String> texts) {
     for (String t : texts) {
-      print(a.predict(adapter, t).logits());
-      print(b.predict(adapter, t).logits());
-      print(a.predictMixed(List.of(new MixedRequest(adapter, t))).get(0).logits());
+      SmallStackMain.print(a.predict(adapter, t).logits());
+      SmallStackMain.print(b.predict(adapter, t).logits());
+      SmallStackMain.print(a.predictMixed(List.of(new MixedRequest(adapter, t))).get(0).logits());
     }
   }
 
@@ -85,13 +85,5 @@ public final class SharedPoolMain {
       }
     }
     return named - Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith(PREFIX)).count();
-  }
-
-  private static void print(float[] logits) {
-    StringBuilder b = new StringBuilder();
-    for (float f : logits) {
-      b.append(b.length() == 0 ? "" : " ").append(f);
-    }
-    System.out.println(b);
   }
 }

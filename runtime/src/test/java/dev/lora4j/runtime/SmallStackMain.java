@@ -50,7 +50,8 @@ public final class SmallStackMain {
     }
   }
 
-  private static void print(float[] logits) {
+  /** One line of logits, space-separated, as {@link NativeStackTest#floats} reads them back. */
+  static void print(float[] logits) {
     StringBuilder b = new StringBuilder();
     for (float f : logits) {
       b.append(b.length() == 0 ? "" : " ").append(f);

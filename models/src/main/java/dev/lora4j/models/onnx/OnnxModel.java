@@ -124,6 +124,11 @@ public final class OnnxModel {
     return graph().getInputList();
   }
 
+  /** Whether the graph has an input of that name. */
+  public boolean hasInput(String name) {
+    return inputs().stream().anyMatch(i -> i.getName().equals(name));
+  }
+
   public List<ValueInfoProto> outputs() {
     return graph().getOutputList();
   }
