@@ -28,6 +28,17 @@ mkdir -p "$OUT"
 RESULTS="$OUT/results.tsv"
 [ "${REPORT_ONLY:-0}" = 1 ] || printf 'seed\tside\tprecision\ttrain_tok_s\tdev_acc\tinfer_sent_s\tload_before\tload_after\tseconds\tserved_sent_s\tserved_int8_sent_s\tserved_int8_acc\tserved1_sent_s\tserved1_int8_sent_s\n' > "$RESULTS"
 load1() { cut -d' ' -f1 /proc/loadavg; }
+# The CPU the ratios were taken on (they depend on its matrix instructions: VNNI for int8, AVX-512 BF16 / AMX
+# for bfloat16), as lora4j bench's report names it.
+cpu_desc() {
+  local model flags f have=""
+  model=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')
+  flags=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | cut -d: -f2-) "
+  for f in avx2 avx512f avx_vnni avx512_vnni avx512_bf16 amx_bf16 amx_int8; do
+    case "$flags" in *" $f "*) have="$have $f" ;; esac
+  done
+  echo "${model:-$(uname -m)}${have:+,$have}"
+}
 
 # The dev set in the order PEFT evaluates it (token count after truncation, ties in file order), so the
 # runtime's batches of 32 hold the same sentences as PEFT's.
@@ -119,7 +130,7 @@ import csv, statistics as st, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 seeds = sorted({r["seed"] for r in rows})
 print("Produced by \`scripts/peer-bench.sh\` (MAX_TRAIN=$MAX_TRAIN, EPOCHS=$EPOCHS, seeds " + ", ".join(seeds) + ", r=$RANK, "
-      "alpha=$ALPHA, lr=$LR, batch $BATCH, max length $MAXLEN, $THREADS threads; $(nproc) CPUs; $(date -u +%Y-%m-%d)). Both sides: "
+      "alpha=$ALPHA, lr=$LR, batch $BATCH, max length $MAXLEN, $THREADS threads; $(nproc) CPUs: $(cpu_desc); $(date -u +%Y-%m-%d)). Both sides: "
       "lora4j's MiniLM weights, the same sentences in the same length-bucketed batch order, LoRA on query and value, "
       "masked mean pooling, AdamW, warm-up 6 % then linear decay, clip 1.0. bf16: lora4j --precision bf16 (frozen base "
       "in bfloat16), PEFT under torch.autocast(bfloat16). Train tokens/s counts real tokens (no padding), dev evaluation "

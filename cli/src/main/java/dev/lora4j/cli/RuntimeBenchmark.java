@@ -333,11 +333,11 @@ final class RuntimeBenchmark {
   public static String markdown(Report r, String command) {
     StringBuilder sb = new StringBuilder();
     sb.append("## Runtime benchmark\n\n");
-    sb.append(String.format(Locale.ROOT, "Measured %s with `%s` on base `%s`, device %s, %d available cores. "
+    sb.append(String.format(Locale.ROOT, "Measured %s with `%s` on base `%s`, device %s (%s). "
         + "Ratios come from timings taken in the same run (median of repeated runs after warm-up), on %d "
         + "sentences of equal length (median-length SST-2 dev sentences when the data is there).%n%n",
         java.time.LocalDate.now(), command, r.base(), r.device().name().toLowerCase(Locale.ROOT),
-        Runtime.getRuntime().availableProcessors(), r.batch()));
+        HostCpu.describe(), r.batch()));
     sb.append("| measure | value | goal | met |\n|---|---:|---|---|\n");
     for (Row row : r.rows()) {
       sb.append(String.format(Locale.ROOT, "| %s | %.3f %s | %s | %s |%n", row.what(), row.value(), row.unit(),
