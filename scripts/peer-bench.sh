@@ -70,7 +70,7 @@ lora4j_run() { # precision seed
   # served: the exported multi graph in the runtime, loaded, PEFT's batches (the time run prints
   # counts only its predict calls)
   sorted_dev
-  ./lora4j export --adapter "$dir" --name peer --format multi --quantize int8 --out "$dir.export" > "$dir.export.log" 2>&1
+  ./lora4j export --adapter "$dir" --name peer --format multi --quantize int8 --calibration "$TRAIN" --out "$dir.export" > "$dir.export.log" 2>&1
   local b int8
   for b in 32 1; do
     for int8 in "" --int8; do
@@ -138,7 +138,7 @@ print("Produced by \`scripts/peer-bench.sh\` (MAX_TRAIN=$MAX_TRAIN, EPOCHS=$EPOC
       "sentences tokenized beforehand) over the dev set sorted by length, in batches of 32 and then one sentence a call; "
       "lora4j serves the adapter as its users do, \`lora4j run --batch 32\` and \`--batch 1\` on the adapter exported as "
       "a multi graph (ONNX Runtime, loaded; tokenizing included) over the same sentences in the same order, float32 and "
-      "with \`--int8\` (the base's MatMuls in int8, \`export --quantize int8\`; its dev accuracy in the detail table). "
+      "with \`--int8\` (the base's MatMuls in int8, \`export --quantize int8 --calibration\` on the training file; its dev accuracy in the detail table). "
       "Served ratios are against PEFT's float32 inference of the same seed and batch size (the runtime serves float32 "
       "or int8 whatever the training precision). The detail table also has lora4j's evaluation after training (its "
       "trainer on DJL, loading included). Each seed is one round run back to back in the "

@@ -61,6 +61,10 @@ final class BenchCommand implements Command {
         .desc("Base model (default minilm-l6).").get());
     o.addOption(Option.builder().longOpt("data").hasArg().argName("file.tsv")
         .desc("Sentences to run (first column after the header); default ../shared/data/sst2/dev.tsv.").get());
+    o.addOption(Option.builder().longOpt("calibration").hasArg().argName("file.tsv")
+        .desc("Texts the int8 base is calibrated on, as export --calibration takes them (the first "
+            + ExportCommand.CALIBRATION_TEXTS + "); default ../shared/data/sst2/train.tsv when present, else none.")
+        .get());
     o.addOption(Option.builder().longOpt("runs").hasArg().argName("n").desc("Timed runs per measure (default 30).").get());
     o.addOption(Option.builder().longOpt("adapter").hasArg().argName("file")
         .desc("Trained .onnx_adapter (exported for the same base) whose --data accuracy is compared on the float32 and "
@@ -129,6 +133,17 @@ final class BenchCommand implements Command {
     }
   }
 
+  /** --calibration's texts, else SST-2's training sentences when present (not --data: that is scored), else none. */
+  private static List<String> calibration(CommandLine line) {
+    Path file = line.hasOption("calibration") ? Path.of(line.getOptionValue("calibration"))
+        : DataDefaults.SST2.resolve("train.tsv");
+    if (!line.hasOption("calibration") && !Files.isRegularFile(file)) {
+      return List.of();
+    }
+    List<String> texts = TsvDataset.readTexts(file).texts();
+    return texts.subList(0, Math.min(ExportCommand.CALIBRATION_TEXTS, texts.size()));
+  }
+
   /** Appends the float32 vs int8 base rows, measured on the export the runtime benchmark wrote. */
   private static RuntimeBenchmark.Report withInt8(RuntimeBenchmark.Report r, BaseModelFiles base, Path data,
       CommandLine line,
@@ -137,7 +152,7 @@ final class BenchCommand implements Command {
         ? TsvDataset.readTexts(data).rows() : List.of();
     List<Path> adapters = line.hasOption("adapter")
         ? java.util.Arrays.stream(line.getOptionValues("adapter")).map(Path::of).toList() : List.of();
-    RuntimeBenchmark.Report q = new Int8Benchmark(sentences, labelled, adapters, runs,
+    RuntimeBenchmark.Report q = new Int8Benchmark(sentences, labelled, adapters, calibration(line), runs,
         s -> out.println("bench: " + s)).run(base, work);
     List<RuntimeBenchmark.Row> rows = new ArrayList<>(r.rows());
     rows.addAll(q.rows());

@@ -39,6 +39,7 @@ final class Int8Benchmark {
   private final List<String> sentences;
   private final List<LabeledText> labelled;
   private final List<Path> adapters;
+  private final List<String> calibration;
   private final int runs;
   private final Consumer<String> progress;
 
@@ -46,12 +47,14 @@ final class Int8Benchmark {
    * @param sentences texts for timing (batch 32 takes the first 32, batch 1 cycles through them)
    * @param labelled texts with gold labels for accuracy; may be empty
    * @param adapters {@code .onnx_adapter} files (with their sidecars) to score; may be empty
+   * @param calibration texts the int8 base is calibrated on ({@code export --calibration}); may be empty
    */
-  public Int8Benchmark(List<String> sentences, List<LabeledText> labelled, List<Path> adapters, int runs,
-      Consumer<String> progress) {
+  public Int8Benchmark(List<String> sentences, List<LabeledText> labelled, List<Path> adapters,
+      List<String> calibration, int runs, Consumer<String> progress) {
     this.sentences = List.copyOf(sentences);
     this.labelled = List.copyOf(labelled);
     this.adapters = List.copyOf(adapters);
+    this.calibration = List.copyOf(calibration);
     this.runs = runs;
     this.progress = progress;
   }
@@ -75,10 +78,11 @@ final class Int8Benchmark {
           .filter(m -> d.modules().stream().anyMatch(x -> x.name().equals(m))).forEach(modules::add);
     }
     progress.accept("exporting the multi-adapter graph with --quantize int8 (branches on " + modules.size() + " of "
-        + d.modules().size() + " modules)");
+        + d.modules().size() + " modules; " + (calibration.isEmpty() ? "not calibrated"
+        : "calibrated on " + calibration.size() + " texts") + ")");
     ExportBundle.export(ExportRequest.of(base, List.of(SyntheticAdapters.classifier(d, base.ref(), synthetic, ranks, 2,
         TaskHead.Pooling.MEAN, 3)), EnumSet.of(ExportFormat.MULTI), export).withInt8Base(true)
-        .withAdapterModules(String.join(",", modules)), line -> { });
+        .withInt8Calibration(calibration).withAdapterModules(String.join(",", modules)), line -> { });
     return run(export, synthetic, base.id());
   }
 

@@ -21,7 +21,7 @@ class Int8BenchmarkTest {
     Path model = base.onnx();
     List<LabeledText> gold = TEXTS.stream().map(t -> new LabeledText(t, "label0", 0)).toList();
 
-    RuntimeBenchmark.Report r = new Int8Benchmark(TEXTS, gold, List.of(), 4, s -> { }).run(base, dir.resolve("work"));
+    RuntimeBenchmark.Report r = new Int8Benchmark(TEXTS, gold, List.of(), TEXTS, 4, s -> { }).run(base, dir.resolve("work"));
     List<String> what = r.rows().stream().map(RuntimeBenchmark.Row::what).toList();
     assertTrue(what.get(0).startsWith("int8 / float32 base throughput, batch 1 "), what.toString());
     assertTrue(what.get(1).startsWith("int8 / float32 base throughput, batch 4 "), what.toString());
@@ -55,7 +55,7 @@ class Int8BenchmarkTest {
 
     // with an adapter file: one accuracy row for it, int8 minus float32 in points
     Path export = dir.resolve("work/int8-export");
-    RuntimeBenchmark.Report a = new Int8Benchmark(TEXTS, gold, List.of(export.resolve("int8-bench.onnx_adapter")), 4,
+    RuntimeBenchmark.Report a = new Int8Benchmark(TEXTS, gold, List.of(export.resolve("int8-bench.onnx_adapter")), List.of(), 4,
         s -> { }).run(export, "int8-bench", "tiny");
     RuntimeBenchmark.Row acc = a.rows().stream().filter(x -> x.what().startsWith("int8 - float32 accuracy")).findFirst()
         .orElseThrow();
@@ -81,7 +81,7 @@ class Int8BenchmarkTest {
         dev.lora4j.models.base.EncoderDescription.of(dev.lora4j.models.onnx.OnnxModel.read(model)), base.ref(), "other",
         ranks, 2, dev.lora4j.models.adapter.TaskHead.Pooling.MEAN, 5), "tiny", base.onnxSha256());
     List<LabeledText> gold = TEXTS.stream().map(t -> new LabeledText(t, "label0", 0)).toList();
-    RuntimeBenchmark.Report r = new Int8Benchmark(TEXTS, gold, List.of(file), 4, s -> { }).run(base, dir.resolve("work"));
+    RuntimeBenchmark.Report r = new Int8Benchmark(TEXTS, gold, List.of(file), List.of(), 4, s -> { }).run(base, dir.resolve("work"));
     assertTrue(r.rows().stream().anyMatch(x -> x.what().startsWith("int8 - float32 accuracy, other (")),
         r.rows().toString());
     // q and v of both layers for the synthetic adapter, plus the two modules of the scored one

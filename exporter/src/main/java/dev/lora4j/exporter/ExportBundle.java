@@ -50,6 +50,8 @@ public final class ExportBundle {
   private final Map<String, Adapter> exact = new LinkedHashMap<>();
   /** Float graph name to its int8-base variant, for export.json. */
   private final Map<String, String> int8Graphs = new LinkedHashMap<>();
+  /** int8 only: the calibration's per-channel activation ranges (none without calibration texts). */
+  private ActivationRanges ranges = ActivationRanges.none();
   private long stageStart;
 
   private ExportBundle(ExportRequest request, Consumer<String> progress) {
@@ -91,6 +93,11 @@ public final class ExportBundle {
     long baseBytes = size(baseFiles.onnx());
     stage("base", String.format(Locale.ROOT, "read %s: %d layers, hidden %d, %d adaptable modules, %s",
         baseFiles.id(), base.spec().layers(), base.spec().hidden(), base.modules().size(), mb(baseBytes)));
+    if (!request.int8Calibration().isEmpty()) {
+      ranges = ActivationRanges.measure(base.model(), baseFiles.tokenizer(), request.int8Calibration());
+      stage("int8 calibration", String.format(Locale.ROOT, "%d texts, ranges of %d activations",
+          ranges.texts(), ranges.activations()));
+    }
 
     Set<String> names = new HashSet<>();
     for (Adapter a : request.adapters()) {
@@ -290,8 +297,12 @@ public final class ExportBundle {
     stage(kind + (adapter == null ? "" : " " + adapter), file + " " + mb(record(dir, file)));
     if (request.int8Base()) {
       // after the stamps: the int8 file carries the same provenance as its float twin
-      OnnxModel q = Int8BaseWriter.quantize(model, base);
+      OnnxModel q = Int8BaseWriter.quantize(model, base, ranges);
       stamp(q, "lora4j.quantized", "int8-base");
+      if (!ranges.isEmpty()) {
+        stamp(q, "lora4j.int8_smoothing", String.format(Locale.ROOT, "SmoothQuant alpha %.2f, ranges from %d texts",
+            Int8BaseWriter.SMOOTHING_ALPHA, ranges.texts()));
+      }
       String qFile = ExportLayout.int8(file);
       q.save(dir.resolve(qFile));
       int8Graphs.put(file, qFile);

@@ -27,6 +27,10 @@ import java.util.Set;
  *     graphs are built from the values that dtype holds ({@link AdapterDtype#served})
  * @param int8Base also write each graph with the base's MatMuls dynamically quantized to int8
  *     ({@code *.int8.onnx}); adapters and head stay float32
+ * @param int8Calibration texts to calibrate the int8 base on (empty: none; needs {@code int8Base}):
+ *     the float32 base runs over them and each quantized MatMul's input channels are rescaled by
+ *     their measured ranges (SmoothQuant), so one outlier channel no longer sets every channel's
+ *     int8 step; a few hundred in-domain texts are enough
  * @param adapterModules which modules the multi and mixed graphs get a branch on
  *     ({@code --adapter-modules}): {@code used} (the default, also for null) the union of the
  *     exported adapters' modules, {@code all} every adaptable module, or a list as {@code train
@@ -43,6 +47,7 @@ public record ExportRequest(
     RankBudget budget,
     AdapterDtype adapterDtype,
     boolean int8Base,
+    List<String> int8Calibration,
     String adapterModules) {
 
   public ExportRequest(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, boolean embeddings,
@@ -52,12 +57,12 @@ public record ExportRequest(
 
   public ExportRequest(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, boolean embeddings,
       Path out, Map<String, byte[]> extraFiles, boolean overwrite) {
-    this(base, adapters, formats, embeddings, out, extraFiles, overwrite, null, AdapterDtype.FP32, false, null);
+    this(base, adapters, formats, embeddings, out, extraFiles, overwrite, null, AdapterDtype.FP32, false, List.of(), null);
   }
 
   public ExportRequest(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, boolean embeddings,
       Path out, Map<String, byte[]> extraFiles, boolean overwrite, RankBudget budget) {
-    this(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, AdapterDtype.FP32, false, null);
+    this(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, AdapterDtype.FP32, false, List.of(), null);
   }
 
   public ExportRequest {
@@ -68,6 +73,10 @@ public record ExportRequest(
     extraFiles = extraFiles == null ? Map.of() : Map.copyOf(extraFiles);
     adapterDtype = adapterDtype == null ? AdapterDtype.FP32 : adapterDtype;
     adapterModules = adapterModules == null ? BranchModules.USED : adapterModules;
+    int8Calibration = int8Calibration == null ? List.of() : List.copyOf(int8Calibration);
+    if (!int8Calibration.isEmpty() && !int8Base) {
+      throw new IllegalArgumentException("int8 calibration texts without the int8 base: calibration only changes it");
+    }
   }
 
   public static ExportRequest of(BaseModelFiles base, List<Adapter> adapters, Set<ExportFormat> formats, Path out) {
@@ -75,31 +84,36 @@ public record ExportRequest(
   }
 
   public ExportRequest withEmbeddings(boolean value) {
-    return new ExportRequest(base, adapters, formats, value, out, extraFiles, overwrite, budget, adapterDtype, int8Base, adapterModules);
+    return new ExportRequest(base, adapters, formats, value, out, extraFiles, overwrite, budget, adapterDtype, int8Base, int8Calibration, adapterModules);
   }
 
   public ExportRequest withExtraFiles(Map<String, byte[]> files) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, files, overwrite, budget, adapterDtype, int8Base, adapterModules);
+    return new ExportRequest(base, adapters, formats, embeddings, out, files, overwrite, budget, adapterDtype, int8Base, int8Calibration, adapterModules);
   }
 
   public ExportRequest withOverwrite(boolean value) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, value, budget, adapterDtype, int8Base, adapterModules);
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, value, budget, adapterDtype, int8Base, int8Calibration, adapterModules);
   }
 
   public ExportRequest withBudget(RankBudget value) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, value, adapterDtype, int8Base, adapterModules);
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, value, adapterDtype, int8Base, int8Calibration, adapterModules);
   }
 
   public ExportRequest withInt8Base(boolean value) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, adapterDtype, value, adapterModules);
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, adapterDtype, value, int8Calibration, adapterModules);
+  }
+
+  public ExportRequest withInt8Calibration(List<String> texts) {
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, adapterDtype, int8Base,
+        texts, adapterModules);
   }
 
   public ExportRequest withAdapterDtype(AdapterDtype value) {
-    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, value, int8Base, adapterModules);
+    return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, value, int8Base, int8Calibration, adapterModules);
   }
 
   public ExportRequest withAdapterModules(String value) {
     return new ExportRequest(base, adapters, formats, embeddings, out, extraFiles, overwrite, budget, adapterDtype, int8Base,
-        value);
+        int8Calibration, value);
   }
 }
