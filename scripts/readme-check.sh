@@ -31,6 +31,10 @@ curl -sf http://127.0.0.1:8080/predict -H 'Content-Type: application/json' -d '{
 echo
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 
+step "int8 base, calibrated"
+run ./lora4j export --adapter adapters/sst2-sora --out export/sst2-int8 --format multi --quantize int8 --calibration ../shared/data/sst2/train.tsv | tail -n 4
+run ./lora4j run --base export/sst2-int8 --adapter sst2-sora --int8 "a gripping , funny film"
+
 step "adapters as Maven artifacts (the mvn install line is left out: it would write to ~/.m2; MavenConsumerTest runs it)"
 run ./lora4j package --adapter export/sst2/sst2-sora.onnx_adapter --group-id com.example --version 1.0.0 --out export/maven
 run ./lora4j package --base export/sst2 --name minilm-sst2 --group-id com.example --version 1.0.0 --out export/maven

@@ -51,6 +51,13 @@ class Int8BenchmarkTest {
     }
     assertTrue(what.get(3 + c).startsWith("int8 / float32 argmax agreement, synthetic adapter int8-bench"), what.toString());
     assertTrue(what.get(4 + c).startsWith("load average"), what.toString());
+    // the int8 base of this run was calibrated on the TEXTS: the report says on how many
+    assertTrue(what.get(5 + c).startsWith("int8 base calibrated on"), what.toString());
+    assertEquals(TEXTS.size(), r.rows().get(5 + c).value());
+    dev.lora4j.models.onnx.OnnxModel q = dev.lora4j.models.onnx.OnnxModel.read(
+        dir.resolve("work/int8-export/base.multi.int8.onnx"));
+    assertTrue(q.proto().getMetadataPropsList().stream().anyMatch(p -> p.getKey().equals("lora4j.int8_smoothing")),
+        "the benchmark's int8 base is the calibrated one");
     assertEquals(6 + 2 * c, r.timingsMs().size(), r.timingsMs().toString());
 
     // with an adapter file: one accuracy row for it, int8 minus float32 in points

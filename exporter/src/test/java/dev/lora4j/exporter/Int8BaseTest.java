@@ -349,7 +349,8 @@ class Int8BaseTest {
     return m.nodes().stream().filter(n -> n.getOpType().equals(op)).count();
   }
 
-  private static void expose(OnnxModel m, String value) {
+  /** {@code value} as a graph output too, so a run returns it. */
+  static void expose(OnnxModel m, String value) {
     if (m.outputs().stream().noneMatch(o -> o.getName().equals(value))) {
       m.addOutput(ValueInfoProto.newBuilder().setName(value).setType(TypeProto.newBuilder()
           .setTensorType(TypeProto.Tensor.newBuilder().setElemType(TensorProto.DataType.FLOAT_VALUE))).build());
@@ -357,7 +358,7 @@ class Int8BaseTest {
   }
 
   /** A {@code [batch, seq, n]} output as rows of n. */
-  private static float[][] rows(Object value) {
+  static float[][] rows(Object value) {
     float[][][] v = (float[][][]) value;
     float[][] out = new float[v.length * v[0].length][];
     for (int b = 0; b < v.length; b++) {

@@ -12,9 +12,6 @@ import dev.lora4j.models.base.ModuleKind;
 import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.onnx.TensorProtos;
 import dev.lora4j.models.onnx.proto.Onnx.NodeProto;
-import dev.lora4j.models.onnx.proto.Onnx.TensorProto;
-import dev.lora4j.models.onnx.proto.Onnx.TypeProto;
-import dev.lora4j.models.onnx.proto.Onnx.ValueInfoProto;
 import dev.lora4j.models.tensor.FloatTensor;
 import dev.lora4j.models.tensor.Matrix;
 import dev.lora4j.models.testing.TinyBert;
@@ -54,8 +51,8 @@ class Int8SmoothingTest {
     LinearModule q0 = BASE.requireModule(ModuleKind.QUERY.moduleName(0));
     LinearModule out1 = BASE.requireModule(ModuleKind.OUTPUT.moduleName(1));
     OnnxModel probe = BASE.model().copy();
-    expose(probe, q0.input());
-    expose(probe, out1.input());
+    Int8BaseTest.expose(probe, q0.input());
+    Int8BaseTest.expose(probe, out1.input());
     Map<String, float[]> max = new HashMap<>();
     try (Ort ort = new Ort(probe); Tokenizer tok = Tokenizer.open(tokenizer)) {
       for (String text : TEXTS) {
@@ -101,8 +98,8 @@ class Int8SmoothingTest {
       for (int i = 0; i < s.length; i++) {
         assertEquals(1 / s[i], inverse[i], 1e-6 / s[i], m.name() + " channel " + i);
       }
-      expose(q, before.getInput(0));
-      expose(q, m.output());
+      Int8BaseTest.expose(q, before.getInput(0));
+      Int8BaseTest.expose(q, m.output());
       smoothed.add(m);
     }
     assertEquals(5 * BASE.spec().layers(), smoothed.size(), "q, k, v and both feed-forward modules per layer");
@@ -112,8 +109,8 @@ class Int8SmoothingTest {
     }
     for (LinearModule m : smoothed) {
       NodeProto mul = q.producer(Int8BaseTest.Packed.of(q, m).node().getInput(0)).orElseThrow();
-      float[][] x = rows(out.get(mul.getInput(0)));
-      float[][] y = rows(out.get(m.output()));
+      float[][] x = Int8BaseTest.rows(out.get(mul.getInput(0)));
+      float[][] y = Int8BaseTest.rows(out.get(m.output()));
       float[] s = scales(made.get(m.input()), m);
       Matrix w = BASE.model().floatInitializer(m.weightInitializer()).asMatrix(); // [in, out]
       float[] b = BASE.model().floatInitializer(m.biasInitializer()).data();
@@ -197,13 +194,13 @@ class Int8SmoothingTest {
   /** Mean |int8 - float32| of {@code m}'s output over the test sentences. */
   private static double error(OnnxModel floats, OnnxModel int8, LinearModule m) throws Exception {
     OnnxModel f = floats.copy();
-    expose(f, m.output());
-    expose(int8, m.output());
+    Int8BaseTest.expose(f, m.output());
+    Int8BaseTest.expose(int8, m.output());
     float[][] a;
     float[][] b;
     try (Ort fo = new Ort(f); Ort qo = new Ort(int8)) {
-      a = rows(fo.run(GraphParityTest.SENTENCES).get(m.output()));
-      b = rows(qo.run(GraphParityTest.SENTENCES).get(m.output()));
+      a = Int8BaseTest.rows(fo.run(GraphParityTest.SENTENCES).get(m.output()));
+      b = Int8BaseTest.rows(qo.run(GraphParityTest.SENTENCES).get(m.output()));
     }
     double sum = 0;
     long n = 0;
@@ -236,23 +233,5 @@ class Int8SmoothingTest {
 
   private Path tokenizer() throws Exception {
     return Files.writeString(dir.resolve("tokenizer.json"), TinyBert.tokenizerJson());
-  }
-
-  private static void expose(OnnxModel m, String value) {
-    if (m.outputs().stream().noneMatch(o -> o.getName().equals(value))) {
-      m.addOutput(ValueInfoProto.newBuilder().setName(value).setType(TypeProto.newBuilder()
-          .setTensorType(TypeProto.Tensor.newBuilder().setElemType(TensorProto.DataType.FLOAT_VALUE))).build());
-    }
-  }
-
-  private static float[][] rows(Object value) {
-    float[][][] v = (float[][][]) value;
-    float[][] out = new float[v.length * v[0].length][];
-    for (int b = 0; b < v.length; b++) {
-      for (int t = 0; t < v[b].length; t++) {
-        out[b * v[0].length + t] = v[b][t];
-      }
-    }
-    return out;
   }
 }
