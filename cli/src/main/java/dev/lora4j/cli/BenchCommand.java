@@ -140,8 +140,7 @@ final class BenchCommand implements Command {
     if (!line.hasOption("calibration") && !Files.isRegularFile(file)) {
       return List.of();
     }
-    List<String> texts = TsvDataset.readTexts(file).texts();
-    return texts.subList(0, Math.min(ExportCommand.CALIBRATION_TEXTS, texts.size()));
+    return ExportCommand.calibrationTexts(file);
   }
 
   /** Appends the float32 vs int8 base rows, measured on the export the runtime benchmark wrote. */

@@ -223,7 +223,12 @@ final class ExportCommand implements Command {
     if (!int8(line.getOptionValue("quantize"))) {
       throw new Lora4jException("--calibration calibrates the int8 base, which needs --quantize int8");
     }
-    List<String> texts = TsvDataset.readTexts(Path.of(line.getOptionValue("calibration"))).texts();
+    return calibrationTexts(Path.of(line.getOptionValue("calibration")));
+  }
+
+  /** The first {@link #CALIBRATION_TEXTS} texts of a TSV with a header, as --calibration reads them. */
+  static List<String> calibrationTexts(Path tsv) {
+    List<String> texts = TsvDataset.readTexts(tsv).texts();
     return texts.subList(0, Math.min(CALIBRATION_TEXTS, texts.size()));
   }
 

@@ -102,7 +102,7 @@ final class ActivationRanges {
     Thread t = new Thread(null, () -> {
       try {
         result.set(run(bytes, base, tokenizerJson, texts, names));
-      } catch (RuntimeException | OrtException e) {
+      } catch (Throwable e) { // handed to the caller's thread below, Errors included
         result.set(e);
       }
     }, "lora4j-int8-calibration", STACK_BYTES);
@@ -120,7 +120,10 @@ final class ActivationRanges {
     if (r instanceof Lora4jException e) {
       throw e;
     }
-    Exception e = (Exception) r;
+    if (r instanceof Error e) {
+      throw e;
+    }
+    Throwable e = (Throwable) r;
     throw new Lora4jException("int8 calibration could not run the base model " + base.source() + " in ONNX Runtime: "
         + e.getMessage(), e);
   }
