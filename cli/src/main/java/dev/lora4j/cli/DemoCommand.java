@@ -76,11 +76,13 @@ final class DemoCommand implements Command {
           2. export both: merged, factored, multi-adapter base + .onnx_adapter, mixed-batch base;
              then the LoRA adapter once more as the compact path: cut to half its ranks by SVD
              (--rank-budget) and stored in int8 with one scale per rank (--adapter-dtype int8),
-             about a seventh of its float32 bytes
+             about a seventh of its float32 bytes; and both on an int8 base (--quantize int8,
+             calibrated on the first 256 training sentences)
           3. load both into one runtime and answer sentences, switching adapter per request and
              in one mixed batch
           4. print accuracy, ranks kept, adapter size vs base size, the compact adapter's size and
-             accuracy next to the float32 one's, latency merged vs swapped
+             accuracy next to the float32 one's, latency merged vs swapped, and the int8 base's
+             accuracy and latency next to the float32 base's
         The default budget (one epoch over the 6,920 training sentences) takes a few minutes on two
         CPU cores; --full trains for three epochs. Everything lands in --out.""";
   }
@@ -166,6 +168,12 @@ final class DemoCommand implements Command {
     ExportResult compact = ExportBundle.export(new ExportRequest(base.files(), List.of(lora),
         EnumSet.of(ExportFormat.MERGED, ExportFormat.MULTI), false, compactDir, Map.of())
         .withBudget(RankBudget.of(loraRanks / 2, null)).withAdapterDtype(AdapterDtype.INT8), out::println);
+    // The int8 base (export --quantize int8 --calibration): the base's MatMuls in int8, calibrated on
+    // the first training sentences; the runtime serves it with one option, the adapters unchanged
+    Path int8Dir = outDir.resolve("export-int8");
+    List<String> calibration = ExportCommand.firstTexts(train.texts());
+    ExportBundle.export(new ExportRequest(base.files(), adapters, EnumSet.of(ExportFormat.MULTI), false, int8Dir,
+        Map.of()).withInt8Base(true).withInt8Calibration(calibration), out::println);
 
     out.printf(Locale.ROOT, "%n== 4/4 serving both adapters from one runtime%n");
     double mergedMs;
@@ -201,6 +209,7 @@ final class DemoCommand implements Command {
       });
       mergedMs = mergedLatency(exportDir, adapters.get(0).name());
     }
+    Int8Comparison int8 = int8(int8Dir, adapters, dev);
 
     out.printf(Locale.ROOT, "%n== results (all artifacts in %s)%n", outDir.toAbsolutePath().normalize());
     long baseBytes = Files.size(base.files().onnx());
@@ -222,7 +231,41 @@ final class DemoCommand implements Command {
     out.printf(Locale.ROOT, "base model %s%n", ExportCommand.size(baseBytes));
     out.printf(Locale.ROOT, "latency, one sentence: merged model %.2f ms, runtime switching adapters per request "
         + "%.2f ms (%.2fx)%n", mergedMs, swappedMs, swappedMs / mergedMs);
+    List<String> acc = new ArrayList<>();
+    for (Adapter a : adapters) {
+      acc.add(String.format(Locale.ROOT, "%s %.2f%% (float32 %.2f%%)", a.name(), 100 * int8.int8Accuracy().get(a.name()),
+          100 * int8.floatAccuracy().get(a.name())));
+    }
+    out.printf(Locale.ROOT, "int8 base (export-int8, calibrated on %d training sentences; --int8): dev accuracy %s; "
+        + "one sentence %.2f ms (float32 %.2f ms, %.2fx)%n", calibration.size(), String.join(", ", acc), int8.int8Ms(),
+        int8.floatMs(), int8.floatMs() / int8.int8Ms());
     return 0;
+  }
+
+  /** Dev accuracy per adapter and one sentence's latency, int8 base against float32, by name. */
+  record Int8Comparison(Map<String, Double> int8Accuracy, Map<String, Double> floatAccuracy, double int8Ms,
+      double floatMs) {}
+
+  /** Both bases of the int8 export, each in its own runtime, on the dev set and on one sentence at a time. */
+  private static Int8Comparison int8(Path int8Dir, List<Adapter> adapters, TsvDataset dev) throws Exception {
+    RuntimeOptions options = RuntimeOptions.defaults().withDevice(Device.AUTO);
+    Map<String, Double> q = new LinkedHashMap<>();
+    Map<String, Double> f = new LinkedHashMap<>();
+    double[] ms = new double[2];
+    try (AdapterRuntime fr = AdapterRuntime.open(int8Dir, options);
+        AdapterRuntime qr = AdapterRuntime.open(int8Dir, options.withInt8Base(true))) {
+      for (Adapter a : adapters) {
+        fr.load(a.name());
+        qr.load(a.name());
+        f.put(a.name(), FrontierReport.accuracy(fr, a.name(), dev.rows()));
+        q.put(a.name(), FrontierReport.accuracy(qr, a.name(), dev.rows()));
+      }
+      String first = adapters.get(0).name();
+      int[] k = {0};
+      ms[0] = Timer.medianMs(10, 60, () -> qr.predict(first, SENTENCES.get(k[0]++ % SENTENCES.size())));
+      ms[1] = Timer.medianMs(10, 60, () -> fr.predict(first, SENTENCES.get(k[0]++ % SENTENCES.size())));
+    }
+    return new Int8Comparison(q, f, ms[0], ms[1]);
   }
 
   /** One sentence through a bare ONNX Runtime session on the merged model, tokenizing included. */

@@ -228,7 +228,11 @@ final class ExportCommand implements Command {
 
   /** The first {@link #CALIBRATION_TEXTS} texts of a TSV with a header, as --calibration reads them. */
   static List<String> calibrationTexts(Path tsv) {
-    List<String> texts = TsvDataset.readTexts(tsv).texts();
+    return firstTexts(TsvDataset.readTexts(tsv).texts());
+  }
+
+  /** The first {@link #CALIBRATION_TEXTS} of {@code texts}. */
+  static List<String> firstTexts(List<String> texts) {
     return texts.subList(0, Math.min(CALIBRATION_TEXTS, texts.size()));
   }
 

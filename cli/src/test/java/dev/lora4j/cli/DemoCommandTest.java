@@ -37,6 +37,17 @@ class DemoCommandTest {
       assertTrue(r.out().contains(stage), stage + " missing:\n" + r.out());
     }
     assertTrue(r.out().contains("latency, one sentence: merged model"), r.out());
+    // the int8 base: its export is calibrated (on the first training sentences), and the line reports
+    // both adapters on both bases; its float32 accuracy is the merged graph's (checked below)
+    Matcher int8 = Pattern.compile("int8 base \\(export-int8, calibrated on (\\d+) training sentences; --int8\\): dev "
+        + "accuracy sst2-sora (\\d+\\.\\d{2})% \\(float32 (\\d+\\.\\d{2})%\\), sst2-lora (\\d+\\.\\d{2})% \\(float32 "
+        + "(\\d+\\.\\d{2})%\\); one sentence (\\d+\\.\\d{2}) ms \\(float32 (\\d+\\.\\d{2}) ms, .*").matcher(r.out());
+    assertTrue(int8.find(), r.out());
+    assertEquals(256, Integer.parseInt(int8.group(1)), "the first 256 of the 1,024 training sentences");
+    dev.lora4j.models.onnx.OnnxModel q = dev.lora4j.models.onnx.OnnxModel.read(
+        out.resolve("export-int8/" + ExportLayout.int8(ExportLayout.MULTI_GRAPH)));
+    assertTrue(q.proto().getMetadataPropsList().stream().anyMatch(p -> p.getKey().equals("lora4j.int8_smoothing")
+        && p.getValue().contains("256 texts")), "the demo's int8 base is calibrated");
     for (String f : List.of("adapters/sst2-sora/adapter_config.json", "adapters/sst2-lora/adapter_model.safetensors",
         "export/" + ExportLayout.MULTI_GRAPH, "export/" + ExportLayout.MIXED_GRAPH, "export/sst2-sora.onnx_adapter",
         "export/sst2-lora.merged.onnx", "export/sst2-sora.factored.onnx", "runs/sst2-sora/metrics.jsonl")) {
@@ -120,6 +131,14 @@ class DemoCommandTest {
     assertEquals(devAccuracy(compactExport, dev), Double.parseDouble(c.group(3)) / 100, 1.0 / dev.size() + 5e-5,
         c.group());
     assertEquals(devAccuracy(export, dev), Double.parseDouble(c.group(4)) / 100, 1.0 / dev.size() + 5e-5, c.group());
+
+    // the int8 line's float32 accuracy of sst2-lora is what its merged graph scores (one row near
+    // p = 0.5 may fall either side); its int8 accuracy is that of an int8 runtime on the same export,
+    // a few rows apart at most on 64 sentences of the tiny task (int8 moves logits by a few hundredths)
+    assertEquals(devAccuracy(export, dev), Double.parseDouble(int8.group(5)) / 100, 1.0 / dev.size() + 5e-5,
+        int8.group());
+    assertEquals(Double.parseDouble(int8.group(5)), Double.parseDouble(int8.group(4)), 100.0 * 4 / dev.size(),
+        int8.group());
   }
 
   static final Pattern COMPACT = Pattern.compile(
