@@ -29,6 +29,7 @@ class Int8CommandLineTest {
     MainTest.Run export = MainTest.run("export", "--base", base.toString(), "--adapter", adapter.toString(),
         "--out", out.toString(), "--format", "merged,multi", "--quantize", "int8");
     assertEquals(0, export.code(), export.err());
+    assertTrue(export.out().contains("int8 without --calibration"), "the hint for an uncalibrated int8 base");
     assertTrue(Files.isRegularFile(out.resolve("base.multi.int8.onnx")));
     assertTrue(Files.isRegularFile(out.resolve("sst2.merged.int8.onnx")));
 
@@ -89,6 +90,7 @@ class Int8CommandLineTest {
         "--out", out.toString(), "--format", "multi", "--quantize", "int8", "--calibration", texts.toString());
     assertEquals(0, export.code(), export.err());
     assertTrue(export.out().contains("int8 calibration") && export.out().contains("3 texts"), export.out());
+    assertFalse(export.out().contains("int8 without --calibration"), export.out());
     dev.lora4j.models.onnx.OnnxModel q = dev.lora4j.models.onnx.OnnxModel.read(out.resolve("base.multi.int8.onnx"));
     assertTrue(q.proto().getMetadataPropsList().stream().anyMatch(p -> p.getKey().equals("lora4j.int8_smoothing")
         && p.getValue().contains("3 texts")), q.proto().getMetadataPropsList().toString());
