@@ -6,6 +6,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtSession;
 import dev.lora4j.models.Lora4jException;
+import dev.lora4j.models.io.NativeStack;
 import dev.lora4j.models.onnx.OnnxModel;
 import dev.lora4j.models.onnx.proto.Onnx.NodeProto;
 import dev.lora4j.models.onnx.proto.Onnx.TensorProto;
@@ -33,9 +34,6 @@ import java.util.concurrent.atomic.AtomicReference;
  * attention-output LayerNorm reaches 28 where the median channel stays near 2).
  */
 final class ActivationRanges {
-  /** ONNX Runtime's environment is made on a thread with this stack (see the runtime's NativeThreads). */
-  private static final long STACK_BYTES = 64L << 20;
-
   private final Map<String, float[]> maxAbs;
   private final int texts;
 
@@ -105,7 +103,7 @@ final class ActivationRanges {
       } catch (Throwable e) { // handed to the caller's thread below, Errors included
         result.set(e);
       }
-    }, "lora4j-int8-calibration", STACK_BYTES);
+    }, "lora4j-int8-calibration", NativeStack.forOnnxRuntimeStart()); // it may be the first to start ONNX Runtime
     t.start();
     try {
       t.join();

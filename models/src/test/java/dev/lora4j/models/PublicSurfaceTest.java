@@ -46,6 +46,7 @@ class PublicSurfaceTest {
         "dev.lora4j.models.export.ExportManifest",
         "dev.lora4j.models.io.AtomicFiles",
         "dev.lora4j.models.io.InputFiles",
+        "dev.lora4j.models.io.NativeStack",
         "dev.lora4j.models.io.OutputKind",
         "dev.lora4j.models.io.OutputTargets",
         "dev.lora4j.models.onnx.OnnxBuilders",

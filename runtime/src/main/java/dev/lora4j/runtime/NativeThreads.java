@@ -4,10 +4,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtLoggingLevel;
 import dev.lora4j.models.Lora4jException;
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import dev.lora4j.models.io.NativeStack;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
@@ -40,11 +37,6 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class NativeThreads implements AutoCloseable {
   static final long STACK_BYTES = 8L << 20;
-  /** Stack per command-line byte for environment creation, doubled from the measured 256 B. */
-  private static final long ENV_STACK_PER_CMDLINE_BYTE = 512;
-  private static final long ENV_STACK_MIN = 16L << 20;
-  /** Without /proc (not Linux) the command line is unknown; this covers 60 kB of it. */
-  private static final long ENV_STACK_UNKNOWN = 32L << 20;
 
   private static OrtEnvironment environment;
   /** Threads of the process-wide ONNX Runtime pool every session uses; -1 when sessions have their own. */
@@ -284,7 +276,7 @@ final class NativeThreads implements AutoCloseable {
       } catch (Throwable e) {
         failed[0] = e;
       }
-    }, "lora4j-ort-environment", environmentStackBytes(commandLineBytes()));
+    }, "lora4j-ort-environment", NativeStack.forOnnxRuntimeStart());
     t.setDaemon(true);
     t.start();
     boolean interrupted = false;
@@ -306,31 +298,5 @@ final class NativeThreads implements AutoCloseable {
       throw new Lora4jException("ONNX Runtime failed to start: " + failed[0], failed[0]);
     }
     return made[0];
-  }
-
-  /** Stack for environment creation given the command line's length (-1: unknown). */
-  static long environmentStackBytes(long commandLineBytes) {
-    if (commandLineBytes < 0) {
-      return ENV_STACK_UNKNOWN;
-    }
-    return Math.max(ENV_STACK_MIN, commandLineBytes * ENV_STACK_PER_CMDLINE_BYTE);
-  }
-
-  /** Length of {@code /proc/self/cmdline}, or -1 where there is none. */
-  static long commandLineBytes() {
-    Path p = Path.of("/proc/self/cmdline");
-    if (!Files.isReadable(p)) {
-      return -1;
-    }
-    try (InputStream in = Files.newInputStream(p)) {
-      long n = 0;
-      byte[] buf = new byte[8192];
-      for (int r; (r = in.read(buf)) > 0; ) {
-        n += r;
-      }
-      return n;
-    } catch (IOException e) {
-      return -1;
-    }
   }
 }

@@ -185,22 +185,6 @@ class NativeThreadsTest {
     caller.join();
   }
 
-  /**
-   * Measured on onnxruntime 1.29.0 / Linux x86-64 (see NativeThreads): the smallest stack that
-   * created the environment, bisected to 32 KB, at three command-line lengths. The sizing must
-   * leave at least a 1.5x margin over each.
-   */
-  @Test
-  void theEnvironmentStackCoversTheMeasuredNeedWithMargin() {
-    long[][] measured = {{3_026, 785}, {19_026, 4_802}, {63_026, 15_800}};
-    for (long[] m : measured) {
-      long need = m[1] * 1024;
-      assertTrue(NativeThreads.environmentStackBytes(m[0]) >= need * 3 / 2,
-          m[0] + " bytes of command line: " + NativeThreads.environmentStackBytes(m[0]) + " < 1.5 x " + need);
-    }
-    assertTrue(NativeThreads.commandLineBytes() != 0);
-  }
-
   private static void await(CountDownLatch l) {
     await(l, 30_000);
   }
