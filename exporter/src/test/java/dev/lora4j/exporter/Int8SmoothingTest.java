@@ -183,6 +183,26 @@ class Int8SmoothingTest {
     assertTrue(calibrated < 1.05 * without, errors);
   }
 
+  /**
+   * Calibration may be the first to start ONNX Runtime in a process, whose start-up needs stack in
+   * proportion to the command line (issue 12): with a fixed 64 MiB calibration thread, a 300 KB
+   * command line crashed the JVM (exit 139, measured 2026-11-30); it must size the thread as the
+   * runtime does. Three arguments of 100 KB, as one argument may not exceed 128 KB on Linux.
+   */
+  @Test
+  void calibrationStartsOnnxRuntimeInAProcessWithALongCommandLine() throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), CalibrationMain.class.getName(), tokenizer().toString()));
+    for (int i = 0; i < 3; i++) {
+      cmd.add("x".repeat(100_000));
+    }
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "the JVM did not finish");
+    assertEquals(0, p.exitValue(), "exit " + p.exitValue() + " (134/139: native crash); output:\n" + out);
+    assertTrue(out.contains("activations " + 4 * BASE.spec().layers()), out);
+  }
+
   @Test
   void calibrationWithoutTheInt8BaseIsRefused() throws Exception {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ExportRequest.of(

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
-class NativeStackTest {
+class NativeStackSizeTest {
   /**
    * Measured on onnxruntime 1.29.0 / Linux x86-64 (see NativeStack): the smallest stack that
    * created the environment, bisected to 32 KB, at three command-line lengths. The sizing must
